@@ -1,0 +1,442 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"hashsign/internal/atomicfile"
+	"hashsign/pades"
+	"hashsign/pades/cms"
+	"hashsign/signer"
+)
+
+// commonFlags are the flags shared by sign and prepare.
+type commonFlags struct {
+	hash, reason, location, name, contact, password, passwordFile, field string
+	page                                                                 int
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.hash, "hash", "sha256", "digest algorithm: sha256, sha384 or sha512")
+	fs.StringVar(&c.reason, "reason", "", "/Reason of the signature")
+	fs.StringVar(&c.location, "location", "", "/Location of the signature")
+	fs.StringVar(&c.name, "name", "", "/Name of the signer")
+	fs.StringVar(&c.contact, "contact", "", "/ContactInfo of the signer")
+	fs.StringVar(&c.password, "password", "", "password of an encrypted input PDF")
+	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password of an encrypted input PDF")
+	fs.StringVar(&c.field, "field", "", "name of the new signature field (default SignatureN)")
+	fs.IntVar(&c.page, "page", 1, "page that carries the invisible signature widget")
+}
+
+func (c *commonFlags) hashAlg() (crypto.Hash, error) {
+	switch strings.ToLower(strings.ReplaceAll(c.hash, "-", "")) {
+	case "sha256":
+		return crypto.SHA256, nil
+	case "sha384":
+		return crypto.SHA384, nil
+	case "sha512":
+		return crypto.SHA512, nil
+	}
+	return 0, usagef("-hash %q: use sha256, sha384 or sha512", c.hash)
+}
+
+func (c *commonFlags) pdfPassword() ([]byte, error) {
+	if c.passwordFile != "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading -password-file: %w", err)
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	if c.password != "" {
+		return []byte(c.password), nil
+	}
+	if p, ok := os.LookupEnv("PADES_PDF_PASSWORD"); ok {
+		return []byte(p), nil
+	}
+	return nil, nil
+}
+
+func (c *commonFlags) info() pades.SignatureInfo {
+	return pades.SignatureInfo{Name: c.name, Reason: c.reason, Location: c.location, ContactInfo: c.contact}
+}
+
+// openInput opens a PDF input and checks that it is a regular file.
+func openInput(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	return f, st.Size(), nil
+}
+
+func checkPaths(in, out string) error {
+	if in == out {
+		return usagef("the output must not be the input file (%s): bytes already signed are never rewritten", in)
+	}
+	if a, err := os.Stat(in); err == nil {
+		if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
+			return usagef("the output %s is the input file", out)
+		}
+	}
+	return nil
+}
+
+func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	var chain listFlag
+	key := fs.String("key", "", "private key file (PEM: PKCS#8, PKCS#1 or SEC1)")
+	cert := fs.String("cert", "", "signer certificate (PEM); may also hold the chain")
+	fs.Var(&chain, "chain", "intermediate certificates (PEM), repeatable")
+	p12 := fs.String("p12", "", "PKCS#12 file holding the key and certificates")
+	p12Pass := fs.String("p12-pass", "", "password of the PKCS#12 file")
+	p12PassFile := fs.String("p12-pass-file", "", "file holding the password of the PKCS#12 file")
+	pss := fs.Bool("pss", false, "use RSASSA-PSS for RSA keys")
+	pos, err := parseFlags(fs, args, "IN.pdf", "OUT.pdf")
+	if err != nil {
+		return err
+	}
+	h, err := c.hashAlg()
+	if err != nil {
+		return err
+	}
+	if err := checkPaths(pos[0], pos[1]); err != nil {
+		return err
+	}
+	var s signer.Signer
+	switch {
+	case *p12 != "" && *key != "":
+		return usagef("give either -key or -p12, not both")
+	case *p12 != "":
+		pass := *p12Pass
+		if *p12PassFile != "" {
+			b, err := os.ReadFile(*p12PassFile)
+			if err != nil {
+				return fmt.Errorf("reading -p12-pass-file: %w", err)
+			}
+			pass = strings.TrimRight(string(b), "\r\n")
+		} else if pass == "" {
+			pass = os.Getenv("PADES_P12_PASSWORD")
+		}
+		s, err = signer.LoadPKCS12(*p12, pass)
+		if err != nil {
+			return err
+		}
+		if len(chain) > 0 {
+			return usagef("-chain goes with -key; a PKCS#12 file carries its own chain")
+		}
+	case *key != "":
+		if *cert == "" {
+			return usagef("-key needs -cert")
+		}
+		s, err = signer.LoadKeyFile(*key, *cert, chain...)
+		if err != nil {
+			return err
+		}
+	default:
+		return usagef("no signer: give -key and -cert, or -p12")
+	}
+	password, err := c.pdfPassword()
+	if err != nil {
+		return err
+	}
+	in, size, err := openInput(pos[0])
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := atomicfile.Create(pos[1])
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	p, err := pades.Sign(ctx, in, size, out, s, &pades.SignOptions{
+		Hash: h, PSS: *pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
+	})
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level B-B\n", pos[1], p.Field, p.Size)
+	return nil
+}
+
+// preparedJSON is what `pades prepare` prints.
+type preparedJSON struct {
+	File             string   `json:"file"`
+	Field            string   `json:"field"`
+	Hash             string   `json:"hash"`
+	Digest           string   `json:"digest"`       // hex
+	DigestBase64     string   `json:"digestBase64"` // the same, base64
+	ByteRange        [4]int64 `json:"byteRange"`
+	PlaceholderBytes int      `json:"placeholderBytes"`
+	SignedAttributes string   `json:"signedAttributes,omitempty"` // base64 DER, when -cert is given
+	SignedAttrsHash  string   `json:"signedAttributesDigest,omitempty"`
+}
+
+func hashName(h crypto.Hash) string {
+	return strings.ToLower(strings.ReplaceAll(h.String(), "-", ""))
+}
+
+func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	var chain listFlag
+	cert := fs.String("cert", "", "signer certificate (PEM), used to size the placeholder")
+	fs.Var(&chain, "chain", "intermediate certificates (PEM), repeatable")
+	size := fs.Int("size", 0, "placeholder size in bytes (default: computed from -cert and -chain)")
+	extra := fs.Int("extra", 0, "bytes to reserve beyond the computed size (for unsigned attributes such as a timestamp)")
+	pss := fs.Bool("pss", false, "size the placeholder for RSASSA-PSS")
+	pos, err := parseFlags(fs, args, "IN.pdf", "PREPARED.pdf")
+	if err != nil {
+		return err
+	}
+	h, err := c.hashAlg()
+	if err != nil {
+		return err
+	}
+	if err := checkPaths(pos[0], pos[1]); err != nil {
+		return err
+	}
+	var certs []*x509.Certificate
+	if *cert != "" {
+		paths := append([]string{*cert}, chain...)
+		for _, p := range paths {
+			cs, err := readCertificates(p)
+			if err != nil {
+				return err
+			}
+			certs = append(certs, cs...)
+		}
+	}
+	n := *size
+	if n == 0 {
+		if len(certs) == 0 {
+			return usagef("give -cert (to size the placeholder) or -size")
+		}
+		if n, err = cms.MaxSize(certs, certs[0].PublicKey, cms.Options{Hash: h, PSS: *pss}); err != nil {
+			return fmt.Errorf("sizing the placeholder: %w", err)
+		}
+	}
+	n += *extra
+	password, err := c.pdfPassword()
+	if err != nil {
+		return err
+	}
+	in, insize, err := openInput(pos[0])
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := atomicfile.Create(pos[1])
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	p, err := pades.Prepare(ctx, in, insize, out, &pades.PrepareOptions{
+		Hash: h, ContentsSize: n, Info: c.info(), Password: password, FieldName: c.field, Page: c.page, Time: time.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	res := preparedJSON{
+		File: pos[1], Field: p.Field, Hash: hashName(h), Digest: hex.EncodeToString(p.Digest),
+		DigestBase64: base64.StdEncoding.EncodeToString(p.Digest), ByteRange: p.ByteRange, PlaceholderBytes: p.ContentsSize,
+	}
+	if len(certs) > 0 {
+		attrs, err := cms.SignedAttributes(p.Digest, h, certs[0])
+		if err != nil {
+			return fmt.Errorf("encoding the signed attributes: %w", err)
+		}
+		ah := h.New()
+		ah.Write(attrs)
+		res.SignedAttributes = base64.StdEncoding.EncodeToString(attrs)
+		res.SignedAttrsHash = hex.EncodeToString(ah.Sum(nil))
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		if c, err := x509.ParseCertificate(b); err == nil {
+			return []*x509.Certificate{c}, nil
+		}
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return out, nil
+}
+
+// readCMS reads a CMS signature file: DER, base64, or PEM (PKCS7/CMS).
+func readCMS(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		return blk.Bytes, nil
+	}
+	if len(b) > 0 && b[0] == 0x30 {
+		return b, nil
+	}
+	if d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err == nil && len(d) > 0 && d[0] == 0x30 {
+		return d, nil
+	}
+	return nil, fmt.Errorf("%s: not a CMS signature (DER, base64 or PEM)", path)
+}
+
+func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args, "PREPARED.pdf", "SIG.p7s", "OUT.pdf")
+	if err != nil {
+		return err
+	}
+	if err := checkPaths(pos[0], pos[2]); err != nil {
+		return err
+	}
+	der, err := readCMS(pos[1])
+	if err != nil {
+		return err
+	}
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[1], err)
+	}
+	in, size, err := openInput(pos[0])
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	p, err := pades.FindPlaceholder(ctx, in, size, sd.DigestAlgorithm)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	out, err := atomicfile.Create(pos[2])
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	if _, err := io.Copy(out, io.NewSectionReader(in, 0, size)); err != nil {
+		return fmt.Errorf("copying %s: %w", pos[0], err)
+	}
+	if err := pades.Embed(out, p, der); err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "embedded %d-byte signature into %s\n", len(der), pos[2])
+	return nil
+}
+
+func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	password := fs.String("password", "", "password of an encrypted PDF")
+	pos, err := parseFlags(fs, args, "FILE.pdf")
+	if err != nil {
+		return err
+	}
+	in, size, err := openInput(pos[0])
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	rep, err := pades.Inspect(ctx, in, size, []byte(*password))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%s: PDF %s, %d bytes", pos[0], rep.Version, rep.Size)
+	if rep.Encrypted {
+		fmt.Fprint(stdout, ", encrypted")
+	}
+	if rep.DocMDP != 0 {
+		fmt.Fprintf(stdout, ", certified (DocMDP /P %d)", rep.DocMDP)
+	}
+	fmt.Fprintln(stdout)
+	if rep.Repaired != "" {
+		fmt.Fprintf(stdout, "cross-reference damaged, rebuilt by scanning: %s\n", rep.Repaired)
+	}
+	fmt.Fprintf(stdout, "revisions (%d, oldest first):\n", len(rep.Revisions))
+	for i, r := range rep.Revisions {
+		fmt.Fprintf(stdout, "  %d. xref %-6s at %d, %d entries\n", i+1, r.XRef, r.Offset, r.Objects)
+	}
+	fmt.Fprintf(stdout, "signature fields (%d):\n", len(rep.Fields))
+	for _, f := range rep.Fields {
+		if !f.Signed {
+			fmt.Fprintf(stdout, "  %s: empty\n", f.Field)
+			continue
+		}
+		state := "not checked"
+		if f.Intact != nil && *f.Intact {
+			state = "intact"
+		} else if f.Intact != nil {
+			state = "BROKEN"
+		}
+		fmt.Fprintf(stdout, "  %s: %s %s, covers %s, %s", f.Field, f.Type, f.SubFilter, f.Covers, state)
+		if f.Signer != "" {
+			fmt.Fprintf(stdout, ", signer %s", f.Signer)
+		}
+		if f.Problem != "" {
+			fmt.Fprintf(stdout, " (%s)", f.Problem)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+

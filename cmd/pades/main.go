@@ -1,0 +1,120 @@
+// Command pades signs PDF documents with PAdES baseline signatures.
+//
+// Usage:
+//
+//	pades sign -key K.pem -cert C.pem [-chain CHAIN.pem] [-p12 F -p12-pass P] [-hash sha256]
+//	           [-reason R] [-location L] [-name N] IN.pdf OUT.pdf
+//	pades prepare -cert C.pem [-chain CHAIN.pem] IN.pdf PREPARED.pdf
+//	pades embed PREPARED.pdf SIG.p7s OUT.pdf
+//	pades inspect FILE.pdf
+//
+// Every command exits 0 on success. Otherwise it prints one line naming the
+// problem on standard error, exits non-zero and leaves no output file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage:
+  pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12)
+  pades prepare [flags] IN.pdf PREPARED.pdf  add an empty signature; print its digest as JSON
+  pades embed PREPARED.pdf SIG.p7s OUT.pdf   put a CMS made elsewhere into a prepared file
+  pades inspect [-json] FILE.pdf          list revisions, xref kinds and signature fields
+Run 'pades COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "sign":
+		err = cmdSign(ctx, args[1:], stdout, stderr)
+	case "prepare":
+		err = cmdPrepare(ctx, args[1:], stdout, stderr)
+	case "embed":
+		err = cmdEmbed(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pades: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "pades %s: %s\n", args[0], oneLine(err.Error()))
+		return 2
+	}
+	fmt.Fprintf(stderr, "pades %s: %s\n", args[0], oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// parseFlags parses fs, also accepting flags after the positional
+// arguments, and checks the number of positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(os.Stdout)
+				fmt.Fprintf(os.Stdout, "usage: pades %s [flags] %s\n", fs.Name(), strings.Join(names, " "))
+				fs.PrintDefaults()
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) != len(names) {
+		return nil, usagef("want %d arguments (%s), got %d", len(names), strings.Join(names, " "), len(pos))
+	}
+	return pos, nil
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }

@@ -1,0 +1,225 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"hashsign/pades/cms"
+	"hashsign/pades/internal/pdf"
+)
+
+// copyBufSize and copyBufs size the copy pipeline: its memory is fixed
+// whatever the size of the file.
+const (
+	copyBufSize = 1 << 20
+	copyBufs    = 4
+)
+
+// copyHashing copies size bytes of in to out and writes them, except the
+// bytes in [holeStart, holeEnd), to h. Reading and hashing run in one
+// goroutine and writing in another, so that hashing overlaps the writes.
+func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, h hash.Hash, holeStart, holeEnd int64) error {
+	if size == 0 {
+		return nil
+	}
+	free := make(chan []byte, copyBufs)
+	for i := 0; i < copyBufs; i++ {
+		free <- make([]byte, copyBufSize)
+	}
+	full := make(chan []byte, copyBufs)
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				if _, err = out.Write(b); err != nil {
+					err = fmt.Errorf("writing output: %w", err)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		werr <- err
+	}()
+	var rerr error
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			rerr = err
+			break
+		}
+		b := <-free
+		n := int64(len(b))
+		if size-off < n {
+			n = size - off
+		}
+		b = b[:n]
+		m, err := in.ReadAt(b, off)
+		if int64(m) < n {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			rerr = fmt.Errorf("reading input at offset %d: %w", off, err)
+			free <- b
+			break
+		}
+		full <- b
+		hashOutside(h, b, off, holeStart, holeEnd)
+		off += n
+	}
+	close(full)
+	if err := <-werr; err != nil {
+		return err
+	}
+	return rerr
+}
+
+// hashOutside writes to h the bytes of b (which starts at offset off) that
+// lie outside [holeStart, holeEnd).
+func hashOutside(h hash.Hash, b []byte, off, holeStart, holeEnd int64) {
+	end := off + int64(len(b))
+	if holeEnd <= off || holeStart >= end {
+		h.Write(b)
+		return
+	}
+	if holeStart > off {
+		h.Write(b[:holeStart-off])
+	}
+	if holeEnd < end {
+		h.Write(b[holeEnd-off:])
+	}
+}
+
+// write copies the input and the update to out, computing the byte-range
+// digest on the way.
+func (u *update) write(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, hh crypto.Hash) (*Prepared, error) {
+	if err := u.finish(); err != nil {
+		return nil, err
+	}
+	h := hh.New()
+	if err := copyHashing(ctx, in, size, out, h, -1, -1); err != nil {
+		return nil, err
+	}
+	holeStart, holeEnd := u.contents, u.contents+u.hexLen+2
+	h.Write(u.body[:holeStart])
+	h.Write(u.body[holeEnd:])
+	if _, err := out.Write(u.body); err != nil {
+		return nil, fmt.Errorf("writing output: %w", err)
+	}
+	total := u.start + int64(len(u.body))
+	p := &Prepared{
+		Hash:           hh,
+		Digest:         h.Sum(nil),
+		ContentsOffset: u.start + int64(u.contents) + 1,
+		ContentsSize:   u.hexLen / 2,
+		Size:           total,
+		Field:          u.fieldName,
+	}
+	p.ByteRange = [4]int64{0, u.start + int64(holeStart), u.start + int64(holeEnd), total - (u.start + int64(holeEnd))}
+	return p, nil
+}
+
+// ContentsTooSmallError reports a CMS that does not fit the placeholder.
+type ContentsTooSmallError struct {
+	Have, Need int
+}
+
+func (e *ContentsTooSmallError) Error() string {
+	return fmt.Sprintf("the signature (%d bytes) does not fit the placeholder (%d bytes)", e.Need, e.Have)
+}
+
+// Embed writes the DER CMS signature into the placeholder of the prepared
+// file out, after checking that its message-digest attribute equals the
+// prepared digest.
+func Embed(out io.WriterAt, p *Prepared, cmsDER []byte) error {
+	sd, err := cms.Parse(cmsDER)
+	if err != nil {
+		return fmt.Errorf("embed: the signature is not a CMS SignedData: %w", err)
+	}
+	if sd.DigestAlgorithm != p.Hash {
+		return fmt.Errorf("embed: the signature uses %v but the document was prepared with %v", sd.DigestAlgorithm, p.Hash)
+	}
+	if !bytes.Equal(sd.MessageDigest, p.Digest) {
+		return errors.New("embed: the signature's message-digest does not match the prepared document's byte range")
+	}
+	return writeContents(out, p, cmsDER)
+}
+
+func writeContents(out io.WriterAt, p *Prepared, der []byte) error {
+	if len(der) > p.ContentsSize {
+		return &ContentsTooSmallError{Have: p.ContentsSize, Need: len(der)}
+	}
+	buf := make([]byte, 2*len(der))
+	hex.Encode(buf, der)
+	if _, err := out.WriteAt(buf, p.ContentsOffset); err != nil {
+		return fmt.Errorf("writing the signature into the placeholder: %w", err)
+	}
+	return nil
+}
+
+// FindPlaceholder locates the empty signature placeholder that Prepare
+// wrote in the newest revision of the prepared file r, and recomputes the
+// digest of its byte range with h.
+func FindPlaceholder(ctx context.Context, r io.ReaderAt, size int64, h crypto.Hash) (*Prepared, error) {
+	rd, err := pdf.Open(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading prepared file: %w", err)
+	}
+	if rd.Repaired || len(rd.Sections) == 0 {
+		return nil, errors.New("the prepared file's cross-reference is damaged")
+	}
+	newest := rd.Sections[0]
+	for num, e := range newest.Entries {
+		if e.Type != pdf.EntryInUse {
+			continue
+		}
+		d, err := rd.ResolveDict(pdf.Ref{Num: num, Gen: e.Gen})
+		if err != nil || d == nil {
+			continue
+		}
+		br, ok := d.Get("ByteRange").(pdf.Array)
+		contents, ok2 := d.Get("Contents").(pdf.String)
+		if !ok || !ok2 || len(br) != 4 {
+			continue
+		}
+		if !allZero(contents.Value) {
+			continue
+		}
+		var v [4]int64
+		for i, x := range br {
+			v[i], _ = pdf.Int(x)
+		}
+		if v[0] != 0 || v[1] <= 0 || v[2] <= v[1]+1 || v[2]+v[3] != size {
+			return nil, fmt.Errorf("the placeholder's /ByteRange %v does not describe the file", v)
+		}
+		var lt, gt [1]byte
+		r.ReadAt(lt[:], v[1])
+		r.ReadAt(gt[:], v[2]-1)
+		if lt[0] != '<' || gt[0] != '>' || int64(len(contents.Value))*2 != v[2]-v[1]-2 {
+			return nil, errors.New("the placeholder's /ByteRange does not bracket its /Contents")
+		}
+		hh := h.New()
+		sr := io.NewSectionReader(r, 0, size)
+		if err := copyHashing(ctx, sr, size, io.Discard, hh, v[1], v[2]); err != nil {
+			return nil, err
+		}
+		return &Prepared{
+			Hash: h, Digest: hh.Sum(nil), ByteRange: v,
+			ContentsOffset: v[1] + 1, ContentsSize: len(contents.Value), Size: size,
+		}, nil
+	}
+	return nil, errors.New("no empty signature placeholder in the newest revision: is this a prepared file?")
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return len(b) > 0
+}
