@@ -320,8 +320,8 @@ func loadCertificates(path string) ([]*x509.Certificate, error) {
 
 // LoadPKCS12 returns a Signer for the private key and certificates of a
 // PKCS #12 (.p12, .pfx) file, through New. It reads the PBES2/AES files
-// that OpenSSL 3 writes by default as well as legacy ones. A wrong password
-// gives an error wrapping ErrWrongPassword.
+// that OpenSSL 3 writes by default as well as older 3DES ones. A wrong
+// password gives an error wrapping ErrWrongPassword.
 func LoadPKCS12(path, password string) (Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -345,6 +345,11 @@ func TestLoadPKCS12(t *testing.T) {
 	runOpenSSL(t, openssl, "pkcs12", "-export", "-inkey", keyPath, "-in", certPath, "-certfile", chain,
 		"-passout", "pass:", "-out", emptyPass)
 
+	tripleDES := filepath.Join(dir, "3des.p12")
+	runOpenSSL(t, openssl, "pkcs12", "-export", "-inkey", keyPath, "-in", certPath, "-certfile", chain,
+		"-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1",
+		"-passout", "pass:old style", "-out", tripleDES)
+
 	// Written with Go.
 	goP12, err := pkcs12.Modern.Encode(key, leaf, []*x509.Certificate{ca.inter, ca.root}, "go password")
 	if err != nil {
@@ -355,6 +360,7 @@ func TestLoadPKCS12(t *testing.T) {
 	for _, tc := range []struct{ name, path, password string }{
 		{"openssl 3 default", modern, "correct horse"},
 		{"openssl empty password", emptyPass, ""},
+		{"openssl 3des", tripleDES, "old style"},
 		{"go-pkcs12 modern", goPath, "go password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,7 +16,10 @@
 // that receives only a hash), call SignedAttributes, have its digest signed,
 // then call Assemble. Parse and SignedData.Verify read a SignedData back.
 //
-// All encodings are DER. Parse accepts DER only (no indefinite lengths).
+// The output is DER, except that the certificates are kept in chain order,
+// signer first, rather than sorted as a DER SET OF would be, as is usual for
+// CMS; the signed attributes, the only signed part, are strict DER. Parse
+// accepts DER-style definite lengths only.
 package cms
 
 import (

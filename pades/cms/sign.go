@@ -368,19 +368,17 @@ func isSelfSigned(c *x509.Certificate) bool {
 // Assemble) produces for chain, the signer's public key pub and opts, for
 // sizing a PDF signature placeholder. With RSA the bound is exact; with
 // ECDSA it exceeds the actual length by the few bytes that a shorter DER
-// signature saves. A nil pub means chain[0]'s public key. Unsigned
+// signature saves. pub, if not nil, must equal chain[0]'s public key. Unsigned
 // attributes added later, such as a signature time-stamp, are not included.
 func MaxSize(chain []*x509.Certificate, pub crypto.PublicKey, opts Options) (int, error) {
 	if len(chain) == 0 || chain[0] == nil {
 		return 0, errors.New("cms: no signer certificate")
 	}
 	cert := chain[0]
-	if pub == nil {
-		pub = cert.PublicKey
-	} else if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(cert.PublicKey) {
+	if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && !k.Equal(cert.PublicKey) {
 		return 0, fmt.Errorf("cms: public key does not match the signer certificate (CN=%s)", cert.Subject.CommonName)
 	}
-	alg, err := newAlgorithm(pub, opts)
+	alg, err := newAlgorithm(cert.PublicKey, opts)
 	if err != nil {
 		return 0, err
 	}
