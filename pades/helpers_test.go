@@ -110,4 +110,3 @@ func checkSignedPDF(t testing.TB, shared, file, level, password string, newest i
 	out, err := exec.Command(filepath.Join(shared, "validate", "check-signed-pdf"), args...).CombinedOutput()
 	return err == nil, string(out)
 }
-

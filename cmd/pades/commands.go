@@ -438,5 +438,3 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return nil
 }
-
-
