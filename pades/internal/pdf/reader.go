@@ -65,6 +65,9 @@ type Security interface {
 	DecryptStream(num, gen int, data []byte) ([]byte, error)
 }
 
+// errNoStartXRef reports a file whose last megabyte holds no startxref.
+var errNoStartXRef = errors.New("no startxref and %%EOF at the end of the file")
+
 // ErrNotPDF reports input that has no PDF header.
 var ErrNotPDF = errors.New("not a PDF file: no %PDF- header")
 
@@ -115,6 +118,11 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 		return nil, err
 	}
 	err := rd.readXRefChain()
+	if errors.Is(err, errNoStartXRef) {
+		// A file whose end holds no startxref was cut short (or is not a
+		// finished PDF): what it lacks cannot be rebuilt.
+		return nil, fmt.Errorf("truncated or incomplete PDF: %w", err)
+	}
 	if err == nil {
 		err = rd.validate()
 	}
@@ -207,7 +215,7 @@ func (rd *Reader) findStartXRef() (int64, error) {
 			break
 		}
 	}
-	return 0, errors.New("no startxref found at the end of the file")
+	return 0, errNoStartXRef
 }
 
 func (rd *Reader) readXRefChain() error {

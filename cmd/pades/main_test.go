@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"hashsign/pades"
+	"hashsign/pades/cms"
+	"hashsign/signer"
+	"hashsign/testdata/pdfgen"
+	"hashsign/testdata/testpki"
+)
+
+var (
+	pkiOnce sync.Once
+	pkiDir  string
+	pkiErr  error
+)
+
+// testPKIDir returns a directory holding the test PKI as PEM files.
+func testPKIDir(t *testing.T) string {
+	t.Helper()
+	pkiOnce.Do(func() {
+		pkiDir = testpki.DefaultDir()
+		_, pkiErr = testpki.LoadOrGenerate(pkiDir, testpki.Options{})
+	})
+	if pkiErr != nil {
+		t.Fatal(pkiErr)
+	}
+	return pkiDir
+}
+
+// runCLI runs the command in-process and returns its exit code and output.
+func runCLI(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func samplePDF(t *testing.T) []byte {
+	t.Helper()
+	b, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{Pages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// noOutput checks that dir holds no file but the inputs.
+func noOutput(t *testing.T, dir string, inputs ...string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		keep := false
+		for _, in := range inputs {
+			if filepath.Base(in) == e.Name() {
+				keep = true
+			}
+		}
+		if !keep {
+			t.Errorf("left a file behind: %s", e.Name())
+		}
+	}
+}
+
+func TestSignErrors(t *testing.T) {
+	pki := testPKIDir(t)
+	key, cert := filepath.Join(pki, testpki.SignerRSAKeyFile), filepath.Join(pki, testpki.SignerRSACertFile)
+	ecKey := filepath.Join(pki, "signer-p256.key")
+	good := samplePDF(t)
+
+	encrypted := func(t *testing.T, dir string) string {
+		qpdf, err := exec.LookPath("qpdf")
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("qpdf is missing")
+			}
+			t.Skip("qpdf is missing")
+		}
+		plain := writeFile(t, t.TempDir(), "plain.pdf", good)
+		out := filepath.Join(dir, "in.pdf")
+		if b, err := exec.Command(qpdf, "--encrypt", "secret", "owner", "256", "--", plain, out).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf --encrypt: %v\n%s", err, b)
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		input func(t *testing.T, dir string) string
+		args  []string // extra flags
+		code  int
+		want  string
+	}{
+		{"not a PDF", func(t *testing.T, dir string) string {
+			return writeFile(t, dir, "in.pdf", []byte("GIF89a this is an image, not a document\n"))
+		}, nil, 1, "not a PDF file"},
+		{"empty file", func(t *testing.T, dir string) string {
+			return writeFile(t, dir, "in.pdf", nil)
+		}, nil, 1, "not a PDF file"},
+		{"truncated PDF", func(t *testing.T, dir string) string {
+			return writeFile(t, dir, "in.pdf", good[:len(good)*2/3])
+		}, nil, 1, "truncated or incomplete PDF"},
+		{"encrypted without password", encrypted, nil, 1, "encrypted PDF: a password is needed (-password)"},
+		{"encrypted with wrong password", encrypted, []string{"-password", "guess"}, 1, "encrypted PDF: wrong password"},
+		{"key does not match certificate", func(t *testing.T, dir string) string {
+			return writeFile(t, dir, "in.pdf", good)
+		}, []string{"-key", ecKey}, 1, "private key does not match the signer certificate"},
+		{"missing input", func(t *testing.T, dir string) string {
+			return filepath.Join(dir, "absent.pdf")
+		}, nil, 1, "no such file"},
+		{"bad hash", func(t *testing.T, dir string) string {
+			return writeFile(t, dir, "in.pdf", good)
+		}, []string{"-hash", "md5"}, 2, "use sha256, sha384 or sha512"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := c.input(t, dir)
+			out := filepath.Join(dir, "out.pdf")
+			args := []string{"sign", "-key", key, "-cert", cert}
+			args = append(args, c.args...)
+			args = append(args, in, out)
+			code, _, stderr := runCLI(args...)
+			if code != c.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, c.code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q does not say %q", stderr, c.want)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+			noOutput(t, dir, in)
+		})
+	}
+}
+
+func TestSignEncryptedWithPassword(t *testing.T) {
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qpdf is missing")
+		}
+		t.Skip("qpdf is missing")
+	}
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	plain := writeFile(t, dir, "plain.pdf", samplePDF(t))
+	for _, c := range []struct{ name, bits, aes string }{{"rc4-40", "40", ""}, {"rc4-128", "128", "n"}, {"aes-128", "128", "y"}, {"aes-256", "256", ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			in := filepath.Join(dir, c.name+".pdf")
+			args := []string{"--allow-weak-crypto", "--encrypt", "user pw", "owner", c.bits}
+			if c.aes != "" {
+				args = append(args, "--use-aes="+c.aes)
+			}
+			args = append(args, "--", plain, in)
+			if b, err := exec.Command(qpdf, args...).CombinedOutput(); err != nil {
+				t.Fatalf("qpdf: %v\n%s", err, b)
+			}
+			out := filepath.Join(dir, c.name+"-signed.pdf")
+			code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+				"-password", "user pw", "-reason", "encrypted test", in, out)
+			if code != 0 {
+				t.Fatalf("sign: %s", stderr)
+			}
+			if b, err := exec.Command(qpdf, "--password=user pw", "--check", out).CombinedOutput(); err != nil {
+				t.Fatalf("qpdf --check: %v\n%s", err, b)
+			}
+			// the new strings are encrypted: the reason does not appear in clear
+			b, _ := os.ReadFile(out)
+			if bytes.Contains(b, []byte("encrypted test")) {
+				t.Error("the /Reason was written unencrypted into an encrypted file")
+			}
+			rep, err := pades.Inspect(context.Background(), bytes.NewReader(b), int64(len(b)), []byte("user pw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Fields) != 1 || rep.Fields[0].Intact == nil || !*rep.Fields[0].Intact {
+				t.Fatalf("signature not intact: %+v", rep.Fields)
+			}
+		})
+	}
+}
+
+// TestPrepareEmbed runs the two-phase flow through the CLI: prepare, sign
+// the digest elsewhere, embed.
+func TestPrepareEmbed(t *testing.T) {
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	prepared := filepath.Join(dir, "prepared.pdf")
+	code, stdout, stderr := runCLI("prepare", "-cert", filepath.Join(pki, testpki.SignerRSACertFile), "-chain", filepath.Join(pki, testpki.IntermediateCertFile), in, prepared)
+	if code != 0 {
+		t.Fatalf("prepare: %s", stderr)
+	}
+	var res preparedJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("prepare output: %v\n%s", err, stdout)
+	}
+	digest, err := hex.DecodeString(res.Digest)
+	if err != nil || len(digest) != 32 {
+		t.Fatalf("digest %q", res.Digest)
+	}
+	s, err := signer.LoadKeyFile(filepath.Join(pki, testpki.SignerRSAKeyFile), filepath.Join(pki, testpki.SignerRSACertFile), filepath.Join(pki, testpki.IntermediateCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a CMS over another digest is refused, and leaves no output
+	other := append([]byte(nil), digest...)
+	other[0] ^= 1
+	bad, err := cms.Sign(context.Background(), s, other, cms.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badPath := writeFile(t, dir, "bad.p7s", bad)
+	out := filepath.Join(dir, "out.pdf")
+	if code, _, stderr := runCLI("embed", prepared, badPath, out); code == 0 || !strings.Contains(stderr, "message-digest does not match") {
+		t.Fatalf("embed of a foreign CMS: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("embed of a foreign CMS left an output file")
+	}
+	der, err := cms.Sign(context.Background(), s, digest, cms.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := writeFile(t, dir, "sig.p7s", der)
+	if code, _, stderr := runCLI("embed", prepared, sig, out); code != 0 {
+		t.Fatalf("embed: %s", stderr)
+	}
+	code, stdout, stderr = runCLI("inspect", out)
+	if code != 0 || !strings.Contains(stdout, "ETSI.CAdES.detached, covers whole file, intact") {
+		t.Fatalf("inspect: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
