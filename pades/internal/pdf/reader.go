@@ -99,6 +99,7 @@ type Reader struct {
 	encRef  Ref
 	objs    map[int]Object
 	objStms map[int]*objStm
+	loading map[int]bool // objects being loaded, to break reference cycles
 }
 
 type objStm struct {
@@ -683,6 +684,14 @@ func (rd *Reader) Object(num int) (Object, error) {
 	if o, ok := rd.objs[num]; ok {
 		return o, nil
 	}
+	if rd.loading[num] {
+		return nil, fmt.Errorf("object %d refers to itself while it is being read (through a stream /Length or object stream)", num)
+	}
+	if rd.loading == nil {
+		rd.loading = map[int]bool{}
+	}
+	rd.loading[num] = true
+	defer delete(rd.loading, num)
 	e, ok := rd.xref[num]
 	if !ok {
 		return nil, nil
@@ -783,6 +792,15 @@ func (rd *Reader) loadObjStm(num int) (*objStm, error) {
 	if os, ok := rd.objStms[num]; ok {
 		return os, nil
 	}
+	key := -1 - num // object streams share the loading set with negative keys
+	if rd.loading[key] {
+		return nil, fmt.Errorf("object stream %d refers to itself while it is being read", num)
+	}
+	if rd.loading == nil {
+		rd.loading = map[int]bool{}
+	}
+	rd.loading[key] = true
+	defer delete(rd.loading, key)
 	e, ok := rd.xref[num]
 	if !ok || e.Type != EntryInUse {
 		return nil, fmt.Errorf("object stream %d is not in the cross-reference", num)

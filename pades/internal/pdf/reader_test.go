@@ -3,6 +3,7 @@ package pdf
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,7 +89,7 @@ func TestOpenDamaged(t *testing.T) {
 	}
 	startxrefTo := func(b []byte, off string) []byte {
 		i := bytes.LastIndex(b, []byte("startxref"))
-		return append(append(append([]byte{}, b[:i]...), "startxref\n"+off+"\n%%EOF\n"...))
+		return append(append([]byte{}, b[:i]...), "startxref\n"+off+"\n%%EOF\n"...)
 	}
 	cases := []struct {
 		name     string
@@ -188,6 +189,35 @@ func TestTextString(t *testing.T) {
 	for _, s := range []string{"plain", "Zürich", "東京 🤖"} {
 		if got := DecodeTextString(TextString(s).Value); got != s {
 			t.Errorf("%q: round trip gave %q", s, got)
+		}
+	}
+}
+
+// TestLengthCycle: stream lengths that refer to each other must give an
+// error, not an endless recursion.
+func TestLengthCycle(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.5\n")
+	off := []int{}
+	obj := func(s string) { off = append(off, b.Len()); b.WriteString(s) }
+	obj("1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n")
+	obj("2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n")
+	obj("3 0 obj\n<</Length 4 0 R>>stream\nxx\nendstream\nendobj\n")
+	obj("4 0 obj\n<</Length 3 0 R>>stream\nyy\nendstream\nendobj\n")
+	x := b.Len()
+	b.WriteString("xref\n0 5\n0000000000 65535 f \n")
+	for _, o := range off {
+		b.WriteString(fmt.Sprintf("%010d 00000 n \n", o))
+	}
+	b.WriteString(fmt.Sprintf("trailer\n<</Size 5/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", x))
+	data := b.Bytes()
+	rd, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{3, 4} {
+		if _, err := rd.Object(n); err != nil {
+			t.Logf("object %d: %v", n, err)
 		}
 	}
 }
