@@ -125,30 +125,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 	if err := d.canAddSignature(); err != nil && !o.DocTimeStamp {
 		return nil, err
 	}
-	u := &update{doc: d, offsets: map[int]int64{}, gens: map[int]int{}, next: d.rd.NextObjectNumber()}
-	u.start = d.rd.Size()
-	if d.rd.Repaired {
-		u.prev = -1
-		u.form = pdf.XRefTable
-		for _, e := range d.rd.Entries() {
-			if e.Type == pdf.EntryCompressed {
-				u.form = pdf.XRefStream
-				break
-			}
-		}
-	} else {
-		u.prev = d.rd.StartXRef
-		u.form = d.rd.Sections[0].Kind
-		if u.form == pdf.XRefHybrid {
-			u.form = pdf.XRefTable
-		}
-	}
-	// The input may end without an end of line after %%EOF.
-	last := make([]byte, 1)
-	if _, err := d.rd.ReaderAt().ReadAt(last, d.rd.Size()-1); err == nil && last[0] != '\n' && last[0] != '\r' {
-		u.body = append(u.body, '\n')
-	}
-
+	u := d.newUpdate()
 	pageRef, pageDict, err := d.page(o.Page)
 	if err != nil {
 		return nil, fmt.Errorf("finding the page for the signature widget: %w", err)
@@ -357,6 +334,35 @@ func (d *Document) targetField(name string) (*sigField, error) {
 		return f, nil
 	}
 	return nil, nil
+}
+
+// newUpdate starts an incremental update after the last byte of the file.
+func (d *Document) newUpdate() *update {
+	u := &update{doc: d, offsets: map[int]int64{}, gens: map[int]int{}, next: d.rd.NextObjectNumber(), contents: -1}
+	u.start = d.rd.Size()
+	if d.rd.Repaired {
+		u.prev = -1
+		u.form = pdf.XRefTable
+		for _, e := range d.rd.Entries() {
+			if e.Type == pdf.EntryCompressed {
+				u.form = pdf.XRefStream
+				break
+			}
+		}
+	} else {
+		u.prev = d.rd.StartXRef
+		u.form = d.rd.Sections[0].Kind
+		if u.form == pdf.XRefHybrid {
+			u.form = pdf.XRefTable
+		}
+	}
+	// The input may end without an end of line after %%EOF.
+	last := make([]byte, 1)
+	if _, err := d.rd.ReaderAt().ReadAt(last, d.rd.Size()-1); err == nil && last[0] != '\n' && last[0] != '\r' {
+		u.body = append(u.body, '\n')
+	}
+
+	return u
 }
 
 // acroForm returns the document's AcroForm dictionary and its reference
@@ -582,6 +588,9 @@ func (u *update) finish() error {
 	u.body = strconv.AppendInt(u.body, xrefOff, 10)
 	u.body = append(u.body, "\n%%EOF\n"...)
 
+	if u.contents < 0 {
+		return nil // an update without a signature placeholder
+	}
 	total := u.start + int64(len(u.body))
 	br := [4]int64{0, u.start + int64(u.contents), u.start + int64(u.contents+u.hexLen+2), 0}
 	br[3] = total - br[2]

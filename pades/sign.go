@@ -3,11 +3,13 @@ package pades
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"hashsign/ltv"
 	"hashsign/pades/cms"
 	"hashsign/signer"
 )
@@ -28,6 +30,14 @@ type SignOptions struct {
 	FieldName string
 	// Page carries the invisible widget (default 1).
 	Page int
+	// Level is the PAdES baseline level (default B-B). B-T and above need
+	// TSA; B-LT and above need Fetcher.
+	Level Level
+	// TSA makes the signature timestamp (B-T) and the document timestamp
+	// (B-LTA).
+	TSA *ltv.TSAClient
+	// Fetcher collects the certificates and revocation data (B-LT).
+	Fetcher *ltv.Fetcher
 }
 
 // Output is where Sign writes: a file, or anything that can be written
@@ -35,14 +45,18 @@ type SignOptions struct {
 type Output interface {
 	io.Writer
 	io.WriterAt
+	io.ReaderAt
 	io.Seeker
 	Truncate(size int64) error
 }
 
-// Sign signs the PDF in (of the given size) with s at PAdES level B-B and
-// writes the signed file to out. The placeholder is sized from the
-// signer's certificates and algorithm; should the CMS ever not fit, the
-// document is prepared again from scratch with a larger one.
+// Sign signs the PDF in (of the given size) with s at the PAdES level that
+// opts asks (B-B by default) and writes the signed file to out. The
+// placeholder is sized from the signer's certificates and algorithm, plus
+// room for a timestamp at B-T and above; should the CMS ever not fit, the
+// document is prepared again from scratch with a larger one. B-LT appends
+// the validation data in a second incremental update and B-LTA a document
+// timestamp in a third, both to out.
 func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.Signer, opts *SignOptions) (*Prepared, error) {
 	if opts == nil {
 		opts = &SignOptions{}
@@ -55,6 +69,15 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.
 	need, err := cms.MaxSize(chain, s.Public(), copts)
 	if err != nil {
 		return nil, fmt.Errorf("sizing the signature: %w", err)
+	}
+	if opts.Level >= LevelBT {
+		if opts.TSA == nil || len(opts.TSA.URLs) == 0 {
+			return nil, fmt.Errorf("level %v needs a TSA (-tsa)", opts.Level)
+		}
+		need += timestampReserve
+	}
+	if opts.Level >= LevelBLT && opts.Fetcher == nil {
+		return nil, fmt.Errorf("level %v needs a revocation data fetcher", opts.Level)
 	}
 	po := PrepareOptions{
 		Hash: copts.DigestAlgorithm(), Time: opts.Time, Info: opts.Info, Password: opts.Password,
@@ -74,6 +97,15 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.
 		if err != nil {
 			return nil, fmt.Errorf("signing: %w", err)
 		}
+		leaves, pool := []*x509.Certificate{chain[0]}, chain
+		if opts.Level >= LevelBT {
+			var tok *ltv.Token
+			if der, tok, err = ltv.SignatureTimestamp(ctx, opts.TSA, der); err != nil {
+				return nil, fmt.Errorf("signature timestamp: %w", err)
+			}
+			leaves = append(leaves, tok.Signer)
+			pool = append(append([]*x509.Certificate{}, pool...), tok.Certificates...)
+		}
 		err = writeContents(out, p, der)
 		var tooSmall *ContentsTooSmallError
 		if errors.As(err, &tooSmall) && attempt == 0 {
@@ -82,6 +114,13 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.
 		}
 		if err != nil {
 			return nil, err
+		}
+		if opts.Level >= LevelBLT {
+			padded := make([]byte, p.ContentsSize)
+			copy(padded, der)
+			if p.Size, err = raise(ctx, out, p.Size, opts, VRIKey(padded), leaves, pool); err != nil {
+				return nil, err
+			}
 		}
 		return p, nil
 	}

@@ -114,6 +114,10 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	p12Pass := fs.String("p12-pass", "", "password of the PKCS#12 file")
 	p12PassFile := fs.String("p12-pass-file", "", "file holding the password of the PKCS#12 file")
 	pss := fs.Bool("pss", false, "use RSASSA-PSS for RSA keys")
+	var l ltvFlags
+	l.register(fs, "B-B")
+	var pk pkcs11Flags
+	pk.register(fs)
 	pos, err := parseFlags(fs, args, "IN.pdf", "OUT.pdf")
 	if err != nil {
 		return err
@@ -122,11 +126,25 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	level, tsa, fetcher, err := l.build()
+	if err != nil {
+		return err
+	}
 	if err := checkPaths(pos[0], pos[1]); err != nil {
 		return err
 	}
 	var s signer.Signer
 	switch {
+	case pk.set():
+		if *key != "" || *p12 != "" {
+			return usagef("give one of -key, -p12 and -pkcs11")
+		}
+		var closer io.Closer
+		s, closer, err = pk.open(ctx, *cert, chain)
+		if err != nil {
+			return err
+		}
+		defer closer.Close()
 	case *p12 != "" && *key != "":
 		return usagef("give either -key or -p12, not both")
 	case *p12 != "":
@@ -156,7 +174,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	default:
-		return usagef("no signer: give -key and -cert, or -p12")
+		return usagef("no signer: give -key and -cert, -p12, or -pkcs11 URI")
 	}
 	password, err := c.pdfPassword()
 	if err != nil {
@@ -174,6 +192,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer out.Abort()
 	p, err := pades.Sign(ctx, in, size, out, s, &pades.SignOptions{
 		Hash: h, PSS: *pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
+		Level: level, TSA: tsa, Fetcher: fetcher,
 	})
 	if err != nil {
 		return err
@@ -181,7 +200,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level B-B\n", pos[1], p.Field, p.Size)
+	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level %v\n", pos[1], p.Field, p.Size, level)
 	return nil
 }
 

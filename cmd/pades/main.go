@@ -6,7 +6,12 @@
 //	           [-reason R] [-location L] [-name N] IN.pdf OUT.pdf
 //	pades prepare -cert C.pem [-chain CHAIN.pem] IN.pdf PREPARED.pdf
 //	pades embed PREPARED.pdf SIG.p7s OUT.pdf
+//	pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf
 //	pades inspect FILE.pdf
+//	pades pkcs11 list 'pkcs11:module-path=...'
+//
+// pades sign also takes -pkcs11 'pkcs11:token=...;object=...?module-path=...' for keys held in an HSM, and
+// -level B-T|B-LT|B-LTA -tsa URL for the levels above B-B.
 //
 // Every command exits 0 on success. Otherwise it prints one line naming the
 // problem on standard error, exits non-zero and leaves no output file.
@@ -35,7 +40,9 @@ const usage = `usage:
   pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12)
   pades prepare [flags] IN.pdf PREPARED.pdf  add an empty signature; print its digest as JSON
   pades embed PREPARED.pdf SIG.p7s OUT.pdf   put a CMS made elsewhere into a prepared file
+  pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
   pades inspect [-json] FILE.pdf          list revisions, xref kinds and signature fields
+  pades pkcs11 list 'pkcs11:module-path=...'  list the tokens, keys and certificates of a PKCS#11 module
 Run 'pades COMMAND -h' for the flags of a command.
 `
 
@@ -59,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdPrepare(ctx, args[1:], stdout, stderr)
 	case "embed":
 		err = cmdEmbed(ctx, args[1:], stdout, stderr)
+	case "pkcs11":
+		err = cmdPKCS11(ctx, args[1:], stdout, stderr)
+	case "extend":
+		err = cmdExtend(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":

@@ -56,11 +56,18 @@ type Attribute struct {
 
 // Parse parses a DER ContentInfo holding a detached SignedData with exactly
 // one SignerInfo, as found in a PDF signature's /Contents. Trailing zero
-// bytes (placeholder padding) are ignored. Parse supports the algorithms
+// bytes (placeholder padding) are ignored. BER input (indefinite lengths,
+// constructed strings) is re-encoded as DER first. Parse supports the algorithms
 // listed in the package documentation; it does not verify anything, see
 // SignedData.Verify.
 func Parse(der []byte) (*SignedData, error) {
 	sd, err := signedDataContents(bytes.Clone(der)) // results must not alias der
+	if err != nil {
+		// BER, as NSS writes it: re-encode and try again
+		if d, berr := ToDER(der); berr == nil {
+			sd, err = signedDataContents(d)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -107,10 +107,10 @@ func (u *URI) parseAttrs(s, sep string, known []string, part string, seen map[st
 		if !ok {
 			return fmt.Errorf("pkcs11: URI %s attribute %q has no value", part, name)
 		}
-		if !contains(known, name) {
-			if contains(pathAttrs, name) || contains(queryAttrs, name) {
-				return fmt.Errorf("pkcs11: URI attribute %q belongs in the %s, not the %s", name, otherPart(part), part)
-			}
+		// RFC 7512 puts module-path and pin-value in the query, but many
+		// tools (and our own docs: pkcs11:module-path=...) write them in
+		// the path; either place is accepted.
+		if !contains(known, name) && !contains(pathAttrs, name) && !contains(queryAttrs, name) {
 			return fmt.Errorf("pkcs11: URI %s attribute %q is not supported", part, name)
 		}
 		if seen[name] {
@@ -127,13 +127,6 @@ func (u *URI) parseAttrs(s, sep string, known []string, part string, seen map[st
 		}
 	}
 	return nil
-}
-
-func otherPart(part string) string {
-	if part == "path" {
-		return "query"
-	}
-	return "path"
 }
 
 func contains(list []string, s string) bool {

@@ -1,0 +1,30 @@
+package ltv
+
+import (
+	"context"
+	"fmt"
+
+	"hashsign/pades/cms"
+)
+
+// SignatureTimestamp adds a signature time-stamp (PAdES level B-T) to the
+// CMS signature cmsDER, a ContentInfo as cms.Sign returns it. The token's
+// imprint is the hash of the SignerInfo's signature value, with the
+// SignerInfo's digest algorithm (RFC 3161, appendix A); the token goes into
+// the unsigned attribute id-aa-signatureTimeStampToken. It returns the new
+// CMS and the token.
+func SignatureTimestamp(ctx context.Context, tsa *TSAClient, cmsDER []byte) ([]byte, *Token, error) {
+	sd, err := cms.Parse(cmsDER)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ltv: signature time-stamp: %w", err)
+	}
+	tok, err := tsa.Timestamp(ctx, hashOf(sd.DigestAlgorithm, sd.Signature), sd.DigestAlgorithm)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := cms.AddUnsignedAttribute(cmsDER, signatureTimeStampTokenOID(), tok.DER)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ltv: adding the signature time-stamp: %w", err)
+	}
+	return out, tok, nil
+}

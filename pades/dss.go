@@ -1,0 +1,258 @@
+package pades
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"hashsign/ltv"
+	"hashsign/pades/internal/pdf"
+)
+
+// File is a PDF file that can be read, patched in place and appended to:
+// later incremental updates (DSS, document timestamps) are appended to the
+// file that holds the earlier ones instead of copying it.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+// DSS is validation data for the document security store (/DSS), as DER.
+type DSS struct {
+	Certs, OCSPs, CRLs [][]byte
+	// VRI maps a signature's VRI key (see VRIKey) to the validation data
+	// of that signature; every item must also be in Certs, OCSPs or CRLs.
+	VRI map[string]*VRIData
+}
+
+// VRIData is the validation data of one signature.
+type VRIData struct {
+	Certs, OCSPs, CRLs [][]byte
+}
+
+// VRIKey returns the /VRI key of a signature: the uppercase hex SHA-1 of
+// its whole /Contents string, zero padding included.
+func VRIKey(contents []byte) string {
+	sum := sha1.Sum(contents)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// FromValidationData converts collected validation data. When vriKey is
+// not empty, a VRI entry holding all of it is added under that key.
+func FromValidationData(vd *ltv.ValidationData, vriKeys ...string) *DSS {
+	d := &DSS{OCSPs: vd.OCSPs, CRLs: vd.CRLs, VRI: map[string]*VRIData{}}
+	for _, c := range vd.Certs {
+		d.Certs = append(d.Certs, c.Raw)
+	}
+	for _, k := range vriKeys {
+		if k != "" {
+			d.VRI[k] = &VRIData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}
+		}
+	}
+	return d
+}
+
+// AddDSS appends to f, a complete PDF of the given size, an incremental
+// update that adds dss to the document security store. Entries already in
+// the store are kept and not written twice. It returns the new size.
+func AddDSS(ctx context.Context, f File, size int64, dss *DSS, password []byte) (int64, error) {
+	doc, err := Open(f, size, password)
+	if err != nil {
+		return 0, err
+	}
+	u := doc.newUpdate()
+	if err := u.addDSS(dss); err != nil {
+		return 0, err
+	}
+	p, err := u.appendTo(ctx, f, size, 0)
+	if err != nil {
+		return 0, err
+	}
+	return p.Size, nil
+}
+
+// addDSS writes the merged /DSS into the update.
+func (u *update) addDSS(dss *DSS) error {
+	d := u.doc
+	dssObj := d.catalog.Get("DSS")
+	old, err := d.rd.ResolveDict(dssObj)
+	if err != nil {
+		return fmt.Errorf("reading the existing /DSS: %w", err)
+	}
+	newDSS := pdf.NewDict()
+	if old != nil {
+		newDSS = old.Clone()
+	}
+	// streams already in the store, by the SHA-256 of their data
+	known := map[[32]byte]pdf.Ref{}
+	lists := []struct {
+		key   pdf.Name
+		items [][]byte
+	}{{"Certs", dss.Certs}, {"OCSPs", dss.OCSPs}, {"CRLs", dss.CRLs}}
+	for _, l := range lists {
+		arrObj, err := d.rd.Resolve(old.Get(l.key))
+		if err != nil {
+			return fmt.Errorf("reading /DSS /%s: %w", l.key, err)
+		}
+		arr, _ := arrObj.(pdf.Array)
+		out := append(pdf.Array{}, arr...)
+		for _, e := range arr {
+			r, ok := e.(pdf.Ref)
+			if !ok {
+				continue
+			}
+			o, err := d.rd.Object(r.Num)
+			if err != nil {
+				continue
+			}
+			if st, ok := o.(*pdf.Stream); ok {
+				if data, err := d.rd.StreamData(st, r.Num, r.Gen); err == nil {
+					known[sha256.Sum256(data)] = r
+				}
+			}
+		}
+		for _, item := range l.items {
+			ref, err := u.dssStream(item, known)
+			if err != nil {
+				return err
+			}
+			if ref != nil {
+				out = append(out, *ref)
+			}
+		}
+		if len(out) > 0 {
+			newDSS.Set(l.key, out)
+		}
+	}
+	if len(dss.VRI) > 0 {
+		vri := pdf.NewDict()
+		if v, err := d.rd.ResolveDict(old.Get("VRI")); err == nil && v != nil {
+			vri = v.Clone()
+		}
+		for key, v := range dss.VRI {
+			entry := pdf.NewDict()
+			for _, l := range []struct {
+				name  pdf.Name
+				items [][]byte
+			}{{"Cert", v.Certs}, {"OCSP", v.OCSPs}, {"CRL", v.CRLs}} {
+				var refs pdf.Array
+				for _, item := range l.items {
+					if r, ok := known[sha256.Sum256(item)]; ok {
+						refs = append(refs, r)
+					}
+				}
+				if len(refs) > 0 {
+					entry.Set(l.name, refs)
+				}
+			}
+			vri.Set(pdf.Name(key), entry)
+		}
+		newDSS.Set("VRI", vri)
+	}
+	if r, ok := dssObj.(pdf.Ref); ok && old != nil {
+		return u.writeObject(r.Num, r.Gen, newDSS)
+	}
+	num := u.alloc()
+	if err := u.writeObject(num, 0, newDSS); err != nil {
+		return err
+	}
+	cat := d.catalog.Clone()
+	cat.Set("DSS", pdf.Ref{Num: num})
+	return u.writeObject(d.rootRef.Num, d.rootRef.Gen, cat)
+}
+
+// dssStream writes item as a compressed stream unless the store already
+// holds it; it returns the reference of a new stream, or nil.
+func (u *update) dssStream(item []byte, known map[[32]byte]pdf.Ref) (*pdf.Ref, error) {
+	sum := sha256.Sum256(item)
+	if _, ok := known[sum]; ok {
+		return nil, nil
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(item)
+	zw.Close()
+	num := u.alloc()
+	d := pdf.NewDict()
+	d.Set("Filter", pdf.Name("FlateDecode"))
+	if err := u.writeStream(num, d, z.Bytes()); err != nil {
+		return nil, err
+	}
+	r := pdf.Ref{Num: num}
+	known[sum] = r
+	return &r, nil
+}
+
+// appendTo writes the update at offset size of f, after hashing the
+// existing bytes with h when the update holds a placeholder.
+func (u *update) appendTo(ctx context.Context, f File, size int64, h crypto.Hash) (*Prepared, error) {
+	if err := u.finish(); err != nil {
+		return nil, err
+	}
+	total := u.start + int64(len(u.body))
+	p := &Prepared{Size: total, Field: u.fieldName}
+	if u.contents >= 0 {
+		hh := h.New()
+		if err := copyHashing(ctx, io.NewSectionReader(f, 0, size), size, io.Discard, hh, -1, -1); err != nil {
+			return nil, err
+		}
+		holeStart, holeEnd := u.contents, u.contents+u.hexLen+2
+		hh.Write(u.body[:holeStart])
+		hh.Write(u.body[holeEnd:])
+		p.Hash, p.Digest = h, hh.Sum(nil)
+		p.ContentsOffset = u.start + int64(u.contents) + 1
+		p.ContentsSize = u.hexLen / 2
+		p.ByteRange = [4]int64{0, u.start + int64(holeStart), u.start + int64(holeEnd), total - (u.start + int64(holeEnd))}
+	}
+	if _, err := f.WriteAt(u.body, size); err != nil {
+		return nil, fmt.Errorf("appending the update: %w", err)
+	}
+	return p, nil
+}
+
+// AppendPrepare appends to f (a complete PDF of the given size) an
+// incremental update with an empty signature or document timestamp, as
+// Prepare does, without copying the file.
+func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions) (*Prepared, error) {
+	o := *opts
+	if o.Hash == 0 {
+		o.Hash = crypto.SHA256
+	}
+	if o.Page == 0 {
+		o.Page = 1
+	}
+	if o.ContentsSize <= 0 {
+		return nil, errors.New("prepare: the placeholder size is not set")
+	}
+	doc, err := Open(f, size, o.Password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := doc.buildUpdate(&o)
+	if err != nil {
+		return nil, err
+	}
+	return u.appendTo(ctx, f, size, o.Hash)
+}
+
+// EmbedTimeStamp writes an RFC 3161 TimeStampToken into the placeholder of
+// a prepared document timestamp, after checking that its imprint is the
+// prepared digest.
+func EmbedTimeStamp(f io.WriterAt, p *Prepared, token []byte) error {
+	tok, err := ltv.ParseToken(token)
+	if err != nil {
+		return fmt.Errorf("embed: the document timestamp: %w", err)
+	}
+	if tok.Hash != p.Hash || !bytes.Equal(tok.Imprint, p.Digest) {
+		return errors.New("embed: the document timestamp's imprint does not match the prepared byte range")
+	}
+	return writeContents(f, p, token)
+}
