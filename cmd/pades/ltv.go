@@ -121,4 +121,3 @@ func cmdExtend(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
-
