@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +16,9 @@ import (
 	"sync"
 	"testing"
 
+	"hashsign/ltv"
 	"hashsign/pades"
+	"hashsign/signer"
 )
 
 // corpusFile is one row of ../shared/corpus/manifest.tsv.
@@ -73,22 +77,97 @@ type corpusResult struct {
 	file, outcome, detail string
 }
 
-// TestCorpus signs every PDF of ../shared/corpus at B-B and has each
-// output judged by ../shared/validate/check-signed-pdf. Each file must be
-// signed and pass, or be refused with an error that names the reason.
-// Failures that the original file already has (older signatures that were
-// broken before we touched the file) are told apart from ours.
+// TestCorpus signs every PDF of ../shared/corpus with the RSA-2048 key and
+// chain of ../shared/validate/trust-services: all of them at B-B, and the
+// unencrypted ones at B-T, B-LT and B-LTA against its OpenSSL TSA, OCSP
+// responder and CRLs. Each output is judged by check-signed-pdf at the level
+// asked. Each file must be signed and pass, or be refused with an error that
+// names the reason. Failures that the original file already has (older
+// signatures that were broken before we touched the file) are told apart
+// from ours.
 func TestCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus test skipped in -short mode")
 	}
 	shared := sharedDir(t)
 	corpus := filepath.Join(shared, "corpus")
-	p := testPKI(t)
-	s := newSigner(t, p.SignerRSA)
+	ts := startTrustServices(t)
+	s, err := signer.LoadKeyFile(ts.SignerKey, ts.SignerCert, ts.Inter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	rootCerts, err := readPEMCerts(ts.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rootCerts {
+		roots.AddCert(c)
+	}
 	files := readManifest(t, corpus)
-	dir := t.TempDir()
+	var report strings.Builder
+	// B-B and B-LTA always run; B-LTA's checks include those of B-T and
+	// B-LT. HASHSIGN_CORPUS_LEVELS=all runs B-T and B-LT on their own too.
+	levels := []pades.Level{pades.LevelBB, pades.LevelBLTA}
+	if os.Getenv("HASHSIGN_CORPUS_LEVELS") == "all" {
+		levels = []pades.Level{pades.LevelBB, pades.LevelBT, pades.LevelBLT, pades.LevelBLTA}
+	}
+	for _, level := range levels {
+		t.Run(level.String(), func(t *testing.T) {
+			var todo []corpusFile
+			for _, cf := range files {
+				if level == pades.LevelBB || !cf.encrypted {
+					todo = append(todo, cf)
+				}
+			}
+			results := signCorpus(t, shared, corpus, ts.Root, s, todo, func() *pades.SignOptions {
+				o := &pades.SignOptions{Level: level, Info: pades.SignatureInfo{Reason: "corpus test"}}
+				if level >= pades.LevelBT {
+					o.TSA = &ltv.TSAClient{URLs: []string{ts.TSAURL}}
+				}
+				if level >= pades.LevelBLT {
+					o.Fetcher = &ltv.Fetcher{Roots: roots, Extra: rootCerts}
+				}
+				return o
+			})
+			signed, unencrypted, unencSigned, passed := 0, 0, 0, 0
+			enc := map[string]bool{}
+			for _, cf := range todo {
+				enc[cf.name] = cf.encrypted
+				if !cf.encrypted {
+					unencrypted++
+				}
+			}
+			fmt.Fprintf(&report, "\n### %v\n\n| file | outcome | detail |\n|---|---|---|\n", level)
+			for _, r := range results {
+				fmt.Fprintf(&report, "| %s | %s | %s |\n", r.file, r.outcome, strings.ReplaceAll(r.detail, "|", "/"))
+				if strings.HasPrefix(r.outcome, "signed") {
+					signed++
+					if !enc[r.file] {
+						unencSigned++
+					}
+				}
+				if strings.HasPrefix(r.outcome, "signed, passes") {
+					passed++
+				}
+			}
+			summary := fmt.Sprintf("%v: %d files, %d signed (%d pass), %d refused; unencrypted signed %d of %d", level, len(results), signed, passed, len(results)-signed, unencSigned, unencrypted)
+			fmt.Fprintf(&report, "\n%s\n", summary)
+			t.Log(summary)
+			if len(results) == len(todo) && unencSigned*10 < unencrypted*9 {
+				t.Errorf("only %d of %d unencrypted files signed; at least 90%% must be", unencSigned, unencrypted)
+			}
+		})
+	}
+	if path := os.Getenv("CORPUS_REPORT"); path != "" {
+		os.WriteFile(path, []byte(report.String()), 0o644)
+	}
+}
 
+// signCorpus signs each file with the options newOpts gives and judges the
+// output at the level asked.
+func signCorpus(t *testing.T, shared, corpus, root string, s signer.Signer, files []corpusFile, newOpts func() *pades.SignOptions) []corpusResult {
+	dir := t.TempDir()
 	var mu sync.Mutex
 	var results []corpusResult
 	record := func(r corpusResult) {
@@ -96,6 +175,8 @@ func TestCorpus(t *testing.T) {
 		results = append(results, r)
 		mu.Unlock()
 	}
+	s0 := newOpts()
+	var signMu sync.Mutex
 	t.Run("files", func(t *testing.T) {
 		for _, cf := range files {
 			t.Run(cf.name, func(t *testing.T) {
@@ -104,14 +185,16 @@ func TestCorpus(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts := &pades.SignOptions{Password: []byte(cf.password), Info: pades.SignatureInfo{Reason: "corpus test"}}
+				opts := newOpts()
+				opts.Password = []byte(cf.password)
 				out := filepath.Join(dir, cf.name)
-				f, err := os.Create(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), f, s, opts)
-				f.Close()
+				// The OpenSSL TSA of trust-services keeps its serial number
+				// in a file and fails requests that arrive together, so the
+				// signing itself runs one file at a time; the validators run
+				// in parallel.
+				signMu.Lock()
+				err = signFile(in, out, s, opts)
+				signMu.Unlock()
 				if err != nil {
 					msg := err.Error()
 					if !refusalNamesReason(msg) {
@@ -129,19 +212,15 @@ func TestCorpus(t *testing.T) {
 						break
 					}
 					in2, _ := os.ReadFile(out)
-					out2 := out + ".next.pdf"
-					f2, err := os.Create(out2)
-					if err != nil {
-						t.Fatal(err)
-					}
-					_, err = pades.Sign(context.Background(), bytes.NewReader(in2), int64(len(in2)), f2, s, opts)
-					f2.Close()
+					signMu.Lock()
+					err := signFile(in2, out+".next.pdf", s, opts)
+					signMu.Unlock()
 					if err != nil {
 						t.Fatalf("signing the next empty field: %v", err)
 					}
-					os.Rename(out2, out)
+					os.Rename(out+".next.pdf", out)
 				}
-				ok, report := checkSignedPDF(t, shared, out, "B-B", cf.password, 1)
+				ok, report := checkSignedPDFRoot(t, shared, root, out, s0.Level.String(), cf.password, 1)
 				if ok {
 					record(corpusResult{cf.name, "signed, passes", summary(report)})
 					return
@@ -149,7 +228,7 @@ func TestCorpus(t *testing.T) {
 				// Judge the original the same way: failures it already has
 				// are not ours.
 				if cf.sigs > 0 {
-					_, orig := checkSignedPDF(t, shared, filepath.Join(corpus, cf.name), "B-B", cf.password, 0)
+					_, orig := checkSignedPDFRoot(t, shared, root, filepath.Join(corpus, cf.name), "B-B", cf.password, 0)
 					if pre := preexisting(report, orig); pre != "" {
 						record(corpusResult{cf.name, "signed, passes but for pre-existing failures", pre})
 						return
@@ -160,33 +239,24 @@ func TestCorpus(t *testing.T) {
 			})
 		}
 	})
-
 	sort.Slice(results, func(i, j int) bool { return results[i].file < results[j].file })
-	var tbl strings.Builder
-	signed, unencrypted, unencSigned := 0, 0, 0
-	enc := map[string]bool{}
-	for _, cf := range files {
-		enc[cf.name] = cf.encrypted
-		if !cf.encrypted {
-			unencrypted++
-		}
+	return results
+}
+
+// signFile signs in into the file out with the signer of the options.
+func signFile(in []byte, out string, s signer.Signer, opts *pades.SignOptions) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
 	}
-	for _, r := range results {
-		fmt.Fprintf(&tbl, "| %s | %s | %s |\n", r.file, r.outcome, strings.ReplaceAll(r.detail, "|", "/"))
-		if strings.HasPrefix(r.outcome, "signed") {
-			signed++
-			if !enc[r.file] {
-				unencSigned++
-			}
-		}
+	_, err = pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), f, s, opts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	t.Logf("corpus: %d files, %d signed, %d refused; unencrypted signed %d of %d\n%s", len(results), signed, len(results)-signed, unencSigned, unencrypted, tbl.String())
-	if path := os.Getenv("CORPUS_REPORT"); path != "" {
-		os.WriteFile(path, []byte(tbl.String()), 0o644)
+	if err != nil {
+		os.Remove(out)
 	}
-	if len(results) == len(files) && unencSigned*10 < unencrypted*9 {
-		t.Errorf("only %d of %d unencrypted files signed; at least 90%% must be", unencSigned, unencrypted)
-	}
+	return err
 }
 
 func inspectFile(t *testing.T, path, password string) *pades.Report {
@@ -292,4 +362,24 @@ func preexisting(report, orig string) string {
 		}
 	}
 	return strings.Join(why, "; ")
+}
+
+func readPEMCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out, nil
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 }

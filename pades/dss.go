@@ -157,9 +157,9 @@ func (u *update) addDSS(dss *DSS) error {
 		}
 		newDSS.Set("VRI", vri)
 	}
-	if r, ok := dssObj.(pdf.Ref); ok && old != nil {
-		return u.writeObject(r.Num, r.Gen, newDSS)
-	}
+	// The merged store is a new object and the catalog is rewritten to
+	// point at it, so that the update visibly holds the /DSS (validators
+	// look for it after the signature they judge).
 	num := u.alloc()
 	if err := u.writeObject(num, 0, newDSS); err != nil {
 		return err

@@ -1,12 +1,14 @@
 package pades
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 
+	"hashsign/ltv"
 	"hashsign/pades/cms"
 	"hashsign/pades/internal/pdf"
 )
@@ -210,7 +212,31 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 		}
 		intact = true
 	case "ETSI.RFC3161":
-		sr.Problem = "document timestamp: not checked by inspect"
+		der, err := cms.ToDER(contents.Value)
+		if err != nil {
+			sr.Problem = "the timestamp token does not parse: " + err.Error()
+			return
+		}
+		tok, err := ltv.ParseToken(der)
+		if err != nil {
+			sr.Problem = err.Error()
+			return
+		}
+		if tok.Signer != nil {
+			sr.Signer = tok.Signer.Subject.String()
+		}
+		sr.Time = tok.GenTime.UTC().Format("2006-01-02T15:04:05Z")
+		h := tok.Hash.New()
+		sec := io.NewSectionReader(d.rd.ReaderAt(), 0, end)
+		if err := copyHashing(ctx, sec, end, io.Discard, h, sr.ByteRange[1], sr.ByteRange[2]); err != nil {
+			sr.Problem = err.Error()
+			return
+		}
+		if !bytes.Equal(h.Sum(nil), tok.Imprint) {
+			sr.Problem = "the timestamp imprint does not match the byte range"
+			return
+		}
+		intact = true
 	default:
 		sr.Problem = "sub-filter not checked by inspect"
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,4 +250,33 @@ func TestPrepareEmbed(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "ETSI.CAdES.detached, covers whole file, intact") {
 		t.Fatalf("inspect: exit %d\n%s%s", code, stdout, stderr)
 	}
+}
+
+// TestLevelFailuresLeaveNoOutput: when the TSA or the revocation servers
+// cannot be reached the level is not reached, the command says which
+// server failed, and no output is written.
+func TestLevelFailuresLeaveNoOutput(t *testing.T) {
+	pki := testPKIDir(t)
+	// a port with nothing listening: bind one, then close it
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String() + "/tsa"
+	l.Close()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	for _, level := range []string{"B-T", "B-LT", "B-LTA"} {
+		out := filepath.Join(dir, "out-"+level+".pdf")
+		code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+			"-level", level, "-tsa", down, "-timeout", "5s", in, out)
+		if code != 1 || !strings.Contains(stderr, down) {
+			t.Errorf("%s with the TSA down: exit %d, stderr %q (want the TSA's URL named)", level, code, stderr)
+		}
+	}
+	if code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+		"-level", "B-T", in, filepath.Join(dir, "x.pdf")); code != 2 || !strings.Contains(stderr, "needs -tsa") {
+		t.Errorf("B-T without -tsa: exit %d, %q", code, stderr)
+	}
+	noOutput(t, dir, in)
 }

@@ -230,10 +230,16 @@ func cmdSignBatch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 		},
 	})
+	shown := 0
 	for _, r := range results {
-		if r.Err != nil {
-			fmt.Fprintf(stderr, "pades sign: %s: not signed: %s\n", r.In, oneLine(r.Err.Error()))
+		if r.Err == nil {
+			continue
 		}
+		if shown++; shown > 10 {
+			fmt.Fprintf(stderr, "pades sign: ... and more documents not signed\n")
+			break
+		}
+		fmt.Fprintf(stderr, "pades sign: %s: not signed: %s\n", r.In, oneLine(r.Err.Error()))
 	}
 	if err != nil {
 		return err
