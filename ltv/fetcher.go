@@ -214,23 +214,10 @@ func (c *collector) path(ctx context.Context, leaf *x509.Certificate) ([]*x509.C
 // trust anchor of the Roots pool.
 func (c *collector) issuer(ctx context.Context, cur *x509.Certificate) (issuer *x509.Certificate, anchor bool, err error) {
 	if c.f.Roots != nil {
-		chains, err := cur.Verify(x509.VerifyOptions{
-			Roots:         c.f.Roots,
-			Intermediates: x509.NewCertPool(),
-			CurrentTime:   c.now,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		})
-		if err == nil {
-			shortest := chains[0]
-			for _, ch := range chains {
-				if len(ch) < len(shortest) {
-					shortest = ch
-				}
-			}
-			if len(shortest) == 1 {
-				return nil, true, nil
-			}
-			return shortest[1], false, nil
+		if chain := c.verifyWithRoots(cur); len(chain) == 1 {
+			return nil, true, nil
+		} else if len(chain) > 1 {
+			return chain[1], false, nil
 		}
 	}
 	if is := c.findIssuer(cur); is != nil {
@@ -256,6 +243,40 @@ func (c *collector) issuer(ctx context.Context, cur *x509.Certificate) (issuer *
 		what: fmt.Sprintf("no issuer certificate for %s (issuer %q)", certName(cur), cur.Issuer.String()),
 		errs: errs,
 	}
+}
+
+// verifyWithRoots returns the shortest chain from cur to f.Roots without
+// intermediates: cur alone when it is a root, cur and its issuer when that
+// is a root, or nil. Only finding the issuer matters here, so cur is also
+// tried at the end of its validity when it has expired, and without its
+// critical extensions that crypto/x509 does not handle.
+func (c *collector) verifyWithRoots(cur *x509.Certificate) []*x509.Certificate {
+	cc := *cur
+	cc.UnhandledCriticalExtensions = nil
+	times := []time.Time{c.now}
+	if c.now.Before(cur.NotBefore) || c.now.After(cur.NotAfter) {
+		times = append(times, cur.NotAfter.Add(-time.Second))
+	}
+	for _, at := range times {
+		chains, err := cc.Verify(x509.VerifyOptions{
+			Roots:         c.f.Roots,
+			Intermediates: x509.NewCertPool(),
+			CurrentTime:   at,
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		})
+		if err != nil || len(chains) == 0 {
+			continue
+		}
+		shortest := chains[0]
+		for _, ch := range chains {
+			if len(ch) < len(shortest) {
+				shortest = ch
+			}
+		}
+		shortest[0] = cur
+		return shortest
+	}
+	return nil
 }
 
 // findIssuer returns the certificate among the known ones that signed cur.

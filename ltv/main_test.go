@@ -166,7 +166,7 @@ type devEnv struct {
 	pki  *testpki.PKI
 	svc  *devtrust.Services
 	srv  *httptest.Server
-	url  string // base URL, no trailing slash
+	url  string   // base URL, no trailing slash
 	hits sync.Map // path → *atomic.Int64, requests served
 }
 
@@ -313,7 +313,8 @@ func q(s string) string { return regexp.QuoteMeta(s) }
 
 // hostPort returns the host:port of a URL.
 func hostPort(u string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/")
+	host, _, _ := strings.Cut(strings.TrimPrefix(u, "http://"), "/")
+	return host
 }
 
 // refused is the message of a connection to a closed port of u.

@@ -222,7 +222,8 @@ func (f *Fetcher) postOCSP(ctx context.Context, u string, reqDER []byte) ([]byte
 // verifyOCSP parses the DER OCSPResponse der and checks that it is a valid,
 // current answer about cert, issued by issuer, signed by issuer or by a
 // responder it authorised. nonceExt is the value of the nonce extension
-// sent; a response that carries another nonce is rejected.
+// sent; a response that carries another nonce is rejected. A nil nonceExt
+// skips that check, for responses read back from storage.
 func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now time.Time) (*ocspResult, error) {
 	var resp ocspResponse
 	if rest, err := asn1.Unmarshal(der, &resp); err != nil {
@@ -301,7 +302,7 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 		return nil, fmt.Errorf("OCSP response holds no status for certificate %s", certName(cert))
 	}
 	for _, ext := range data.ResponseExtensions {
-		if ext.Id.Equal(oidOCSPNonce()) && !bytes.Equal(ext.Value, nonceExt) {
+		if ext.Id.Equal(oidOCSPNonce()) && nonceExt != nil && !bytes.Equal(ext.Value, nonceExt) {
 			return nil, errors.New("OCSP response nonce does not match the request's")
 		}
 	}

@@ -30,18 +30,23 @@ const (
 
 // signedData is a parsed CMS SignedData (RFC 5652, section 5).
 type signedData struct {
+	raw         []byte // the ContentInfo, padding excluded
 	contentType asn1.ObjectIdentifier
 	content     []byte // eContent, nil when absent
 	certs       []*x509.Certificate
 	signerInfos []cryptobyte.String // contents of each SignerInfo SEQUENCE
 }
 
-// parseSignedData parses a DER ContentInfo holding a SignedData.
+// parseSignedData parses a DER ContentInfo holding a SignedData. Zero bytes
+// after it (the padding of a PDF placeholder) are ignored.
 func parseSignedData(der []byte) (*signedData, error) {
 	in := cryptobyte.String(der)
-	var ci, explicit, sd cryptobyte.String
+	var elem, ci, explicit, sd cryptobyte.String
 	var ctype asn1.ObjectIdentifier
-	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() {
+	if !in.ReadASN1Element(&elem, cbasn1.SEQUENCE) || len(bytes.Trim(in, "\x00")) != 0 {
+		return nil, errors.New("malformed ContentInfo")
+	}
+	if !elem.ReadASN1(&ci, cbasn1.SEQUENCE) {
 		return nil, errors.New("malformed ContentInfo")
 	}
 	if !ci.ReadASN1ObjectIdentifier(&ctype) {
@@ -55,7 +60,7 @@ func parseSignedData(der []byte) (*signedData, error) {
 		return nil, errors.New("malformed ContentInfo content")
 	}
 
-	out := new(signedData)
+	out := &signedData{raw: der[:len(der)-len(in)]}
 	var version int64
 	var digestAlgs, encap cryptobyte.String
 	if !sd.ReadASN1Integer(&version) {

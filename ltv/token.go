@@ -11,6 +11,11 @@ import (
 	"fmt"
 	"math/big"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"hashsign/pades/cms"
 )
 
 // Token is a verified RFC 3161 TimeStampToken.
@@ -75,9 +80,11 @@ type tstInfo struct {
 	Extensions     []pkix.Extension `asn1:"optional,tag:1"`
 }
 
-// ParseToken parses a DER TimeStampToken, such as the value of a
+// ParseToken parses a TimeStampToken, such as the value of a
 // signature-time-stamp attribute or the /Contents of a document time-stamp,
-// and verifies its signature: the token must carry the TSA certificate, its
+// and verifies its signature. Zero bytes after the token (placeholder
+// padding) are ignored, and BER is re-encoded as DER, which Token.DER then
+// holds. The checks are: the token must carry the TSA certificate, its
 // signed attributes must name the TSTInfo content type, hold the digest of
 // the encapsulated TSTInfo and identify the TSA certificate (ESS
 // signing-certificate or signing-certificate-v2), and the signature over
@@ -96,6 +103,13 @@ func ParseToken(der []byte) (*Token, error) {
 // parseToken is ParseToken with errors that do not name the package.
 func parseToken(der []byte) (*Token, error) {
 	sd, err := parseSignedData(der)
+	if err != nil && maybeBER(der) {
+		// Some signers write BER (indefinite lengths, constructed
+		// strings): re-encode it and try again.
+		if d, berr := cms.ToDER(der); berr == nil && !bytes.Equal(d, der) {
+			sd, err = parseSignedData(d)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +183,7 @@ func parseToken(der []byte) (*Token, error) {
 		return nil, errors.New("TSTInfo has no serial number")
 	}
 	return &Token{
-		DER:          bytes.Clone(der),
+		DER:          bytes.Clone(sd.raw),
 		GenTime:      info.GenTime,
 		Certificates: sd.certs,
 		Signer:       signer,
@@ -179,6 +193,17 @@ func parseToken(der []byte) (*Token, error) {
 		Policy:       info.Policy,
 		Nonce:        info.Nonce,
 	}, nil
+}
+
+// maybeBER reports whether der may be a BER encoding worth re-encoding: its
+// outer element does not have a DER length, or only zero bytes follow it.
+func maybeBER(der []byte) bool {
+	in := cryptobyte.String(der)
+	var elem cryptobyte.String
+	if !in.ReadASN1Element(&elem, cbasn1.SEQUENCE) {
+		return true
+	}
+	return len(bytes.Trim(in, "\x00")) == 0
 }
 
 // checkTSACertificate checks that c may issue time-stamps: RFC 3161, section

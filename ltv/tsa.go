@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+
+	"hashsign/pades/cms"
 )
 
 // TSAClient is an RFC 3161 time-stamping client. Its zero value is not
@@ -118,6 +120,12 @@ func failInfoNames(b asn1.BitString) []string {
 func parseTimeStampResp(der []byte) ([]byte, error) {
 	var resp timeStampResp
 	rest, err := asn1.Unmarshal(der, &resp)
+	if err != nil {
+		// Some TSAs answer in BER: re-encode it and try again.
+		if d, berr := cms.ToDER(der); berr == nil && !bytes.Equal(d, der) {
+			rest, err = asn1.Unmarshal(d, &resp)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("malformed TimeStampResp: %w", err)
 	}

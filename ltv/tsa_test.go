@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"hashsign/hashsvc/devtrust"
 	"hashsign/pades/cms"
 	"hashsign/signer"
@@ -477,6 +480,80 @@ func TestTimestampArguments(t *testing.T) {
 	})
 }
 
+func TestParseTokenEncodings(t *testing.T) {
+	e := sharedDevEnv(t)
+	digest := sha256.Sum256([]byte("ParseToken encodings"))
+	tok, err := (&TSAClient{URLs: []string{e.url + devtrust.TSAPath}}).Timestamp(context.Background(), digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same token in BER: indefinite lengths and long OCTET STRINGs
+	// split in two segments.
+	ber := toBER(t, tok.DER)
+	if bytes.Equal(ber, tok.DER) || ber[1] != 0x80 {
+		t.Fatal("toBER did not change the encoding")
+	}
+
+	for _, tt := range []struct {
+		name string
+		der  []byte
+	}{
+		{"DER", tok.DER},
+		{"DER with placeholder padding", append(bytes.Clone(tok.DER), make([]byte, 100)...)},
+		{"BER", ber},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseToken(tt.der)
+			if err != nil {
+				t.Fatalf("ParseToken: %v", err)
+			}
+			if got.Serial.Cmp(tok.Serial) != 0 || !bytes.Equal(got.Imprint, digest[:]) {
+				t.Errorf("serial %v, imprint %x; want %v, %x", got.Serial, got.Imprint, tok.Serial, digest)
+			}
+			if !bytes.Equal(got.DER, tok.DER) {
+				t.Errorf("DER is not the DER token")
+			}
+		})
+	}
+}
+
+// toBER re-encodes DER with indefinite lengths for every constructed
+// element and constructed OCTET STRINGs of two segments for those longer
+// than 16 bytes.
+func toBER(t *testing.T, der []byte) []byte {
+	t.Helper()
+	var out []byte
+	in := cryptobyte.String(der)
+	for !in.Empty() {
+		var elem, content cryptobyte.String
+		var tag cbasn1.Tag
+		if !in.ReadAnyASN1Element(&elem, &tag) || !elem.ReadAnyASN1(&content, &tag) {
+			t.Fatal("toBER: malformed DER")
+		}
+		switch {
+		case tag&0x20 != 0:
+			out = append(out, byte(tag), 0x80)
+			out = append(out, toBER(t, content)...)
+			out = append(out, 0, 0)
+		case tag == cbasn1.OCTET_STRING && len(content) > 16:
+			out = append(out, 0x24, 0x80)
+			out = append(out, derTLV(0x04, content[:16])...)
+			out = append(out, derTLV(0x04, content[16:])...)
+			out = append(out, 0, 0)
+		default:
+			out = append(out, derTLV(byte(tag), content)...)
+		}
+	}
+	return out
+}
+
+// derTLV encodes a DER element with a definite length.
+func derTLV(tag byte, content []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.Tag(tag), func(b *cryptobyte.Builder) { b.AddBytes(content) })
+	return b.BytesOrPanic()
+}
+
 func TestParseTokenErrors(t *testing.T) {
 	e := sharedDevEnv(t)
 	digest := sha256.Sum256([]byte("ParseToken"))
@@ -498,7 +575,7 @@ func TestParseTokenErrors(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "ltv: time-stamp token: malformed ContentInfo"},
-		{"trailing data", append(bytes.Clone(tok.DER), 0), "ltv: time-stamp token: malformed ContentInfo"},
+		{"trailing data", append(bytes.Clone(tok.DER), 0, 1), "ltv: time-stamp token: malformed ContentInfo"},
 		{"TSTInfo altered", tamperedInfo, "ltv: time-stamp token: message-digest attribute does not match the TSTInfo"},
 		{"a CMS signature", signedCMS(t, e.pki.SignerRSA, cms.Options{}), "ltv: time-stamp token: encapsulated content type 1.2.840.113549.1.7.1 is not id-ct-TSTInfo"},
 	} {
