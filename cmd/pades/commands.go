@@ -118,6 +118,8 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	l.register(fs, "B-B")
 	var pk pkcs11Flags
 	pk.register(fs)
+	var rf remoteFlags
+	rf.register(fs)
 	pos, err := parseFlags(fs, args, "IN.pdf", "OUT.pdf")
 	if err != nil {
 		return err
@@ -135,6 +137,13 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var s signer.Signer
 	switch {
+	case rf.set():
+		if *key != "" || *p12 != "" || pk.set() {
+			return usagef("give one of -remote, -key, -p12 and -pkcs11")
+		}
+		if s, err = rf.signer(ctx, stderr); err != nil {
+			return err
+		}
 	case pk.set():
 		if *key != "" || *p12 != "" {
 			return usagef("give one of -key, -p12 and -pkcs11")
@@ -174,7 +183,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	default:
-		return usagef("no signer: give -key and -cert, -p12, or -pkcs11 URI")
+		return usagef("no signer: give -key and -cert, -p12, -pkcs11 URI, or -remote URL -credential ID")
 	}
 	password, err := c.pdfPassword()
 	if err != nil {

@@ -37,7 +37,8 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 const usage = `usage:
-  pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12)
+  pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12, PKCS#11 or a remote hashsvc)
+  pades sign -remote URL -credential ID -api-key-file F -batch -out-dir DIR IN1.pdf ...  sign many, hashes batched
   pades prepare [flags] IN.pdf PREPARED.pdf  add an empty signature; print its digest as JSON
   pades embed PREPARED.pdf SIG.p7s OUT.pdf   put a CMS made elsewhere into a prepared file
   pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
@@ -61,7 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "sign":
-		err = cmdSign(ctx, args[1:], stdout, stderr)
+		if isBatchSign(args[1:]) {
+			err = cmdSignBatch(ctx, args[1:], stdout, stderr)
+		} else {
+			err = cmdSign(ctx, args[1:], stdout, stderr)
+		}
 	case "prepare":
 		err = cmdPrepare(ctx, args[1:], stdout, stderr)
 	case "embed":

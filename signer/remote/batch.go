@@ -62,11 +62,14 @@ type BatchOptions struct {
 // in one SignBatch call, and each signature is verified, assembled into a
 // CMS, embedded, and its file committed (renamed into place) on its own.
 //
-// A document that fails gets no output file; a failed signing call fails
-// its whole batch and stops the run, so that the documents after it are
-// not attempted. Output files therefore appear complete or not at all. The
-// results are in the order of docs; the error, if not nil, says how many
-// documents were not signed and why the first was not.
+// Before anything is signed, every input must exist and no two documents
+// may share an output, nor an output be its input; otherwise SignDocuments
+// signs nothing. A document that fails gets no output file; a failed
+// signing call fails its whole batch and stops the run, so that the
+// documents after it are not attempted. Output files therefore appear
+// complete or not at all. The results are in the order of docs; the error,
+// if not nil, says how many documents were not signed and why the first
+// was not.
 func SignDocuments(ctx context.Context, s BatchSigner, docs []Document, opts *BatchOptions) ([]Result, error) {
 	if opts == nil {
 		opts = &BatchOptions{}

@@ -220,11 +220,12 @@ type attemptError struct {
 }
 
 // call POSTs req as JSON to path and decodes the answer into resp,
-// retrying as the policy allows.
+// retrying as the policy allows. Its errors do not name the package; the
+// exported methods add "remote: ".
 func (c *Client) call(ctx context.Context, path string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("remote: encoding the %s request: %w", path, err)
+		return fmt.Errorf("encoding the %s request: %w", path, err)
 	}
 	reqID := newRequestID()
 	var last *attemptError
@@ -234,7 +235,7 @@ func (c *Client) call(ctx context.Context, path string, req, resp any) error {
 			return nil
 		}
 		if !last.retry {
-			return fmt.Errorf("remote: %w", last.err)
+			return last.err
 		}
 		if attempt >= c.retry.Attempts {
 			break
@@ -245,15 +246,15 @@ func (c *Client) call(ctx context.Context, path string, req, resp any) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("remote: %s: %w (while retrying after: %v)", path, ctx.Err(), last.err)
+			return fmt.Errorf("%s: %w (while retrying after: %v)", path, ctx.Err(), last.err)
 		case <-t.C:
 		}
 	}
 	var se *Error
 	if errors.As(last.err, &se) {
-		return fmt.Errorf("remote: %s still failing after %d attempts: %w", c.base, c.retry.Attempts, last.err)
+		return fmt.Errorf("%s still failing after %d attempts: %w", c.base, c.retry.Attempts, last.err)
 	}
-	return fmt.Errorf("remote: %w: %s unreachable after %d attempts: %w", ErrUnavailable, c.base, c.retry.Attempts, last.err)
+	return fmt.Errorf("%w: %s unreachable after %d attempts: %w", ErrUnavailable, c.base, c.retry.Attempts, last.err)
 }
 
 // backoff returns the wait before retry number n (1-based).
@@ -341,7 +342,7 @@ func newRequestID() string {
 func (c *Client) Info(ctx context.Context) (*csc.InfoResponse, error) {
 	var resp csc.InfoResponse
 	if err := c.call(ctx, csc.PathInfo, struct{}{}, &resp); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("remote: %w", err)
 	}
 	return &resp, nil
 }
@@ -350,7 +351,7 @@ func (c *Client) Info(ctx context.Context) (*csc.InfoResponse, error) {
 func (c *Client) Credentials(ctx context.Context) ([]string, error) {
 	var resp csc.CredentialsListResponse
 	if err := c.call(ctx, csc.PathCredentialsList, csc.CredentialsListRequest{}, &resp); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("remote: %w", err)
 	}
 	return resp.CredentialIDs, nil
 }
@@ -358,6 +359,14 @@ func (c *Client) Credentials(ctx context.Context) ([]string, error) {
 // CredentialInfo returns the description of credential id with its whole
 // certificate chain.
 func (c *Client) CredentialInfo(ctx context.Context, id string) (*csc.CredentialInfo, error) {
+	ci, err := c.credentialInfo(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	return ci, nil
+}
+
+func (c *Client) credentialInfo(ctx context.Context, id string) (*csc.CredentialInfo, error) {
 	var resp csc.CredentialInfo
 	if err := c.call(ctx, csc.PathCredentialsInfo, csc.CredentialsInfoRequest{CredentialID: id, Certificates: "chain", CertInfo: true}, &resp); err != nil {
 		return nil, err
@@ -368,18 +377,26 @@ func (c *Client) CredentialInfo(ctx context.Context, id string) (*csc.Credential
 // SignHash sends one signHash request and returns the decoded signatures,
 // one per hash, unverified. Use a Signer for verified signatures.
 func (c *Client) SignHash(ctx context.Context, req *csc.SignHashRequest) ([][]byte, error) {
+	sigs, err := c.signHash(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	return sigs, nil
+}
+
+func (c *Client) signHash(ctx context.Context, req *csc.SignHashRequest) ([][]byte, error) {
 	var resp csc.SignHashResponse
 	if err := c.call(ctx, csc.PathSignHash, req, &resp); err != nil {
 		return nil, err
 	}
 	if len(resp.Signatures) != len(req.Hashes) {
-		return nil, fmt.Errorf("remote: signHash returned %d signatures for %d hashes", len(resp.Signatures), len(req.Hashes))
+		return nil, fmt.Errorf("signHash returned %d signatures for %d hashes", len(resp.Signatures), len(req.Hashes))
 	}
 	sigs := make([][]byte, len(resp.Signatures))
 	for i, s := range resp.Signatures {
 		sig, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, fmt.Errorf("remote: signHash: signature %d is not base64", i)
+			return nil, fmt.Errorf("signHash: signature %d is not base64", i)
 		}
 		sigs[i] = sig
 	}
@@ -392,7 +409,7 @@ func (c *Client) SignHash(ctx context.Context, req *csc.SignHashRequest) ([][]by
 func (c *Client) CAdESSign(ctx context.Context, req *csc.CAdESSignRequest) ([]byte, error) {
 	var resp csc.CAdESSignResponse
 	if err := c.call(ctx, csc.PathCAdESSign, req, &resp); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("remote: %w", err)
 	}
 	der, err := base64.StdEncoding.DecodeString(resp.CMS)
 	if err != nil {

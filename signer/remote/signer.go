@@ -48,7 +48,7 @@ func NewSigner(ctx context.Context, c *Client, id string) (*Signer, error) {
 	if id == "" {
 		return nil, errors.New("remote: no credential ID")
 	}
-	info, err := c.CredentialInfo(ctx, id)
+	info, err := c.credentialInfo(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("remote: credential %q: %w", id, err)
 	}
@@ -156,7 +156,7 @@ func (s *Signer) SignBatch(ctx context.Context, digests [][]byte, opts crypto.Si
 		for i, d := range batch {
 			req.Hashes[i] = base64.StdEncoding.EncodeToString(d)
 		}
-		sigs, err := s.client.SignHash(ctx, &req)
+		sigs, err := s.client.signHash(ctx, &req)
 		if err != nil {
 			return nil, fmt.Errorf("remote: credential %q: %w", s.id, err)
 		}

@@ -1,0 +1,289 @@
+// Command hashsvc runs the remote hash-signing service.
+//
+// Usage:
+//
+//	hashsvc serve -config FILE
+//	hashsvc serve -dev DIR [-addr 127.0.0.1:0]
+//	hashsvc apikey new [-id ID] [-credentials ID,ID]
+//	hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+//	hashsvc openapi
+//
+// serve prints "listening on URL" as its first line on standard output once
+// it accepts requests, and logs (log/slog) to standard error. SIGINT or
+// SIGTERM stops it after the requests in flight have finished.
+//
+// serve -dev DIR runs a development service on a loopback port: on first
+// start it creates a test PKI in DIR whose certificates name that port, and
+// writes DIR/root.pem (the trust anchor for verifiers), DIR/chain.pem (the
+// intermediate CA) and DIR/api-key (a key allowed every credential:
+// dev-rsa, dev-p256, dev-p384). It serves the PKI's time-stamping authority
+// (/tsa), OCSP responder (/ocsp), CRLs (/crl/...) and CA certificates
+// (/ca/...) on the same port. The address is stored in DIR/addr and reused
+// by later starts when -addr has port 0, because the certificates name it.
+// The audit log is DIR/audit.db.
+//
+// apikey new prints a new API key once, and the lines to add to the
+// configuration, which stores only its SHA-256.
+//
+// audit verify checks the hash chain of the audit log and prints the number
+// of records and the head hash; with -head it also checks that a head noted
+// earlier is still in the chain. It exits 1 if the chain is broken.
+//
+// Every command exits 0 on success; otherwise it prints one line on standard
+// error and exits non-zero (2 for usage errors).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"hashsign/hashsvc"
+	"hashsign/signer/pkcs11"
+)
+
+const usage = `usage:
+  hashsvc serve -config FILE                   run the service
+  hashsvc serve -dev DIR [-addr 127.0.0.1:0]   run a development service with a test PKI
+  hashsvc apikey new [-id ID] [-credentials ID,ID]
+  hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+  hashsvc openapi                              print the OpenAPI 3 document
+`
+
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	name := args[0]
+	switch name {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "apikey":
+		if len(args) < 2 || args[1] != "new" {
+			err = usagef("want: hashsvc apikey new")
+			break
+		}
+		name = "apikey new"
+		err = cmdAPIKeyNew(args[2:], stdout)
+	case "audit":
+		if len(args) < 2 || args[1] != "verify" {
+			err = usagef("want: hashsvc audit verify")
+			break
+		}
+		name = "audit verify"
+		err = cmdAuditVerify(ctx, args[2:], stdout)
+	case "openapi":
+		_, err = stdout.Write(hashsvc.OpenAPI)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hashsvc: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "hashsvc %s: %s\n", name, strings.Join(strings.Fields(err.Error()), " "))
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// parseFlags parses fs and refuses positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Fprintf(os.Stdout, "usage: hashsvc %s [flags]\n", fs.Name())
+			fs.PrintDefaults()
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("-log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usagef("-log-format %q: use json or text", format)
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config := fs.String("config", "", "YAML configuration file")
+	dev := fs.String("dev", "", "run a development service with a test PKI kept in `DIR`")
+	addr := fs.String("addr", "", "listen address (overrides the configuration; with -dev, default 127.0.0.1:0)")
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	var (
+		srv *hashsvc.Server
+		ln  net.Listener
+		url string
+	)
+	switch {
+	case *config != "" && *dev != "":
+		return usagef("give -config or -dev, not both")
+	case *dev != "":
+		d, err := hashsvc.NewDev(ctx, hashsvc.DevOptions{Dir: *dev, Addr: *addr, Logger: log})
+		if err != nil {
+			return err
+		}
+		srv, ln, url = d.Server, d.Listener, d.URL
+		log.Info("development service", "dir", *dev, "url", url,
+			"root", filepath.Join(*dev, hashsvc.DevRootFile), "api_key_file", filepath.Join(*dev, hashsvc.DevAPIKeyFile))
+	case *config != "":
+		cfg, err := hashsvc.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		if *addr != "" {
+			cfg.Listen = *addr
+		}
+		// The PKCS #11 pool outlives the server, whose Close ends the
+		// signatures under way (deferred calls run last in, first out).
+		pool := &pkcs11.Pool{}
+		defer pool.Close()
+		srv, err = hashsvc.New(ctx, hashsvc.Options{Config: cfg, Logger: log, KeyOpeners: keyOpeners(pool)})
+		if err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			srv.Close()
+			return fmt.Errorf("listen: %w", err)
+		}
+		scheme := "http"
+		if cfg.TLS != nil {
+			scheme = "https"
+		}
+		url = scheme + "://" + ln.Addr().String()
+	default:
+		return usagef("give -config FILE or -dev DIR")
+	}
+	defer srv.Close()
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", url); err != nil {
+		ln.Close()
+		return err
+	}
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	log.Info("listening", "url", url)
+	return srv.Serve(ctx, ln)
+}
+
+func cmdAPIKeyNew(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("apikey new", flag.ContinueOnError)
+	id := fs.String("id", "client", "id of the key in the configuration and the audit log")
+	creds := fs.String("credentials", "*", "comma-separated credential IDs the key may use (* for all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	key, sum, err := hashsvc.NewAPIKey()
+	if err != nil {
+		return err
+	}
+	var list []string
+	for _, c := range strings.Split(*creds, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			list = append(list, fmt.Sprintf("%q", c))
+		}
+	}
+	if len(list) == 0 {
+		return usagef("-credentials: name at least one credential")
+	}
+	fmt.Fprintf(stdout, "API key (shown once; give it to the client, e.g. in a file for pades -api-key-file):\n%s\n\n", key)
+	fmt.Fprintf(stdout, "add to api_keys in the configuration:\n  - id: %q\n    sha256: %q\n    credentials: [%s]\n", *id, sum, strings.Join(list, ", "))
+	return nil
+}
+
+func cmdAuditVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	config := fs.String("config", "", "YAML configuration file naming the audit database")
+	dev := fs.String("dev", "", "development directory")
+	db := fs.String("db", "", "audit database file")
+	head := fs.String("head", "", "a head hash noted earlier that must still be in the chain")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	path := *db
+	n := 0
+	for _, s := range []string{*config, *dev, *db} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return usagef("give one of -config, -dev and -db")
+	}
+	switch {
+	case *config != "":
+		cfg, err := hashsvc.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		path = cfg.Audit.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(*config), path)
+		}
+	case *dev != "":
+		path = filepath.Join(*dev, hashsvc.DevAuditFile)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	sum, err := hashsvc.VerifyAudit(ctx, path, *head)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "audit log %s: %d records, chain intact, head %s\n", path, sum.Records, sum.Head)
+	return nil
+}

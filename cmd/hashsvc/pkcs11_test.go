@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hashsign/hashsvc"
+	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/atomicfile"
+	"hashsign/pades"
+	"hashsign/signer/remote"
+	"hashsign/testdata/pdfgen"
+	"hashsign/testdata/testpki"
+)
+
+const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
+
+// need returns the path of a tool or file, skipping the test when it is
+// missing (failing it under CI=true).
+func need(t *testing.T, what string) string {
+	t.Helper()
+	var err error
+	path := what
+	if strings.Contains(what, "/") {
+		_, err = os.Stat(what)
+	} else {
+		path, err = exec.LookPath(what)
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: %v (apt-get install softhsm2)", what, err)
+		}
+		t.Skipf("%s missing: %v (apt-get install softhsm2)", what, err)
+	}
+	return path
+}
+
+// TestPKCS11Credential serves a credential whose key is on a SoftHSM token,
+// named by a pkcs11: URI in the YAML configuration, and signs through it.
+func TestPKCS11Credential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs hashsvc")
+	}
+	util := need(t, "softhsm2-util")
+	need(t, softhsmModule)
+	p := hashsvctest.PKI(t)
+	pkiDir := testpki.DefaultDir()
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	os.Mkdir(tokens, 0o700)
+	conf := filepath.Join(dir, "softhsm2.conf")
+	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
+	env := append(os.Environ(), "SOFTHSM2_CONF="+conf, "GOTOOLCHAIN=local")
+	for _, args := range [][]string{
+		{"--init-token", "--free", "--label", "hashsvc", "--pin", "1234", "--so-pin", "5678"},
+		{"--import", filepath.Join(pkiDir, testpki.SignerP256KeyFile), "--token", "hashsvc", "--label", "signer", "--id", "01", "--pin", "1234"},
+	} {
+		cmd := exec.Command(util, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("softhsm2-util %s: %v\n%s", args[0], err, out)
+		}
+	}
+	key, sum, _ := hashsvc.NewAPIKey()
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+audit:
+  path: audit.db
+api_keys:
+  - id: test
+    sha256: %q
+    credentials: [hsm]
+credentials:
+  - id: hsm
+    key: "pkcs11:token=hashsvc;object=signer?module-path=%s&pin-value=1234"
+    cert: %q
+    chain: [%q]
+`, sum, softhsmModule, filepath.Join(pkiDir, testpki.SignerP256CertFile), filepath.Join(pkiDir, testpki.IntermediateCertFile))
+	cfgPath := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+
+	bin := hashsvctest.Build(t, "./cmd/hashsvc")
+	cmd := exec.Command(bin, "serve", "-config", cfgPath)
+	cmd.Env = env
+	stderr := &hashsvctest.SyncBuffer{}
+	cmd.Stderr = stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		t.Fatalf("no output; stderr:\n%s", stderr)
+	}
+	url, ok := strings.CutPrefix(sc.Text(), "listening on ")
+	if !ok {
+		t.Fatalf("first line %q; stderr:\n%s", sc.Text(), stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := remote.NewClient(url, remote.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := remote.NewSigner(ctx, c, "hsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Chain()[0].Equal(p.SignerP256.Cert) {
+		t.Fatal("the credential's certificate is not the one configured")
+	}
+	src, _ := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
+	out := filepath.Join(dir, "hsm.pdf")
+	f, err := atomicfile.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort()
+	if _, err := pades.Sign(ctx, bytes.NewReader(src), int64(len(src)), f, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(out)
+	rep, err := pades.Inspect(ctx, bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil || len(rep.Fields) != 1 || rep.Fields[0].Intact == nil || !*rep.Fields[0].Intact {
+		t.Fatalf("signed file: %v %+v", err, rep)
+	}
+}

@@ -1,0 +1,121 @@
+package hashsvc
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"encoding/base64"
+	"net/http"
+
+	"hashsign/hashsvc/csc"
+	"hashsign/pades/cms"
+)
+
+// handleCAdESSign builds a complete detached CAdES signature for PAdES
+// over a document digest: signed attributes content-type (id-data),
+// message-digest and ESS signing-certificate-v2, without signing-time, the
+// certificates, and on request a signature time-stamp.
+func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *apiKey) (any, *apiError) {
+	var req csc.CAdESSignRequest
+	if ae := s.decode(r, &req); ae != nil {
+		return nil, ae
+	}
+	cr, ae := s.credential(r, key, req.CredentialID)
+	if ae != nil {
+		return nil, ae
+	}
+	h := crypto.SHA256
+	if req.HashAlgorithmOID != "" {
+		var ok bool
+		if h, ok = csc.HashFromOID(req.HashAlgorithmOID); !ok {
+			return nil, badRequest("unsupported hashAlgorithmOID %q (want SHA-256, SHA-384 or SHA-512)", req.HashAlgorithmOID)
+		}
+	}
+	digest, err := base64.StdEncoding.DecodeString(req.Digest)
+	if err != nil {
+		return nil, badRequest("digest is not base64")
+	}
+	if why := checkHash(digest, h); why != "" {
+		return nil, badRequest("digest %s", why)
+	}
+	_, rsaKey := cr.chain[0].PublicKey.(*rsa.PublicKey)
+	opts := cms.Options{Hash: h}
+	switch req.SignAlgo {
+	case "":
+	case csc.OIDRSASSAPSS:
+		if !rsaKey {
+			return nil, badRequest("RSASSA-PSS needs an RSA credential; %q is ECDSA", cr.id)
+		}
+		opts.PSS = true
+	case csc.OIDRSAEncryption:
+		if !rsaKey {
+			return nil, badRequest("signAlgo %s does not fit the ECDSA credential %q", req.SignAlgo, cr.id)
+		}
+	case csc.OIDECPublicKey:
+		if rsaKey {
+			return nil, badRequest("signAlgo %s does not fit the RSA credential %q", req.SignAlgo, cr.id)
+		}
+	default:
+		return nil, badRequest("signAlgo must be empty, %s, %s or %s", csc.OIDRSAEncryption, csc.OIDRSASSAPSS, csc.OIDECPublicKey)
+	}
+	chain := cr.chain
+	switch req.Certificates {
+	case "", "chain":
+	case "single":
+		chain = chain[:1]
+	default:
+		return nil, badRequest("certificates must be chain or single, not %q (the signer certificate is always included)", req.Certificates)
+	}
+	var tsa *tsaClient
+	if req.Timestamp {
+		if s.tsa == nil {
+			return nil, badRequest("timestamp requested but this service has no time-stamping authority configured")
+		}
+		if req.TSAURL != "" && req.TSAURL != s.tsa.url {
+			return nil, badRequest("tsaURL %q is not the time-stamping authority this service uses", req.TSAURL)
+		}
+		tsa = s.tsa
+	} else if req.TSAURL != "" {
+		return nil, badRequest("tsaURL given without timestamp: true")
+	}
+
+	attrs, err := cms.SignedAttributes(digest, h, cr.chain[0])
+	if err != nil {
+		s.log.Error("encoding signed attributes", "request_id", info(r).id, "err", err)
+		return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "encoding the signed attributes failed"}
+	}
+	ah := h.New()
+	ah.Write(attrs)
+	alg := algorithm{hash: h, opts: h, signAlgo: csc.OIDRSAEncryption}
+	alg.hashOID, _ = csc.HashOID(h)
+	if opts.PSS {
+		alg.opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+		alg.signAlgo = csc.OIDRSASSAPSS
+	} else if !rsaKey {
+		alg.signAlgo = csc.OIDECPublicKey
+	}
+	info(r).hashes = 1
+	sigs, ae := s.sign(r, cr, alg, "cades", [][]byte{ah.Sum(nil)})
+	if ae != nil {
+		return nil, ae
+	}
+	der, err := cms.Assemble(chain, attrs, sigs[0], opts)
+	if err != nil {
+		s.log.Error("assembling the CMS", "request_id", info(r).id, "credential", cr.id, "err", err)
+		return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "assembling the signature failed"}
+	}
+	if tsa != nil {
+		sd, err := cms.Parse(der)
+		if err != nil {
+			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "re-reading the signature failed"}
+		}
+		token, err := tsa.timestamp(r.Context(), sd.Signature, h)
+		if err != nil {
+			s.log.Error("time-stamp failed", "request_id", info(r).id, "err", err)
+			return nil, &apiError{http.StatusBadGateway, csc.ErrTSA, "the time-stamping authority failed: " + err.Error()}
+		}
+		if der, err = cms.AddUnsignedAttribute(der, oidSignatureTimeStamp, token); err != nil {
+			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "adding the time-stamp failed"}
+		}
+	}
+	return csc.CAdESSignResponse{CMS: base64.StdEncoding.EncodeToString(der), Timestamped: tsa != nil}, nil
+}

@@ -1,0 +1,425 @@
+// Package csc defines the JSON messages of the Cloud Signature Consortium
+// API v2 subset that hashsvc serves and that the remote signer speaks, and
+// the object identifiers and RSASSA-PSS parameters they carry.
+//
+// The subset covers info, credentials/list, credentials/info and
+// signatures/signHash, plus hashsvc's own CAdES endpoint (/v1/cades/sign).
+// Binary values (hashes, signatures, certificates, parameters) are base64
+// with padding, as the CSC specification requires.
+package csc
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// Spec is the CSC API version that hashsvc implements.
+const Spec = "2.0.0.0"
+
+// Paths of the endpoints, relative to the service's base URL.
+const (
+	PathInfo            = "/csc/v2/info"
+	PathCredentialsList = "/csc/v2/credentials/list"
+	PathCredentialsInfo = "/csc/v2/credentials/info"
+	PathSignHash        = "/csc/v2/signatures/signHash"
+	PathCAdESSign       = "/v1/cades/sign"
+)
+
+// Hash algorithm object identifiers (hashAlgorithmOID).
+const (
+	OIDSHA256 = "2.16.840.1.101.3.4.2.1"
+	OIDSHA384 = "2.16.840.1.101.3.4.2.2"
+	OIDSHA512 = "2.16.840.1.101.3.4.2.3"
+)
+
+// Signature algorithm object identifiers (signAlgo).
+const (
+	// OIDRSAEncryption is RSA PKCS #1 v1.5 over a DigestInfo built from
+	// the hash and hashAlgorithmOID.
+	OIDRSAEncryption = "1.2.840.113549.1.1.1"
+	// OIDRSASSAPSS is RSASSA-PSS; signAlgoParams holds the DER
+	// RSASSA-PSS-params.
+	OIDRSASSAPSS = "1.2.840.113549.1.1.10"
+	// OIDSHA256WithRSA, OIDSHA384WithRSA and OIDSHA512WithRSA are RSA
+	// PKCS #1 v1.5 with the hash named in the OID.
+	OIDSHA256WithRSA = "1.2.840.113549.1.1.11"
+	OIDSHA384WithRSA = "1.2.840.113549.1.1.12"
+	OIDSHA512WithRSA = "1.2.840.113549.1.1.13"
+	// OIDECPublicKey is ECDSA with the hash named by hashAlgorithmOID.
+	OIDECPublicKey = "1.2.840.10045.2.1"
+	// OIDECDSAWithSHA256, OIDECDSAWithSHA384 and OIDECDSAWithSHA512 are
+	// ECDSA with the hash named in the OID.
+	OIDECDSAWithSHA256 = "1.2.840.10045.4.3.2"
+	OIDECDSAWithSHA384 = "1.2.840.10045.4.3.3"
+	OIDECDSAWithSHA512 = "1.2.840.10045.4.3.4"
+)
+
+// Named curve object identifiers, reported in KeyInfo.Curve.
+const (
+	OIDP256 = "1.2.840.10045.3.1.7"
+	OIDP384 = "1.3.132.0.34"
+	OIDP521 = "1.3.132.0.35"
+)
+
+// Error codes of ErrorResponse.Error.
+const (
+	ErrInvalidRequest = "invalid_request" // 400: a malformed or unsupported request
+	ErrUnauthorized   = "unauthorized"    // 401: no API key was presented
+	ErrInvalidToken   = "invalid_token"   // 401: the API key is not valid
+	ErrAccessDenied   = "access_denied"   // 403: the key may not use the credential
+	ErrNotFound       = "not_found"       // 404: no such credential or endpoint
+	ErrMethod         = "method_not_allowed"
+	ErrTooLarge       = "request_too_large"       // 413
+	ErrServer         = "server_error"            // 500: signing or the audit log failed
+	ErrTSA            = "timestamp_failed"        // 502: the time-stamping authority failed
+	ErrUnavailable    = "temporarily_unavailable" // 503: the service is shutting down
+)
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// InfoResponse answers POST /csc/v2/info.
+type InfoResponse struct {
+	Specs       string   `json:"specs"`
+	Name        string   `json:"name"`
+	Logo        string   `json:"logo,omitempty"`
+	Region      string   `json:"region"`
+	Lang        string   `json:"lang"`
+	Description string   `json:"description"`
+	AuthType    []string `json:"authType"`
+	Methods     []string `json:"methods"`
+}
+
+// CredentialsListRequest is the body of POST /csc/v2/credentials/list.
+type CredentialsListRequest struct {
+	UserID         string `json:"userID,omitempty"`
+	CredentialInfo bool   `json:"credentialInfo,omitempty"`
+	Certificates   string `json:"certificates,omitempty"`
+	CertInfo       bool   `json:"certInfo,omitempty"`
+	AuthInfo       bool   `json:"authInfo,omitempty"`
+	OnlyValid      bool   `json:"onlyValid,omitempty"`
+	Lang           string `json:"lang,omitempty"`
+	MaxResults     int    `json:"maxResults,omitempty"`
+	PageToken      string `json:"pageToken,omitempty"`
+}
+
+// CredentialsListResponse answers POST /csc/v2/credentials/list.
+type CredentialsListResponse struct {
+	CredentialIDs   []string         `json:"credentialIDs"`
+	CredentialInfos []CredentialInfo `json:"credentialInfos,omitempty"`
+	OnlyValid       bool             `json:"onlyValid,omitempty"`
+	NextPageToken   string           `json:"nextPageToken,omitempty"`
+}
+
+// CredentialsInfoRequest is the body of POST /csc/v2/credentials/info.
+// Certificates is "none", "single" (the default) or "chain".
+type CredentialsInfoRequest struct {
+	CredentialID string `json:"credentialID"`
+	Certificates string `json:"certificates,omitempty"`
+	CertInfo     bool   `json:"certInfo,omitempty"`
+	AuthInfo     bool   `json:"authInfo,omitempty"`
+	Lang         string `json:"lang,omitempty"`
+}
+
+// CredentialInfo answers POST /csc/v2/credentials/info, and is an element
+// of CredentialsListResponse.CredentialInfos.
+type CredentialInfo struct {
+	CredentialID string   `json:"credentialID,omitempty"`
+	Description  string   `json:"description,omitempty"`
+	Key          KeyInfo  `json:"key"`
+	Cert         CertInfo `json:"cert"`
+	AuthMode     string   `json:"authMode"`
+	SCAL         string   `json:"SCAL,omitempty"`
+	Multisign    int      `json:"multisign"`
+	Lang         string   `json:"lang,omitempty"`
+}
+
+// KeyInfo describes a credential's key: its status ("enabled"), the
+// signAlgo values it supports, its length in bits and, for ECDSA, the
+// curve's OID.
+type KeyInfo struct {
+	Status string   `json:"status"`
+	Algo   []string `json:"algo"`
+	Len    int      `json:"len"`
+	Curve  string   `json:"curve,omitempty"`
+}
+
+// CertInfo describes a credential's certificate. Certificates holds base64
+// DER certificates, the signer's first. The other fields are present when
+// certInfo was requested; ValidFrom and ValidTo are GeneralizedTime strings
+// (YYYYMMDDHHMMSSZ) and SerialNumber is hexadecimal.
+type CertInfo struct {
+	Status       string   `json:"status,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+	IssuerDN     string   `json:"issuerDN,omitempty"`
+	SerialNumber string   `json:"serialNumber,omitempty"`
+	SubjectDN    string   `json:"subjectDN,omitempty"`
+	ValidFrom    string   `json:"validFrom,omitempty"`
+	ValidTo      string   `json:"validTo,omitempty"`
+}
+
+// SignHashRequest is the body of POST /csc/v2/signatures/signHash. Hashes
+// holds one or more base64 hashes (a batch), each of the size of the hash
+// algorithm. OperationMode is "S" (synchronous, the default); hashsvc does
+// not support "A". SAD is accepted and ignored: credentials use the
+// implicit authorization mode, the API key alone authorizes signing.
+type SignHashRequest struct {
+	CredentialID     string   `json:"credentialID"`
+	SAD              string   `json:"SAD,omitempty"`
+	Hashes           []string `json:"hashes"`
+	HashAlgorithmOID string   `json:"hashAlgorithmOID,omitempty"`
+	SignAlgo         string   `json:"signAlgo"`
+	SignAlgoParams   string   `json:"signAlgoParams,omitempty"`
+	OperationMode    string   `json:"operationMode,omitempty"`
+	ClientData       string   `json:"clientData,omitempty"`
+}
+
+// SignHashResponse answers signHash: the base64 signatures in the order of
+// the request's hashes. ECDSA signatures are ASN.1 DER; RSA signatures are
+// as long as the modulus.
+type SignHashResponse struct {
+	Signatures []string `json:"signatures"`
+}
+
+// CAdESSignRequest is the body of POST /v1/cades/sign. Digest is the base64
+// digest of the PDF byte range, of the size of HashAlgorithmOID (SHA-256
+// when empty). SignAlgo may select RSASSA-PSS for an RSA credential; the
+// default is PKCS #1 v1.5 or ECDSA. Certificates is "chain" (the default)
+// or "single". Timestamp adds a signature time-stamp from the service's
+// time-stamping authority, or from TSAURL, which must be one the service is
+// configured to use.
+type CAdESSignRequest struct {
+	CredentialID     string `json:"credentialID"`
+	Digest           string `json:"digest"`
+	HashAlgorithmOID string `json:"hashAlgorithmOID,omitempty"`
+	SignAlgo         string `json:"signAlgo,omitempty"`
+	Certificates     string `json:"certificates,omitempty"`
+	Timestamp        bool   `json:"timestamp,omitempty"`
+	TSAURL           string `json:"tsaURL,omitempty"`
+}
+
+// CAdESSignResponse answers /v1/cades/sign with a base64 DER ContentInfo
+// holding a detached CAdES SignedData, ready for `pades embed`.
+type CAdESSignResponse struct {
+	CMS         string `json:"cms"`
+	Timestamped bool   `json:"timestamped"`
+}
+
+// HashOID returns the hashAlgorithmOID of h: SHA-256, SHA-384 or SHA-512.
+func HashOID(h crypto.Hash) (string, error) {
+	switch h {
+	case crypto.SHA256:
+		return OIDSHA256, nil
+	case crypto.SHA384:
+		return OIDSHA384, nil
+	case crypto.SHA512:
+		return OIDSHA512, nil
+	}
+	return "", fmt.Errorf("csc: unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", h)
+}
+
+// HashFromOID returns the hash named by a hashAlgorithmOID.
+func HashFromOID(oid string) (crypto.Hash, bool) {
+	switch oid {
+	case OIDSHA256:
+		return crypto.SHA256, true
+	case OIDSHA384:
+		return crypto.SHA384, true
+	case OIDSHA512:
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// SignAlgo returns the signAlgo OID and, for RSASSA-PSS, the DER
+// signAlgoParams with which a service signs for a key with public key pub
+// and the crypto.Signer options opts (a crypto.Hash or *rsa.PSSOptions).
+// RSA PKCS #1 v1.5 uses rsaEncryption and ECDSA uses ecdsa-with-SHA*;
+// hashAlgorithmOID is sent with both.
+func SignAlgo(pub crypto.PublicKey, opts crypto.SignerOpts) (oid string, params []byte, err error) {
+	h := opts.HashFunc()
+	if _, err := HashOID(h); err != nil {
+		return "", nil, err
+	}
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		pss, ok := opts.(*rsa.PSSOptions)
+		if !ok {
+			return OIDRSAEncryption, nil, nil
+		}
+		salt := pss.SaltLength
+		switch salt {
+		case rsa.PSSSaltLengthEqualsHash:
+			salt = h.Size()
+		case rsa.PSSSaltLengthAuto:
+			return "", nil, errors.New("csc: RSASSA-PSS with an automatic salt length cannot be requested from a service; give the length")
+		}
+		params, err := MarshalPSSParams(h, salt)
+		if err != nil {
+			return "", nil, err
+		}
+		return OIDRSASSAPSS, params, nil
+	case *ecdsa.PublicKey:
+		if _, ok := opts.(*rsa.PSSOptions); ok {
+			return "", nil, errors.New("csc: RSASSA-PSS requested for an ECDSA key")
+		}
+		switch h {
+		case crypto.SHA256:
+			return OIDECDSAWithSHA256, nil, nil
+		case crypto.SHA384:
+			return OIDECDSAWithSHA384, nil, nil
+		}
+		return OIDECDSAWithSHA512, nil, nil
+	}
+	return "", nil, fmt.Errorf("csc: unsupported public key type %T (want RSA or ECDSA)", pub)
+}
+
+// CurveOID returns the OID of a named curve, or "" for another curve.
+func CurveOID(c elliptic.Curve) string {
+	switch c {
+	case elliptic.P256():
+		return OIDP256
+	case elliptic.P384():
+		return OIDP384
+	case elliptic.P521():
+		return OIDP521
+	}
+	return ""
+}
+
+var (
+	oidMGF1 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+	oidHash = map[crypto.Hash]asn1.ObjectIdentifier{
+		crypto.SHA256: {2, 16, 840, 1, 101, 3, 4, 2, 1},
+		crypto.SHA384: {2, 16, 840, 1, 101, 3, 4, 2, 2},
+		crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
+	}
+)
+
+var (
+	tag0 = cbasn1.Tag(0).ContextSpecific().Constructed()
+	tag1 = cbasn1.Tag(1).ContextSpecific().Constructed()
+	tag2 = cbasn1.Tag(2).ContextSpecific().Constructed()
+	tag3 = cbasn1.Tag(3).ContextSpecific().Constructed() // trailerField, read only
+)
+
+// MarshalPSSParams returns the DER RSASSA-PSS-params (RFC 4055) for hash h,
+// MGF1 with h, and the salt length saltLen. trailerField takes its default
+// value, 1, and so is omitted, as DER requires.
+func MarshalPSSParams(h crypto.Hash, saltLen int) ([]byte, error) {
+	oid, ok := oidHash[h]
+	if !ok {
+		return nil, fmt.Errorf("csc: unsupported PSS hash %v", h)
+	}
+	if saltLen < 0 {
+		return nil, fmt.Errorf("csc: negative PSS salt length %d", saltLen)
+	}
+	algID := func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oid) })
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(tag0, algID)
+		b.AddASN1(tag1, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidMGF1)
+				algID(b)
+			})
+		})
+		if saltLen != 20 { // 20 is the DEFAULT
+			b.AddASN1(tag2, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(saltLen)) })
+		}
+	})
+	return b.Bytes()
+}
+
+// ParsePSSParams parses DER RSASSA-PSS-params and returns the hash and the
+// salt length. It accepts SHA-256, SHA-384 and SHA-512 only, requires MGF1
+// with the same hash (the RFC 4055 defaults, SHA-1, are refused) and
+// trailerField 1.
+func ParsePSSParams(der []byte) (crypto.Hash, int, error) {
+	in := cryptobyte.String(der)
+	var seq cryptobyte.String
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() {
+		return 0, 0, errors.New("csc: RSASSA-PSS-params are not a DER SEQUENCE")
+	}
+	readHash := func(s *cryptobyte.String) (crypto.Hash, error) {
+		var alg cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !s.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
+			return 0, errors.New("malformed AlgorithmIdentifier")
+		}
+		if !alg.Empty() {
+			var null cryptobyte.String
+			if !alg.ReadASN1(&null, cbasn1.NULL) || !null.Empty() || !alg.Empty() {
+				return 0, errors.New("unexpected hash parameters")
+			}
+		}
+		for h, o := range oidHash {
+			if o.Equal(oid) {
+				return h, nil
+			}
+		}
+		return 0, fmt.Errorf("unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", oid)
+	}
+	var hashField, mgfField cryptobyte.String
+	var hasHash, hasMGF bool
+	if !seq.ReadOptionalASN1(&hashField, &hasHash, tag0) || !seq.ReadOptionalASN1(&mgfField, &hasMGF, tag1) {
+		return 0, 0, errors.New("csc: malformed RSASSA-PSS-params")
+	}
+	if !hasHash || !hasMGF {
+		return 0, 0, errors.New("csc: RSASSA-PSS-params must name the hash and MGF1 hash (the SHA-1 defaults are not supported)")
+	}
+	h, err := readHash(&hashField)
+	if err != nil || !hashField.Empty() {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS hashAlgorithm: %v", err)
+	}
+	var mgf cryptobyte.String
+	var mgfOID asn1.ObjectIdentifier
+	if !mgfField.ReadASN1(&mgf, cbasn1.SEQUENCE) || !mgf.ReadASN1ObjectIdentifier(&mgfOID) || !mgfOID.Equal(oidMGF1) {
+		return 0, 0, errors.New("csc: RSASSA-PSS maskGenAlgorithm is not MGF1")
+	}
+	mh, err := readHash(&mgf)
+	if err != nil || !mgf.Empty() {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS MGF1 hash: %v", err)
+	}
+	if mh != h {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS MGF1 hash %v differs from the hash %v", mh, h)
+	}
+	salt, trailer := int64(20), int64(1)
+	var f cryptobyte.String
+	var present bool
+	if !seq.ReadOptionalASN1(&f, &present, tag2) {
+		return 0, 0, errors.New("csc: malformed RSASSA-PSS saltLength")
+	}
+	if present && (!f.ReadASN1Integer(&salt) || !f.Empty()) {
+		return 0, 0, errors.New("csc: malformed RSASSA-PSS saltLength")
+	}
+	if !seq.ReadOptionalASN1(&f, &present, tag3) {
+		return 0, 0, errors.New("csc: malformed RSASSA-PSS trailerField")
+	}
+	if present && (!f.ReadASN1Integer(&trailer) || !f.Empty()) {
+		return 0, 0, errors.New("csc: malformed RSASSA-PSS trailerField")
+	}
+	if !seq.Empty() {
+		return 0, 0, errors.New("csc: trailing data in RSASSA-PSS-params")
+	}
+	if trailer != 1 {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS trailerField %d is not 1", trailer)
+	}
+	if salt < 0 || salt > 1024 {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS saltLength %d out of range", salt)
+	}
+	return h, int(salt), nil
+}

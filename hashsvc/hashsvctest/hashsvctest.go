@@ -1,0 +1,436 @@
+// Package hashsvctest runs hashsvc for tests: in process on a loopback
+// httptest server with the keys of the shared test PKI, or as the real
+// binary in development mode. It also finds the external PDF validator.
+// Everything listens on 127.0.0.1 only.
+package hashsvctest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hashsign/hashsvc"
+	"hashsign/hashsvc/devtrust"
+	"hashsign/testdata/testpki"
+)
+
+// API key IDs of the in-process server.
+const (
+	KeyAll   = "all"  // may use every credential
+	KeyP256  = "p256" // may use CredP256 only
+	CredRSA  = "rsa"  // RSA-2048
+	CredP256 = "p256" // ECDSA P-256
+	CredP384 = "p384" // ECDSA P-384
+)
+
+// Server is an in-process hashsvc on an httptest server.
+type Server struct {
+	*httptest.Server
+	Service   *hashsvc.Server
+	PKI       *testpki.PKI
+	Keys      map[string]string // API keys by id
+	AuditPath string
+	Config    *hashsvc.Config
+}
+
+// Options adjusts NewServer.
+type Options struct {
+	// Audit replaces the SQLite audit log at Server.AuditPath.
+	Audit hashsvc.AuditLog
+	// Edit, if not nil, adjusts the configuration before the server
+	// starts.
+	Edit func(*hashsvc.Config)
+	// TSA mounts the test PKI's trust services (devtrust) and configures
+	// the time-stamping authority.
+	TSA bool
+	// Logger receives the service's logs.
+	Logger *slog.Logger
+}
+
+// PKI returns the test PKI shared by the tests of every package.
+func PKI(t testing.TB) *testpki.PKI {
+	t.Helper()
+	p, err := testpki.LoadOrGenerate(testpki.DefaultDir(), testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// NewServer starts hashsvc in process on 127.0.0.1 with the file keys of
+// the shared test PKI and two API keys, KeyAll and KeyP256. It is closed
+// when the test ends.
+func NewServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	p := PKI(t)
+	dir := testpki.DefaultDir()
+	keys := map[string]string{}
+	var apiKeys []hashsvc.APIKeyConfig
+	for id, creds := range map[string][]string{KeyAll: {hashsvc.AllCredentials}, KeyP256: {CredP256}} {
+		k, sum, err := hashsvc.NewAPIKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k
+		apiKeys = append(apiKeys, hashsvc.APIKeyConfig{ID: id, SHA256: sum, Credentials: creds})
+	}
+	inter := filepath.Join(dir, testpki.IntermediateCertFile)
+	cred := func(id, key, cert string) hashsvc.CredentialConfig {
+		return hashsvc.CredentialConfig{ID: id, Key: filepath.Join(dir, key), Cert: filepath.Join(dir, cert), Chain: []string{inter}}
+	}
+	s := &Server{PKI: p, Keys: keys, AuditPath: filepath.Join(t.TempDir(), "audit.db")}
+	s.Config = &hashsvc.Config{
+		Listen:  "127.0.0.1:0",
+		Audit:   hashsvc.AuditConfig{Path: s.AuditPath},
+		APIKeys: apiKeys,
+		Credentials: []hashsvc.CredentialConfig{
+			cred(CredRSA, testpki.SignerRSAKeyFile, testpki.SignerRSACertFile),
+			cred(CredP256, testpki.SignerP256KeyFile, testpki.SignerP256CertFile),
+			cred(CredP384, testpki.SignerP384KeyFile, testpki.SignerP384CertFile),
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mount := map[string]http.Handler{}
+	if opts.TSA {
+		trust, err := devtrust.New(p, devtrust.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mount[devtrust.TSAPath] = trust.Handler()
+		s.Config.TSA = hashsvc.TSAConfig{URL: "http://" + ln.Addr().String() + devtrust.TSAPath, Roots: filepath.Join(dir, testpki.RootCertFile)}
+	}
+	if opts.Edit != nil {
+		opts.Edit(s.Config)
+	}
+	svc, err := hashsvc.New(context.Background(), hashsvc.Options{Config: s.Config, Audit: opts.Audit, Mount: mount, Logger: opts.Logger})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	s.Service = svc
+	s.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: svc.Handler()}}
+	s.Server.Start()
+	t.Cleanup(func() {
+		s.Server.Close()
+		svc.Close()
+	})
+	return s
+}
+
+// ModuleRoot returns the directory of hashsign's go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build builds a command of the module (such as "./cmd/hashsvc") into a
+// temporary directory and returns the binary's path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// Dev is a `hashsvc serve -dev` process.
+type Dev struct {
+	Cmd    *exec.Cmd
+	URL    string
+	Dir    string
+	APIKey string
+	// Stderr collects the process's logs.
+	Stderr *SyncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// listening matches the first line of `hashsvc serve`.
+var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)$`)
+
+// StartDev starts `bin serve -dev dir -addr addr` and waits for its
+// "listening on" line. The process is killed when the test ends.
+func StartDev(t testing.TB, bin, dir, addr string) *Dev {
+	t.Helper()
+	d, err := TryStartDev(bin, dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Kill() })
+	return d
+}
+
+// TryStartDev is StartDev without a test: the caller must Kill or Stop the
+// process.
+func TryStartDev(bin, dir, addr string) (*Dev, error) {
+	cmd := exec.Command(bin, "serve", "-dev", dir, "-addr", addr, "-log-format", "text")
+	d := &Dev{Cmd: cmd, Dir: dir, Stderr: &SyncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = d.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		d.err = cmd.Wait()
+		close(d.done)
+	}()
+	select {
+	case line, ok := <-lines:
+		m := listening.FindStringSubmatch(line)
+		if !ok || m == nil {
+			d.Kill()
+			return nil, fmt.Errorf("hashsvc serve -dev: first line %q, want \"listening on http://127.0.0.1:PORT\"; stderr:\n%s", line, d.Stderr)
+		}
+		d.URL = m[1]
+	case <-time.After(2 * time.Minute):
+		d.Kill()
+		return nil, fmt.Errorf("hashsvc serve -dev did not start; stderr:\n%s", d.Stderr)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, hashsvc.DevAPIKeyFile))
+	if err != nil {
+		d.Kill()
+		return nil, err
+	}
+	d.APIKey = strings.TrimSpace(string(key))
+	return d, nil
+}
+
+// Kill kills the process (SIGKILL) and waits for it.
+func (d *Dev) Kill() {
+	d.Cmd.Process.Kill()
+	<-d.done
+}
+
+// Stop sends SIGTERM and returns the process's exit error once it exits.
+func (d *Dev) Stop(timeout time.Duration) error {
+	d.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+		return d.err
+	case <-time.After(timeout):
+		d.Kill()
+		return errors.New("hashsvc did not stop in time")
+	}
+}
+
+// Done is closed when the process has exited.
+func (d *Dev) Done() <-chan struct{} { return d.done }
+
+// SyncBuffer is a bytes buffer safe for concurrent writes and reads.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Validator returns the path of ../shared/validate/check-signed-pdf. When
+// it or its tools are missing, the test fails under CI (CI=true) and is
+// skipped elsewhere.
+func Validator(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(filepath.Dir(ModuleRoot(t)), "shared", "validate", "check-signed-pdf")
+	missing := func(why string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("validator unavailable: %s", why)
+		}
+		t.Skipf("validator unavailable: %s", why)
+	}
+	if _, err := os.Stat(p); err != nil {
+		missing(err.Error())
+	}
+	for _, tool := range []string{"qpdf", "pdfsig", "mutool", "certutil", "javac"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(tool + " not installed (check-signed-pdf --install)")
+		}
+	}
+	return p
+}
+
+// Validate runs check-signed-pdf on file with the trust anchor root at
+// level, and fails the test unless it exits 0.
+func Validate(t testing.TB, validator, root, level, file string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, validator, "--trust", root, "--level", level, file).CombinedOutput()
+	if err != nil {
+		t.Errorf("check-signed-pdf --level %s %s: %v\n%s", level, filepath.Base(file), err, out)
+		return
+	}
+	t.Logf("check-signed-pdf --level %s %s: %s", level, filepath.Base(file), lastLine(string(out)))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// GenPDF writes a PDF of about size bytes (such as "10MiB") to path with
+// the module's bench/genpdf.
+func GenPDF(t testing.TB, size, path string) {
+	t.Helper()
+	bin := Build(t, "./bench/genpdf")
+	if out, err := exec.Command(bin, "-size", size, "-o", path).CombinedOutput(); err != nil {
+		t.Fatalf("genpdf: %v\n%s", err, out)
+	}
+}
+
+// Proxy is a TCP proxy on 127.0.0.1 that forwards to a target address and
+// counts (and keeps) the bytes that clients send.
+type Proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	sent   []byte
+	conns  int
+	open   map[net.Conn]bool
+}
+
+// NewProxy starts a proxy to target (host:port). It is closed when the
+// test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: target, open: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns++
+			p.open[c] = true
+			p.mu.Unlock()
+			wg.Go(func() {
+				p.serve(c)
+				p.mu.Lock()
+				delete(p.open, c)
+				p.mu.Unlock()
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for c := range p.open {
+			c.Close() // idle keep-alive connections
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+func (p *Proxy) serve(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(c, up)
+		c.Close()
+		close(done)
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			p.sent = append(p.sent, buf[:n]...)
+			p.mu.Unlock()
+			if _, werr := up.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	up.Close()
+	<-done
+}
+
+// URL returns http://ADDR of the proxy.
+func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+// Sent returns a copy of every byte clients sent through the proxy.
+func (p *Proxy) Sent() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.sent...)
+}
+
+// Conns returns the number of connections accepted.
+func (p *Proxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns
+}

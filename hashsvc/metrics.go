@@ -1,0 +1,146 @@
+package hashsvc
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// latencyBuckets are the upper bounds, in seconds, of the request latency
+// histogram.
+var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// metrics holds the service's counters and writes them in the Prometheus
+// text exposition format (version 0.0.4).
+type metrics struct {
+	mu         sync.Mutex
+	requests   map[[2]string]uint64 // route, code
+	signatures map[[2]string]uint64 // credential, operation
+	errors     map[[2]string]uint64 // route, CSC error code
+	latency    map[string]*histogram
+	auditFails uint64
+	inFlight   int64
+}
+
+type histogram struct {
+	counts []uint64 // per bucket, not cumulative; the last is +Inf
+	sum    float64
+	count  uint64
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		requests:   map[[2]string]uint64{},
+		signatures: map[[2]string]uint64{},
+		errors:     map[[2]string]uint64{},
+		latency:    map[string]*histogram{},
+	}
+}
+
+func (m *metrics) begin() {
+	m.mu.Lock()
+	m.inFlight++
+	m.mu.Unlock()
+}
+
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inFlight--
+	m.requests[[2]string{route, strconv.Itoa(code)}]++
+	h := m.latency[route]
+	if h == nil {
+		h = &histogram{counts: make([]uint64, len(latencyBuckets)+1)}
+		m.latency[route] = h
+	}
+	s := d.Seconds()
+	i, _ := slices.BinarySearch(latencyBuckets, s)
+	h.counts[i]++
+	h.sum += s
+	h.count++
+}
+
+func (m *metrics) signed(credential, operation string, n int) {
+	m.mu.Lock()
+	m.signatures[[2]string{credential, operation}] += uint64(n)
+	m.mu.Unlock()
+}
+
+func (m *metrics) failed(route, code string) {
+	m.mu.Lock()
+	m.errors[[2]string{route, code}]++
+	m.mu.Unlock()
+}
+
+func (m *metrics) auditFailed() {
+	m.mu.Lock()
+	m.auditFails++
+	m.mu.Unlock()
+}
+
+// ServeHTTP writes the metrics.
+func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	m.write(w)
+}
+
+func (m *metrics) write(w io.Writer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	header := func(name, typ, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	pairs := func(name string, mm map[[2]string]uint64, l1, l2 string) {
+		keys := make([][2]string, 0, len(mm))
+		for k := range mm {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b [2]string) int {
+			return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1])
+		})
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s{%s=%s,%s=%s} %d\n", name, l1, quote(k[0]), l2, quote(k[1]), mm[k])
+		}
+	}
+	header("hashsvc_requests_total", "counter", "HTTP requests by route and status code.")
+	pairs("hashsvc_requests_total", m.requests, "route", "code")
+	header("hashsvc_signatures_total", "counter", "Signatures made (and recorded in the audit log) by credential and operation.")
+	pairs("hashsvc_signatures_total", m.signatures, "credential", "operation")
+	header("hashsvc_errors_total", "counter", "Error responses by route and CSC error code.")
+	pairs("hashsvc_errors_total", m.errors, "route", "error")
+	header("hashsvc_audit_failures_total", "counter", "Audit log appends that failed; no signature was returned for them.")
+	fmt.Fprintf(&b, "hashsvc_audit_failures_total %d\n", m.auditFails)
+	header("hashsvc_requests_in_flight", "gauge", "Requests being handled.")
+	fmt.Fprintf(&b, "hashsvc_requests_in_flight %d\n", m.inFlight)
+	header("hashsvc_request_duration_seconds", "histogram", "Request latency by route.")
+	routes := make([]string, 0, len(m.latency))
+	for r := range m.latency {
+		routes = append(routes, r)
+	}
+	slices.Sort(routes)
+	for _, route := range routes {
+		h := m.latency[route]
+		var cum uint64
+		for i, ub := range latencyBuckets {
+			cum += h.counts[i]
+			fmt.Fprintf(&b, "hashsvc_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", quote(route), strconv.FormatFloat(ub, 'g', -1, 64), cum)
+		}
+		cum += h.counts[len(latencyBuckets)]
+		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", quote(route), cum)
+		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_sum{route=%s} %s\n", quote(route), strconv.FormatFloat(h.sum, 'g', -1, 64))
+		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_count{route=%s} %d\n", quote(route), h.count)
+	}
+	io.WriteString(w, b.String())
+}
+
+// quote returns a Prometheus label value in double quotes.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
