@@ -167,3 +167,12 @@ func appendTLV(out, tag, content []byte) []byte {
 	}
 	return append(out, content...)
 }
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

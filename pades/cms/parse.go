@@ -63,8 +63,9 @@ type Attribute struct {
 func Parse(der []byte) (*SignedData, error) {
 	sd, err := signedDataContents(bytes.Clone(der)) // results must not alias der
 	if err != nil {
-		// BER, as NSS writes it: re-encode and try again
-		if d, berr := ToDER(der); berr == nil {
+		// BER, as NSS writes it: re-encode and try again, as long as
+		// nothing but zero padding follows the element
+		if d, n, berr := berElement(der, 0); berr == nil && allZero(der[n:]) {
 			sd, err = signedDataContents(d)
 		}
 	}
