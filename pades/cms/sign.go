@@ -11,7 +11,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -243,7 +242,7 @@ func checkSignature(cert *x509.Certificate, alg algorithm, signedAttrs, sig []by
 			sig = append(make([]byte, k-len(sig), k), sig...)
 		}
 	case *ecdsa.PublicKey:
-		alt = rawECDSAToDER(pub, sig)
+		alt = signer.ECDSARawToDER(pub, sig)
 	}
 	err := cert.CheckSignature(alg.sigAlg, signedAttrs, sig)
 	if err == nil {
@@ -255,24 +254,6 @@ func checkSignature(cert *x509.Certificate, alg algorithm, signedAttrs, sig []by
 	return nil, fmt.Errorf("cms: %w (CN=%s): %v", ErrKeyMismatch, cert.Subject.CommonName, err)
 }
 
-// rawECDSAToDER converts a raw r||s ECDSA signature for pub to ASN.1 DER. It
-// returns nil if sig is not of the raw length.
-func rawECDSAToDER(pub *ecdsa.PublicKey, sig []byte) []byte {
-	size := (pub.Curve.Params().N.BitLen() + 7) / 8
-	if len(sig) != 2*size {
-		return nil
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig[:size]))
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig[size:]))
-	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil
-	}
-	return der
-}
 
 // build encodes the ContentInfo. It does not check sig.
 func build(chain []*x509.Certificate, signedAttrs, sig []byte, alg algorithm) ([]byte, error) {

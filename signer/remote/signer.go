@@ -10,11 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"slices"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"hashsign/hashsvc/csc"
 	"hashsign/signer"
@@ -189,7 +186,7 @@ func verify(cert *x509.Certificate, digest, sig []byte, opts crypto.SignerOpts) 
 		if ecdsa.VerifyASN1(pub, digest, sig) {
 			return sig, nil
 		}
-		if der := rawECDSAToDER(pub, sig); der != nil && ecdsa.VerifyASN1(pub, digest, der) {
+		if der := signer.ECDSARawToDER(pub, sig); der != nil && ecdsa.VerifyASN1(pub, digest, der) {
 			return der, nil
 		}
 		return nil, errors.New("ECDSA verification failed")
@@ -197,21 +194,3 @@ func verify(cert *x509.Certificate, digest, sig []byte, opts crypto.SignerOpts) 
 	return nil, fmt.Errorf("unsupported key type %T", cert.PublicKey)
 }
 
-// rawECDSAToDER converts a raw r||s signature for pub to ASN.1 DER, or
-// returns nil if sig does not have the raw length.
-func rawECDSAToDER(pub *ecdsa.PublicKey, sig []byte) []byte {
-	size := (pub.Curve.Params().N.BitLen() + 7) / 8
-	if len(sig) != 2*size {
-		return nil
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig[:size]))
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig[size:]))
-	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil
-	}
-	return der
-}
