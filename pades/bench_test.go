@@ -8,11 +8,15 @@ package pades_test
 //	BenchmarkSHA256/size=S               read the file and hash it once (the openssl dgst floor)
 //	BenchmarkCopyFile/size=S             copy the file with io.Copy (copy_file_range on Linux: the cp floor)
 //
-// All report MB/s (b.SetBytes is the input size). Ratios come from
-// benchstat, e.g.
+// All report MB/s (b.SetBytes is the input size). benchstat gives the
+// ratios of Prepare to its floors in the same run:
 //
-//	go test -run '^$' -bench 'Prepare|SHA256|CopyFile' -count 6 ./pades > bench.txt
-//	benchstat -col /out bench.txt
+//	go test -run '^$' -bench 'Prepare|SHA256|CopyFile' -count 8 ./pades > bench.txt
+//	benchstat -filter '/out:discard OR .name:SHA256' -col .name -ignore /out bench.txt
+//	benchstat -filter '/out:file OR .name:CopyFile' -col .name -ignore /out bench.txt
+//	benchstat -filter '/out:file OR .name:SHA256' -col .name -ignore /out bench.txt
+//
+// (the floor of out=file is the slower of SHA256 and CopyFile).
 //
 // The input is a one-page PDF whose page shows an uncompressed image of
 // pseudo-random pixels filling the requested size, written to a temporary

@@ -254,7 +254,6 @@ func checkSignature(cert *x509.Certificate, alg algorithm, signedAttrs, sig []by
 	return nil, fmt.Errorf("cms: %w (CN=%s): %v", ErrKeyMismatch, cert.Subject.CommonName, err)
 }
 
-
 // build encodes the ContentInfo. It does not check sig.
 func build(chain []*x509.Certificate, signedAttrs, sig []byte, alg algorithm) ([]byte, error) {
 	cert := chain[0]

@@ -12,7 +12,6 @@ import (
 	"io"
 	"slices"
 
-
 	"hashsign/hashsvc/csc"
 	"hashsign/signer"
 )
@@ -193,4 +192,3 @@ func verify(cert *x509.Certificate, digest, sig []byte, opts crypto.SignerOpts) 
 	}
 	return nil, fmt.Errorf("unsupported key type %T", cert.PublicKey)
 }
-
