@@ -22,11 +22,19 @@ const (
 )
 
 // copyHashing copies size bytes of in to out and writes them, except the
-// bytes in [holeStart, holeEnd), to h. Reading and hashing run in one
-// goroutine and writing in another, so that hashing overlaps the writes.
+// bytes in [holeStart, holeEnd), to h. Between two files the kernel copies
+// while a goroutine hashes (kernelCopyHashing); otherwise reading and
+// hashing run in one goroutine and writing in another, so that hashing
+// overlaps the writes.
 func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, h hash.Hash, holeStart, holeEnd int64) error {
 	if size == 0 {
 		return nil
+	}
+	if f, ok := out.(fdFile); ok {
+		// file to file: let the kernel copy while this process hashes
+		if err := kernelCopyHashing(ctx, in, size, f, h, holeStart, holeEnd); !errors.Is(err, errNoKernelCopy) {
+			return err
+		}
 	}
 	free := make(chan []byte, copyBufs)
 	for i := 0; i < copyBufs; i++ {

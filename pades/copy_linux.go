@@ -1,0 +1,113 @@
+//go:build linux
+
+package pades
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdFile is a file with an operating-system descriptor (*os.File, and what
+// embeds one).
+type fdFile interface {
+	Fd() uintptr
+}
+
+// errNoKernelCopy says that the kernel cannot copy between the two files.
+var errNoKernelCopy = errors.New("copy_file_range is not available for these files")
+
+const (
+	kernelCopyChunk = 8 << 20  // bytes per copy_file_range call
+	writebackEvery  = 64 << 20 // start the write-back of the output this often
+)
+
+// kernelCopyHashing copies size bytes from in to the current offset of out
+// with copy_file_range, so that the data never passes through user space,
+// while another goroutine reads in and hashes it: hashing and copying run
+// on two CPUs at once, and the input is hashed exactly once. It also starts
+// the write-back of the output as it goes, so that a final fsync has little
+// left to wait for. It returns errNoKernelCopy, having written nothing, when
+// the kernel cannot copy between the two files.
+func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, h hash.Hash, holeStart, holeEnd int64) error {
+	src, ok := in.(fdFile)
+	if !ok {
+		return errNoKernelCopy
+	}
+	sfd, dfd := int(src.Fd()), int(out.Fd())
+	dstStart, err := unix.Seek(dfd, 0, io.SeekCurrent)
+	if err != nil {
+		return errNoKernelCopy
+	}
+	// the first chunk tells whether the kernel copies between these files
+	var soff int64
+	first := min(size, kernelCopyChunk)
+	n, err := unix.CopyFileRange(sfd, &soff, dfd, nil, int(first), 0)
+	if err != nil || n <= 0 {
+		if soff == 0 {
+			return errNoKernelCopy
+		}
+		return fmt.Errorf("copying the input: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	herr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, copyBufSize)
+		for off := int64(0); off < size; {
+			if err := ctx.Err(); err != nil {
+				herr <- err
+				return
+			}
+			b := buf[:min(int64(len(buf)), size-off)]
+			m, err := in.ReadAt(b, off)
+			if m < len(b) {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				herr <- fmt.Errorf("reading input at offset %d: %w", off, err)
+				cancel()
+				return
+			}
+			hashOutside(h, b, off, holeStart, holeEnd)
+			off += int64(m)
+		}
+		herr <- nil
+	}()
+
+	var cerr error
+	lastWriteback := int64(0)
+	for soff < size {
+		if err := ctx.Err(); err != nil {
+			cerr = err
+			break
+		}
+		n, err := unix.CopyFileRange(sfd, &soff, dfd, nil, int(min(size-soff, kernelCopyChunk)), 0)
+		if err != nil {
+			cerr = fmt.Errorf("copying the input at offset %d: %w", soff, err)
+			break
+		}
+		if n == 0 {
+			cerr = fmt.Errorf("copying the input at offset %d: %w", soff, io.ErrUnexpectedEOF)
+			break
+		}
+		if soff-lastWriteback >= writebackEvery {
+			// ask for the write-back of what was copied; failures only
+			// mean that fsync will do the work later
+			unix.SyncFileRange(dfd, dstStart+lastWriteback, soff-lastWriteback, unix.SYNC_FILE_RANGE_WRITE)
+			lastWriteback = soff
+		}
+	}
+	if cerr != nil {
+		cancel()
+	}
+	if err := <-herr; err != nil && cerr == nil {
+		cerr = err
+	}
+	return cerr
+}
