@@ -3,17 +3,21 @@ package hashsvc
 import (
 	"crypto"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"net/http"
 
 	"hashsign/hashsvc/csc"
+	"hashsign/ltv"
 	"hashsign/pades/cms"
 )
 
 // handleCAdESSign builds a complete detached CAdES signature for PAdES
 // over a document digest: signed attributes content-type (id-data),
 // message-digest and ESS signing-certificate-v2, without signing-time, the
-// certificates, and on request a signature time-stamp.
+// certificates, and on request a signature time-stamp and the validation
+// data (certificates, OCSP responses, CRLs) that a /DSS needs for B-LT, so
+// that a client reaches B-LT with one round trip.
 func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *apiKey) (any, *apiError) {
 	var req csc.CAdESSignRequest
 	if ae := s.decode(r, &req); ae != nil {
@@ -99,6 +103,7 @@ func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *ap
 		return nil, ae
 	}
 	der, err := cms.Assemble(chain, attrs, sigs[0], opts)
+	leaves, pool := []*x509.Certificate{cr.chain[0]}, append([]*x509.Certificate{}, cr.chain...)
 	if err != nil {
 		s.log.Error("assembling the CMS", "request_id", info(r).id, "credential", cr.id, "err", err)
 		return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "assembling the signature failed"}
@@ -108,14 +113,36 @@ func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *ap
 		if err != nil {
 			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "re-reading the signature failed"}
 		}
-		token, err := tsa.timestamp(r.Context(), sd.Signature, h)
+		tok, err := tsa.timestamp(r.Context(), sd.Signature, h)
 		if err != nil {
 			s.log.Error("time-stamp failed", "request_id", info(r).id, "err", err)
 			return nil, &apiError{http.StatusBadGateway, csc.ErrTSA, "the time-stamping authority failed: " + err.Error()}
 		}
-		if der, err = cms.AddUnsignedAttribute(der, oidSignatureTimeStamp, token); err != nil {
+		if der, err = cms.AddUnsignedAttribute(der, oidSignatureTimeStamp, tok.DER); err != nil {
 			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "adding the time-stamp failed"}
 		}
+		leaves = append(leaves, tok.Signer)
+		pool = append(pool, tok.Certificates...)
 	}
-	return csc.CAdESSignResponse{CMS: base64.StdEncoding.EncodeToString(der), Timestamped: tsa != nil}, nil
+	resp := csc.CAdESSignResponse{CMS: base64.StdEncoding.EncodeToString(der), Timestamped: tsa != nil}
+	if req.ValidationData {
+		// MeSign style: the certificates and revocation data of the
+		// signer's and the TSA's paths, for the client's /DSS (B-LT)
+		f := &ltv.Fetcher{HTTP: s.trustHTTP, Roots: s.trustRoots}
+		vd, err := f.Collect(r.Context(), leaves, pool)
+		if err != nil {
+			s.log.Error("collecting validation data failed", "request_id", info(r).id, "err", err)
+			return nil, &apiError{http.StatusBadGateway, csc.ErrValidationData, "collecting the validation data failed: " + err.Error()}
+		}
+		for _, c := range vd.Certs {
+			resp.Certificates = append(resp.Certificates, base64.StdEncoding.EncodeToString(c.Raw))
+		}
+		for _, o := range vd.OCSPs {
+			resp.OCSPs = append(resp.OCSPs, base64.StdEncoding.EncodeToString(o))
+		}
+		for _, c := range vd.CRLs {
+			resp.CRLs = append(resp.CRLs, base64.StdEncoding.EncodeToString(c))
+		}
+	}
+	return resp, nil
 }

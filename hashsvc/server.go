@@ -64,23 +64,27 @@ type Options struct {
 	Mount map[string]http.Handler
 
 	// TSATransport, if not nil, carries the requests to the
-	// time-stamping authority.
+	// time-stamping authority, and those to the OCSP responders, CRL
+	// servers and CA issuers when /v1/cades/sign collects validation data.
 	TSATransport http.RoundTripper
 }
 
 // Server is the hash-signing service.
 type Server struct {
-	cfg      *Config
-	log      *slog.Logger
-	creds    map[string]*credential
-	credIDs  []string // in configuration order
-	keys     *keyring
-	audit    AuditLog
-	metrics  *metrics
-	tsa      *tsaClient
-	handler  http.Handler
-	draining atomic.Bool
-	closed   atomic.Bool
+	cfg     *Config
+	log     *slog.Logger
+	creds   map[string]*credential
+	credIDs []string // in configuration order
+	keys    *keyring
+	audit   AuditLog
+	metrics *metrics
+	tsa     *tsaClient
+	// trustHTTP and trustRoots fetch validation data for /v1/cades/sign.
+	trustHTTP  *http.Client
+	trustRoots *x509.CertPool
+	handler    http.Handler
+	draining   atomic.Bool
+	closed     atomic.Bool
 }
 
 // New loads the credentials and the audit log and returns a server ready to
@@ -123,7 +127,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			}
 		}
 		s.tsa = tc
+		s.trustRoots = tc.roots
 	}
+	s.trustHTTP = &http.Client{Timeout: cfg.TSA.Timeout, Transport: opts.TSATransport}
 	s.audit = opts.Audit
 	if s.audit == nil {
 		a, err := OpenAudit(ctx, cfg.path(cfg.Audit.Path))

@@ -45,6 +45,26 @@ func VRIKey(contents []byte) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
+// VRIKey returns the /VRI key that the signature cmsDER has once it is
+// embedded into the placeholder of p (the key covers the zero padding).
+func (p *Prepared) VRIKey(cmsDER []byte) string {
+	padded := make([]byte, max(p.ContentsSize, len(cmsDER)))
+	copy(padded, cmsDER)
+	return VRIKey(padded)
+}
+
+// WithVRI returns a copy of d whose VRI entry for the given key lists all of
+// d's data.
+func (d *DSS) WithVRI(key string) *DSS {
+	c := *d
+	c.VRI = map[string]*VRIData{}
+	for k, v := range d.VRI {
+		c.VRI[k] = v
+	}
+	c.VRI[key] = &VRIData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}
+	return &c
+}
+
 // FromValidationData converts collected validation data. When vriKey is
 // not empty, a VRI entry holding all of it is added under that key.
 func FromValidationData(vd *ltv.ValidationData, vriKeys ...string) *DSS {

@@ -116,9 +116,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.
 			return nil, err
 		}
 		if opts.Level >= LevelBLT {
-			padded := make([]byte, p.ContentsSize)
-			copy(padded, der)
-			if p.Size, err = raise(ctx, out, p.Size, opts, VRIKey(padded), leaves, pool); err != nil {
+			if p.Size, err = raise(ctx, out, p.Size, opts, p.VRIKey(der), leaves, pool); err != nil {
 				return nil, err
 			}
 		}

@@ -135,7 +135,7 @@ func TestDevEndToEnd(t *testing.T) {
 
 	// MeSign-style: prepare locally, have the whole CMS built remotely
 	// with a signature time-stamp, embed it
-	for _, ts := range []bool{false, true} {
+	for _, level := range []string{"B-B", "B-T", "B-LT"} {
 		prepared := filepath.Join(work, "prepared.pdf")
 		f, err := os.Create(prepared)
 		if err != nil {
@@ -145,21 +145,27 @@ func TestDevEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		der, err := c.CAdESSign(ctx, &csc.CAdESSignRequest{CredentialID: hashsvc.DevCredentialP256, Digest: b64(p.Digest), Timestamp: ts})
+		ts, vd := level != "B-B", level == "B-LT"
+		der, dss, err := c.CAdESSignDSS(ctx, &csc.CAdESSignRequest{CredentialID: hashsvc.DevCredentialP256, Digest: b64(p.Digest), Timestamp: ts, ValidationData: vd})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := cms.Parse(der); err != nil {
 			t.Fatal(err)
 		}
+		if (dss != nil) != vd {
+			t.Fatalf("%s: validation data in the answer: %v, asked: %v", level, dss != nil, vd)
+		}
 		if err := pades.Embed(f, p, der); err != nil {
 			t.Fatal(err)
 		}
-		f.Close()
-		level := "B-B"
-		if ts {
-			level = "B-T"
+		if dss != nil {
+			// B-LT in one round trip: the service sent the DSS content
+			if _, err := pades.AddDSS(ctx, f, p.Size, dss.WithVRI(p.VRIKey(der)), nil); err != nil {
+				t.Fatal(err)
+			}
 		}
+		f.Close()
 		out := filepath.Join(work, "cades-"+level+".pdf")
 		os.Rename(prepared, out)
 		toValidate = append(toValidate, struct{ file, level string }{out, level})
@@ -172,7 +178,7 @@ func TestDevEndToEnd(t *testing.T) {
 
 	// audit verify on the running service's log
 	out, err := exec.Command(bin, "audit", "verify", "-dev", dir).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "7 records, chain intact") {
+	if err != nil || !strings.Contains(string(out), "8 records, chain intact") {
 		t.Errorf("audit verify: %v\n%s", err, out)
 	}
 

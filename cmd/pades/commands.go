@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -15,10 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"hashsign/hashsvc/csc"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
 	"hashsign/pades/cms"
 	"hashsign/signer"
+	"hashsign/signer/remote"
 )
 
 // commonFlags are the flags shared by sign and prepare.
@@ -344,34 +347,48 @@ func readCertificates(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// readCMS reads a CMS signature file: DER, base64, or PEM (PKCS7/CMS).
-func readCMS(path string) ([]byte, error) {
+// readCMS reads a CMS signature file: DER, base64, PEM (PKCS7/CMS), or the
+// JSON answer of a hashsvc /v1/cades/sign request, whose validation data
+// (when it holds some) is returned too.
+func readCMS(path string) ([]byte, *pades.DSS, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		var resp csc.CAdESSignResponse
+		if err := json.Unmarshal(t, &resp); err != nil || resp.CMS == "" {
+			return nil, nil, fmt.Errorf("%s: JSON without a \"cms\" member: not a /v1/cades/sign response", path)
+		}
+		der, dss, err := remote.DecodeCAdESSignResponse(&resp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return der, dss, nil
 	}
 	if blk, _ := pem.Decode(b); blk != nil {
-		return blk.Bytes, nil
+		return blk.Bytes, nil, nil
 	}
 	if len(b) > 0 && b[0] == 0x30 {
-		return b, nil
+		return b, nil, nil
 	}
 	if d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err == nil && len(d) > 0 && d[0] == 0x30 {
-		return d, nil
+		return d, nil, nil
 	}
-	return nil, fmt.Errorf("%s: not a CMS signature (DER, base64 or PEM)", path)
+	return nil, nil, fmt.Errorf("%s: not a CMS signature (DER, base64, PEM or a /v1/cades/sign JSON response)", path)
 }
 
 func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	pos, err := parseFlags(fs, args, "PREPARED.pdf", "SIG.p7s", "OUT.pdf")
+	password := fs.String("password", "", "password of an encrypted PDF (for the DSS update)")
+	pos, err := parseFlags(fs, args, "PREPARED.pdf", "SIG.p7s|RESPONSE.json", "OUT.pdf")
 	if err != nil {
 		return err
 	}
 	if err := checkPaths(pos[0], pos[2]); err != nil {
 		return err
 	}
-	der, err := readCMS(pos[1])
+	der, dss, err := readCMS(pos[1])
 	if err != nil {
 		return err
 	}
@@ -399,10 +416,18 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := pades.Embed(out, p, der); err != nil {
 		return err
 	}
+	level := "the signature"
+	if dss != nil {
+		// the validation data that came with the signature: B-LT
+		if _, err := pades.AddDSS(ctx, out, p.Size, dss.WithVRI(p.VRIKey(der)), []byte(*password)); err != nil {
+			return fmt.Errorf("adding the validation data: %w", err)
+		}
+		level = "the signature and its validation data (/DSS)"
+	}
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "embedded %d-byte signature into %s\n", len(der), pos[2])
+	fmt.Fprintf(stdout, "embedded %s into %s\n", level, pos[2])
 	return nil
 }
 

@@ -80,6 +80,7 @@ const (
 	ErrTooLarge       = "request_too_large"       // 413
 	ErrServer         = "server_error"            // 500: signing or the audit log failed
 	ErrTSA            = "timestamp_failed"        // 502: the time-stamping authority failed
+	ErrValidationData = "validation_data_failed"  // 502: an OCSP responder or CRL server failed
 	ErrUnavailable    = "temporarily_unavailable" // 503: the service is shutting down
 )
 
@@ -207,6 +208,9 @@ type CAdESSignRequest struct {
 	Certificates     string `json:"certificates,omitempty"`
 	Timestamp        bool   `json:"timestamp,omitempty"`
 	TSAURL           string `json:"tsaURL,omitempty"`
+	// ValidationData asks for the certificates, OCSP responses and CRLs
+	// of the signer's and the TSA's paths, for the client's /DSS (B-LT).
+	ValidationData bool `json:"validationData,omitempty"`
 }
 
 // CAdESSignResponse answers /v1/cades/sign with a base64 DER ContentInfo
@@ -214,6 +218,10 @@ type CAdESSignRequest struct {
 type CAdESSignResponse struct {
 	CMS         string `json:"cms"`
 	Timestamped bool   `json:"timestamped"`
+	// Certificates, OCSPs and CRLs (base64 DER) answer ValidationData.
+	Certificates []string `json:"certificates,omitempty"`
+	OCSPs        []string `json:"ocsps,omitempty"`
+	CRLs         []string `json:"crls,omitempty"`
 }
 
 // HashOID returns the hashAlgorithmOID of h: SHA-256, SHA-384 or SHA-512.

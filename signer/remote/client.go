@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"hashsign/hashsvc/csc"
+	"hashsign/pades"
 )
 
 // Errors that the errors of this package wrap, for errors.Is.
@@ -407,13 +408,49 @@ func (c *Client) signHash(ctx context.Context, req *csc.SignHashRequest) ([][]by
 // a PDF byte-range digest (hashsvc's /v1/cades/sign) and returns its DER.
 // Unlike signHash, this sends the byte-range digest.
 func (c *Client) CAdESSign(ctx context.Context, req *csc.CAdESSignRequest) ([]byte, error) {
+	der, _, err := c.CAdESSignDSS(ctx, req)
+	return der, err
+}
+
+// CAdESSignDSS is CAdESSign that also returns the validation data the
+// service sent (with req.ValidationData set), ready for pades.AddDSS: a
+// client reaches B-LT with one round trip. The DSS has no VRI entry; see
+// pades.Prepared.VRIKey.
+func (c *Client) CAdESSignDSS(ctx context.Context, req *csc.CAdESSignRequest) ([]byte, *pades.DSS, error) {
 	var resp csc.CAdESSignResponse
 	if err := c.call(ctx, csc.PathCAdESSign, req, &resp); err != nil {
-		return nil, fmt.Errorf("remote: %w", err)
+		return nil, nil, fmt.Errorf("remote: %w", err)
 	}
+	der, dss, err := DecodeCAdESSignResponse(&resp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("remote: cades/sign: %w", err)
+	}
+	return der, dss, nil
+}
+
+// DecodeCAdESSignResponse decodes the CMS and the validation data (nil when
+// the response holds none) of a /v1/cades/sign response.
+func DecodeCAdESSignResponse(resp *csc.CAdESSignResponse) ([]byte, *pades.DSS, error) {
 	der, err := base64.StdEncoding.DecodeString(resp.CMS)
 	if err != nil {
-		return nil, errors.New("remote: cades/sign: cms is not base64")
+		return nil, nil, errors.New("cms is not base64")
 	}
-	return der, nil
+	if len(resp.Certificates)+len(resp.OCSPs)+len(resp.CRLs) == 0 {
+		return der, nil, nil
+	}
+	dss := &pades.DSS{}
+	for _, l := range []struct {
+		name string
+		in   []string
+		out  *[][]byte
+	}{{"certificates", resp.Certificates, &dss.Certs}, {"ocsps", resp.OCSPs, &dss.OCSPs}, {"crls", resp.CRLs, &dss.CRLs}} {
+		for _, b := range l.in {
+			d, err := base64.StdEncoding.DecodeString(b)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: not base64", l.name)
+			}
+			*l.out = append(*l.out, d)
+		}
+	}
+	return der, dss, nil
 }
