@@ -39,6 +39,7 @@ func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFi
 		return errNoKernelCopy
 	}
 	sfd, dfd := int(src.Fd()), int(out.Fd())
+	before, _ := stateOf(in)
 	dstStart, err := unix.Seek(dfd, 0, io.SeekCurrent)
 	if err != nil {
 		return errNoKernelCopy
@@ -103,11 +104,43 @@ func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFi
 			lastWriteback = soff
 		}
 	}
+	if cerr == nil && soff > lastWriteback {
+		unix.SyncFileRange(dfd, dstStart+lastWriteback, soff-lastWriteback, unix.SYNC_FILE_RANGE_WRITE)
+	}
 	if cerr != nil {
 		cancel()
 	}
 	if err := <-herr; err != nil && cerr == nil {
 		cerr = err
 	}
+	if cerr == nil && changed(in, before) {
+		// the copy and the hash read the input separately: a file changed
+		// in between would carry a signature over other bytes
+		cerr = errors.New("the input file changed while it was being signed")
+	}
 	return cerr
+}
+
+// fileState is what tells whether a file changed.
+type fileState struct {
+	size  int64
+	mtime int64
+	ctime int64
+}
+
+func stateOf(f any) (fileState, bool) {
+	fd, ok := f.(fdFile)
+	if !ok {
+		return fileState{}, false
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd.Fd()), &st); err != nil {
+		return fileState{}, false
+	}
+	return fileState{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, true
+}
+
+func changed(f any, before fileState) bool {
+	after, ok := stateOf(f)
+	return ok && after != before
 }

@@ -37,8 +37,9 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 		}
 	}
 	free := make(chan []byte, copyBufs)
+	bufSize := int(min(int64(copyBufSize), size)) // small files need small buffers
 	for i := 0; i < copyBufs; i++ {
-		free <- make([]byte, copyBufSize)
+		free <- make([]byte, bufSize)
 	}
 	full := make(chan []byte, copyBufs)
 	werr := make(chan error, 1)
