@@ -117,9 +117,6 @@ func (d *Document) openSecurity() error {
 		method := func(key pdf.Name) string {
 			name, _ := enc.Get(key).(pdf.Name)
 			if name == "" || name == "Identity" {
-				if name == "" && p.V >= 4 {
-					return "None"
-				}
 				return "None"
 			}
 			f, _ := d.rd.ResolveDict(cf.Get(name))

@@ -192,7 +192,7 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 	}
 	switch sr.SubFilter {
 	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
-		sd, err := cms.Parse(trimDER(contents.Value))
+		sd, err := cms.Parse(contents.Value) // Parse skips the zero padding and reads BER
 		if err != nil {
 			sr.Problem = "the CMS does not parse: " + err.Error()
 			return
@@ -212,12 +212,7 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 		}
 		intact = true
 	case "ETSI.RFC3161":
-		der, err := cms.ToDER(contents.Value)
-		if err != nil {
-			sr.Problem = "the timestamp token does not parse: " + err.Error()
-			return
-		}
-		tok, err := ltv.ParseToken(der)
+		tok, err := ltv.ParseToken(contents.Value) // padding and BER are accepted
 		if err != nil {
 			sr.Problem = err.Error()
 			return
@@ -240,28 +235,4 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 	default:
 		sr.Problem = "sub-filter not checked by inspect"
 	}
-}
-
-// trimDER cuts the zero padding after a DER structure.
-func trimDER(b []byte) []byte {
-	if len(b) < 2 || b[0] != 0x30 {
-		return b
-	}
-	l := int(b[1])
-	hdr := 2
-	if l&0x80 != 0 {
-		n := l & 0x7f
-		if n == 0 || n > 4 || len(b) < 2+n {
-			return b
-		}
-		l = 0
-		for _, c := range b[2 : 2+n] {
-			l = l<<8 | int(c)
-		}
-		hdr += n
-	}
-	if hdr+l <= len(b) {
-		return b[:hdr+l]
-	}
-	return b
 }

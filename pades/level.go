@@ -195,7 +195,7 @@ func Extend(ctx context.Context, f File, size int64, opts *ExtendOptions) (*Exte
 		if len(contents.Value) == 0 {
 			continue
 		}
-		der := trimDER(contents.Value)
+		der := contents.Value // both parsers skip the zero padding
 		if fl.value.Get("SubFilter") == pdf.Name("ETSI.RFC3161") {
 			tok, err := ltv.ParseToken(der)
 			if err != nil {
