@@ -7,9 +7,9 @@ import (
 	"encoding/base64"
 	"net/http"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/cms"
+	"hashsign/csc"
 	"hashsign/ltv"
-	"hashsign/pades/cms"
 )
 
 // handleCAdESSign builds a complete detached CAdES signature for PAdES

@@ -15,13 +15,13 @@ import (
 	"strings"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // Files of a development directory.
 const (
 	DevAddrFile   = "addr"     // the loopback address chosen on first start
-	DevPKIDir     = "pki"      // the test PKI (testpki.WriteDir layout)
+	DevPKIDir     = "pki"      // the test PKI (devpki.WriteDir layout)
 	DevRootFile   = "root.pem" // the dev root CA, the trust anchor for verifiers
 	DevChainFile  = "chain.pem"
 	DevAPIKeyFile = "api-key"  // the dev API key, allowed every credential (mode 0600)
@@ -62,7 +62,7 @@ type Dev struct {
 	// APIKey is the dev API key.
 	APIKey string
 	// PKI is the test PKI.
-	PKI *testpki.PKI
+	PKI *devpki.PKI
 	// Trust serves the PKI's trust services.
 	Trust *devtrust.Services
 }
@@ -136,7 +136,7 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		return nil, err
 	}
 	pkiDir := filepath.Join(dir, DevPKIDir)
-	p, err := testpki.LoadOrGenerate(pkiDir, testpki.Options{BaseURL: base})
+	p, err := devpki.LoadOrGenerate(pkiDir, devpki.Options{BaseURL: base})
 	if err != nil {
 		return nil, fmt.Errorf("hashsvc dev: %w", err)
 	}
@@ -171,7 +171,7 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		return nil, fmt.Errorf("hashsvc dev: %w", err)
 	}
 	th := trust.Handler()
-	inter := filepath.Join(pkiDir, testpki.IntermediateCertFile)
+	inter := filepath.Join(pkiDir, devpki.IntermediateCertFile)
 	cred := func(id, key, cert, desc string) CredentialConfig {
 		return CredentialConfig{ID: id, Description: desc, Key: filepath.Join(pkiDir, key), Cert: filepath.Join(pkiDir, cert), Chain: []string{inter}}
 	}
@@ -182,9 +182,9 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 			ID: DevAPIKeyID, SHA256: HashAPIKey(apiKey), Credentials: []string{AllCredentials},
 		}},
 		Credentials: []CredentialConfig{
-			cred(DevCredentialRSA, testpki.SignerRSAKeyFile, testpki.SignerRSACertFile, "development RSA-2048 key"),
-			cred(DevCredentialP256, testpki.SignerP256KeyFile, testpki.SignerP256CertFile, "development ECDSA P-256 key"),
-			cred(DevCredentialP384, testpki.SignerP384KeyFile, testpki.SignerP384CertFile, "development ECDSA P-384 key"),
+			cred(DevCredentialRSA, devpki.SignerRSAKeyFile, devpki.SignerRSACertFile, "development RSA-2048 key"),
+			cred(DevCredentialP256, devpki.SignerP256KeyFile, devpki.SignerP256CertFile, "development ECDSA P-256 key"),
+			cred(DevCredentialP384, devpki.SignerP384KeyFile, devpki.SignerP384CertFile, "development ECDSA P-384 key"),
 		},
 		TSA:  TSAConfig{URL: base + devtrust.TSAPath, Roots: filepath.Join(dir, DevRootFile)},
 		Info: InfoConfig{Name: "hashsvc (development)", Description: "Development hash-signing service with a test PKI. Not for real signatures."},
@@ -193,11 +193,11 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		Config: cfg,
 		Logger: opts.Logger,
 		Mount: map[string]http.Handler{
-			devtrust.TSAPath:       th,
-			testpki.OCSPPath:       th,
-			testpki.OCSPPath + "/": th,
-			"/crl/":                th,
-			"/ca/":                 th,
+			devtrust.TSAPath:      th,
+			devpki.OCSPPath:       th,
+			devpki.OCSPPath + "/": th,
+			"/crl/":               th,
+			"/ca/":                th,
 		},
 		// The service asks its own time-stamping authority in process,
 		// so that requests in flight still get time-stamps while the

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 	"hashsign/signer"
 )
 

@@ -14,7 +14,7 @@ import (
 	"regexp"
 	"strings"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 	"hashsign/signer"
 )
 

@@ -34,7 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 )
 
 // OpenAPI is the OpenAPI 3 description of the service, served at

@@ -24,11 +24,11 @@ import (
 	"testing"
 	"time"
 
+	"hashsign/cms"
+	"hashsign/csc"
 	"hashsign/hashsvc"
-	"hashsign/hashsvc/csc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/testdata/pdfgen"
 )
 

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // subjects returns the common names of certs, sorted.
@@ -149,7 +149,7 @@ func TestCollectOpenSSL(t *testing.T) {
 func TestCollectDevTrust(t *testing.T) {
 	e := sharedDevEnv(t)
 	p := e.pki
-	all := []string{testpki.IntermediateCN, testpki.OCSPResponderCN, testpki.RootCN}
+	all := []string{devpki.IntermediateCN, devpki.OCSPResponderCN, devpki.RootCN}
 	with := func(cns ...string) []string { return slices.Sorted(slices.Values(append(cns, all...))) }
 	for _, tt := range []struct {
 		name      string
@@ -164,61 +164,61 @@ func TestCollectDevTrust(t *testing.T) {
 		leaves:    []*x509.Certificate{p.SignerRSA.Cert},
 		pool:      []*x509.Certificate{p.Intermediate.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
-		wantCerts: with(testpki.SignerRSACN),
-		wantOCSP:  []string{testpki.SignerRSACN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: with(devpki.SignerRSACN),
+		wantOCSP:  []string{devpki.SignerRSACN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "intermediate from AIA",
 		leaves:    []*x509.Certificate{p.SignerP256.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
-		wantCerts: with(testpki.SignerP256CN),
-		wantOCSP:  []string{testpki.SignerP256CN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: with(devpki.SignerP256CN),
+		wantOCSP:  []string{devpki.SignerP256CN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "no roots: intermediate and root from AIA, self-signed anchor",
 		leaves:    []*x509.Certificate{p.SignerP384.Cert},
-		wantCerts: with(testpki.SignerP384CN),
-		wantOCSP:  []string{testpki.SignerP384CN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: with(devpki.SignerP384CN),
+		wantOCSP:  []string{devpki.SignerP384CN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "certificates given by hand",
 		leaves:    []*x509.Certificate{p.SignerRSA.Cert},
 		fetcher:   &Fetcher{Extra: []*x509.Certificate{p.Intermediate.Cert, p.Root.Cert}},
-		wantCerts: with(testpki.SignerRSACN),
-		wantOCSP:  []string{testpki.SignerRSACN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: with(devpki.SignerRSACN),
+		wantOCSP:  []string{devpki.SignerRSACN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "every leaf",
 		leaves:    []*x509.Certificate{p.SignerRSA.Cert, p.SignerP256.Cert, p.SignerP384.Cert, p.TSA.Cert},
 		pool:      []*x509.Certificate{p.Intermediate.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
-		wantCerts: with(testpki.SignerP256CN, testpki.SignerP384CN, testpki.SignerRSACN, testpki.TSACN),
-		wantOCSP:  []string{testpki.SignerP256CN, testpki.SignerP384CN, testpki.SignerRSACN, testpki.TSACN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: with(devpki.SignerP256CN, devpki.SignerP384CN, devpki.SignerRSACN, devpki.TSACN),
+		wantOCSP:  []string{devpki.SignerP256CN, devpki.SignerP384CN, devpki.SignerRSACN, devpki.TSACN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "the OCSP responder itself, which names no responder: CRL",
 		leaves:    []*x509.Certificate{p.OCSP.Cert},
 		pool:      []*x509.Certificate{p.Intermediate.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
 		wantCerts: all,
-		wantCRL:   []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL:   []string{devpki.IntermediateCN, devpki.RootCN},
 	}, {
 		name:      "the intermediate",
 		leaves:    []*x509.Certificate{p.Intermediate.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
-		wantCerts: []string{testpki.IntermediateCN, testpki.RootCN},
-		wantCRL:   []string{testpki.RootCN},
+		wantCerts: []string{devpki.IntermediateCN, devpki.RootCN},
+		wantCRL:   []string{devpki.RootCN},
 	}, {
 		name:      "a root",
 		leaves:    []*x509.Certificate{p.Root.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool()},
-		wantCerts: []string{testpki.RootCN},
+		wantCerts: []string{devpki.RootCN},
 	}, {
 		name:      "responses 2 days old: OCSP expired, CRL still current",
 		leaves:    []*x509.Certificate{p.SignerRSA.Cert},
 		fetcher:   &Fetcher{Roots: p.RootPool(), Now: func() time.Time { return time.Now().Add(48 * time.Hour) }},
-		wantCerts: []string{testpki.IntermediateCN, testpki.RootCN, testpki.SignerRSACN},
-		wantCRL:   []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCerts: []string{devpki.IntermediateCN, devpki.RootCN, devpki.SignerRSACN},
+		wantCRL:   []string{devpki.IntermediateCN, devpki.RootCN},
 	}} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := tt.fetcher
@@ -247,7 +247,7 @@ func TestCollectCache(t *testing.T) {
 	p := e.pki
 	leaves := []*x509.Certificate{p.SignerRSA.Cert, p.SignerP256.Cert}
 	counts := func() [3]int64 {
-		return [3]int64{e.count("POST", testpki.OCSPPath), e.count("GET", testpki.RootCRLPath), e.count("GET", testpki.IntermediateCertPath)}
+		return [3]int64{e.count("POST", devpki.OCSPPath), e.count("GET", devpki.RootCRLPath), e.count("GET", devpki.IntermediateCertPath)}
 	}
 	start := counts()
 	f := &Fetcher{Roots: p.RootPool()}
@@ -275,7 +275,7 @@ func TestCollectOCSPGetFallback(t *testing.T) {
 	// A server whose OCSP responder refuses POST.
 	e := freshDevEnv(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost && r.URL.Path == testpki.OCSPPath {
+			if r.Method == http.MethodPost && r.URL.Path == devpki.OCSPPath {
 				http.Error(w, "use GET", http.StatusMethodNotAllowed)
 				return
 			}
@@ -287,10 +287,10 @@ func TestCollectOCSPGetFallback(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
 	}
-	if got := ocspSubjects(t, vd, time.Now()); !slices.Equal(got, []string{testpki.SignerRSACN}) {
+	if got := ocspSubjects(t, vd, time.Now()); !slices.Equal(got, []string{devpki.SignerRSACN}) {
 		t.Errorf("OCSPs are about %q, want the signer", got)
 	}
-	if post, get := e.count("POST", testpki.OCSPPath), e.count("GET", testpki.OCSPPath); post != 1 || get != 1 {
+	if post, get := e.count("POST", devpki.OCSPPath), e.count("GET", devpki.OCSPPath); post != 1 || get != 1 {
 		t.Errorf("%d POST and %d GET OCSP requests, want 1 and 1", post, get)
 	}
 }
@@ -302,7 +302,7 @@ func TestCollectRevoked(t *testing.T) {
 	crlOnly := issue(t, p.Intermediate, &x509.Certificate{
 		Subject:               testName("CRL-only leaf"),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		CRLDistributionPoints: []string{e.url + testpki.IntermediateCRLPath},
+		CRLDistributionPoints: []string{e.url + devpki.IntermediateCRLPath},
 	})
 	for _, c := range []*x509.Certificate{p.SignerRSA.Cert, crlOnly.Cert} {
 		if err := e.svc.Revoke(c, at, 1); err != nil {
@@ -333,7 +333,7 @@ func TestCollectRevoked(t *testing.T) {
 // ocspResponder is an OCSP responder for tests that answers "good" for
 // every certificate it is asked about, signed by signer, with certs.
 type ocspResponder struct {
-	signer *testpki.Identity
+	signer *devpki.Identity
 	certs  []*x509.Certificate
 	// editNonce, when not nil, changes the echoed nonce extension value.
 	editNonce func([]byte) []byte
@@ -381,7 +381,7 @@ func (o *ocspResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // signOCSPResponse returns a successful OCSPResponse for data, signed by
 // signer with SHA-256.
-func signOCSPResponse(data responseData, signer *testpki.Identity, certs []*x509.Certificate, editSig func([]byte) []byte) ([]byte, error) {
+func signOCSPResponse(data responseData, signer *devpki.Identity, certs []*x509.Certificate, editSig func([]byte) []byte) ([]byte, error) {
 	tbs, err := asn1.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -454,8 +454,8 @@ func certsOnlyPKCS7(certs ...*x509.Certificate) []byte {
 func TestCollectFailures(t *testing.T) {
 	e := sharedDevEnv(t)
 	p := e.pki
-	interName := `"CN=` + testpki.IntermediateCN + `,O=` + testpki.Organization + `"`
-	interCRL := e.url + testpki.IntermediateCRLPath
+	interName := `"CN=` + devpki.IntermediateCN + `,O=` + devpki.Organization + `"`
+	interCRL := e.url + devpki.IntermediateCRLPath
 
 	// leaf issues a leaf certificate of the intermediate CA named cn with
 	// the given OCSP responders and CRL distribution points.
@@ -467,7 +467,7 @@ func TestCollectFailures(t *testing.T) {
 			CRLDistributionPoints: crls,
 		}).Cert
 	}
-	leafName := func(cn string) string { return fmt.Sprintf(`"CN=%s,O=%s"`, cn, testpki.Organization) }
+	leafName := func(cn string) string { return fmt.Sprintf(`"CN=%s,O=%s"`, cn, devpki.Organization) }
 	noData := func(cn string) string { return q("ltv: no revocation data for certificate " + leafName(cn) + ": ") }
 	rogue := issue(t, nil, &x509.Certificate{
 		Subject:     testName("Rogue OCSP Responder"),
@@ -492,7 +492,7 @@ func TestCollectFailures(t *testing.T) {
 		setup: func(t *testing.T) (*x509.Certificate, string) {
 			return leaf(t, "ocsp down, crl up", []string{closedURL(t)}, []string{interCRL}), ""
 		},
-		wantCRL: []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL: []string{devpki.IntermediateCN, devpki.RootCN},
 	}, {
 		name: "OCSP responder and CRL down",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
@@ -506,17 +506,17 @@ func TestCollectFailures(t *testing.T) {
 			good := serve(t, &ocspResponder{signer: p.OCSP, certs: []*x509.Certificate{p.OCSP.Cert}})
 			return leaf(t, "second responder", []string{closedURL(t), good}, nil), ""
 		},
-		wantCRL: []string{testpki.RootCN},
+		wantCRL: []string{devpki.RootCN},
 	}, {
 		name: "OCSP responder does not know the certificate: CRL",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
-			return leaf(t, "unknown to OCSP", []string{e.url + testpki.OCSPPath}, []string{interCRL}), ""
+			return leaf(t, "unknown to OCSP", []string{e.url + devpki.OCSPPath}, []string{interCRL}), ""
 		},
-		wantCRL: []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL: []string{devpki.IntermediateCN, devpki.RootCN},
 	}, {
 		name: "OCSP responder does not know the certificate, no CRL",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
-			u := e.url + testpki.OCSPPath
+			u := e.url + devpki.OCSPPath
 			return leaf(t, "unknown", []string{u}, nil),
 				noData("unknown") + q("OCSP responder "+u+": OCSP responder does not know certificate "+leafName("unknown")+" (status unknown)")
 		},
@@ -534,7 +534,7 @@ func TestCollectFailures(t *testing.T) {
 			u := serve(t, &ocspResponder{signer: rogue, certs: []*x509.Certificate{rogue.Cert}})
 			return leaf(t, "rogue with crl", []string{u}, []string{interCRL}), ""
 		},
-		wantCRL: []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL: []string{devpki.IntermediateCN, devpki.RootCN},
 	}, {
 		name: "OCSP responder certificate forging the CA's name",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
@@ -592,7 +592,7 @@ func TestCollectFailures(t *testing.T) {
 			u := serve(t, &ocspResponder{signer: delegated, certs: []*x509.Certificate{delegated.Cert}})
 			return leaf(t, "delegated", []string{u}, nil), ""
 		},
-		wantCRL: []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL: []string{devpki.IntermediateCN, devpki.RootCN},
 	}, {
 		name: "OCSP responder without nocheck and without revocation data",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
@@ -623,24 +623,24 @@ func TestCollectFailures(t *testing.T) {
 	}, {
 		name: "CRL of another CA",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
-			u := e.url + testpki.RootCRLPath
+			u := e.url + devpki.RootCRLPath
 			return leaf(t, "root crl", nil, []string{u}),
-				noData("root crl") + q("CRL "+u+`: the CRL is issued by "CN=`+testpki.RootCN+`,O=hashsign tests", not by `+interName)
+				noData("root crl") + q("CRL "+u+`: the CRL is issued by "CN=`+devpki.RootCN+`,O=hashsign tests", not by `+interName)
 		},
 	}, {
 		name: "responses a month old: OCSP and CRL expired",
 		now:  time.Now().Add(30 * 24 * time.Hour),
 		setup: func(t *testing.T) (*x509.Certificate, string) {
-			u := e.url + testpki.OCSPPath
+			u := e.url + devpki.OCSPPath
 			return p.SignerRSA.Cert,
-				q(`ltv: no revocation data for certificate "CN=`+testpki.SignerRSACN+`,O=hashsign tests": OCSP responder `+u+
+				q(`ltv: no revocation data for certificate "CN=`+devpki.SignerRSACN+`,O=hashsign tests": OCSP responder `+u+
 					": OCSP response expired: nextUpdate ") + `\S+` + q("; CRL "+interCRL+": the CRL expired: nextUpdate ") + `\S+`
 		},
 	}, {
 		name: "no issuer certificate",
 		setup: func(t *testing.T) (*x509.Certificate, string) {
 			return leaf(t, "orphan", nil, []string{interCRL}),
-				q("ltv: no issuer certificate for " + leafName("orphan") + ` (issuer "CN=` + testpki.IntermediateCN +
+				q("ltv: no issuer certificate for " + leafName("orphan") + ` (issuer "CN=` + devpki.IntermediateCN +
 					`,O=hashsign tests"): no caIssuers URL to fetch it from`)
 		},
 	}, {
@@ -650,7 +650,7 @@ func TestCollectFailures(t *testing.T) {
 			c := issue(t, p.Intermediate, &x509.Certificate{
 				Subject: testName("aia down"), IssuingCertificateURL: []string{down}, CRLDistributionPoints: []string{interCRL},
 			}).Cert
-			return c, q("ltv: no issuer certificate for "+leafName("aia down")+` (issuer "CN=`+testpki.IntermediateCN+
+			return c, q("ltv: no issuer certificate for "+leafName("aia down")+` (issuer "CN=`+devpki.IntermediateCN+
 				`,O=hashsign tests"): caIssuers `+down+": GET: ") + refused(down)
 		},
 	}, {
@@ -665,7 +665,7 @@ func TestCollectFailures(t *testing.T) {
 				Subject: testName("aia pkcs7"), IssuingCertificateURL: []string{u}, CRLDistributionPoints: []string{interCRL},
 			}).Cert, ""
 		},
-		wantCRL: []string{testpki.IntermediateCN, testpki.RootCN},
+		wantCRL: []string{devpki.IntermediateCN, devpki.RootCN},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -718,7 +718,7 @@ func TestMerge(t *testing.T) {
 		CRLs:  [][]byte{{3}, {5}},
 	})
 	a.Merge(nil)
-	if got, want := subjects(a.Certs), []string{testpki.IntermediateCN, testpki.RootCN, testpki.SignerRSACN}; !slices.Equal(got, want) {
+	if got, want := subjects(a.Certs), []string{devpki.IntermediateCN, devpki.RootCN, devpki.SignerRSACN}; !slices.Equal(got, want) {
 		t.Errorf("Certs = %q, want %q", got, want)
 	}
 	if want := [][]byte{{1}, {2}, {4}}; !slices.EqualFunc(a.OCSPs, want, bytes.Equal) {

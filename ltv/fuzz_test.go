@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // FuzzParseTimeStampResp checks that parsing a TimeStampResp, and the
@@ -65,7 +65,7 @@ func FuzzVerifyOCSP(f *testing.F) {
 	defer e.srv.Close()
 	p := e.pki
 	now := time.Now()
-	res, err := new(Fetcher).ocsp(context.Background(), e.url+testpki.OCSPPath, p.SignerRSA.Cert, p.Intermediate.Cert, now)
+	res, err := new(Fetcher).ocsp(context.Background(), e.url+devpki.OCSPPath, p.SignerRSA.Cert, p.Intermediate.Cert, now)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // The OpenSSL-based trust services of ../shared, started on first use and
@@ -163,7 +163,7 @@ func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // devEnv is a test PKI served by devtrust on 127.0.0.1.
 type devEnv struct {
-	pki  *testpki.PKI
+	pki  *devpki.PKI
 	svc  *devtrust.Services
 	srv  *httptest.Server
 	url  string   // base URL, no trailing slash
@@ -176,7 +176,7 @@ type devEnv struct {
 func newDevEnv(t *testing.T, wrap func(http.Handler) http.Handler) (*devEnv, error) {
 	sw := new(handlerSwitch)
 	srv := httptest.NewServer(sw)
-	pki, err := testpki.Generate(testpki.Options{BaseURL: srv.URL})
+	pki, err := devpki.Generate(devpki.Options{BaseURL: srv.URL})
 	if err != nil {
 		srv.Close()
 		return nil, err
@@ -207,7 +207,7 @@ func newDevEnv(t *testing.T, wrap func(http.Handler) http.Handler) (*devEnv, err
 func (e *devEnv) count(method, path string) int64 {
 	var total int64
 	e.hits.Range(func(k, v any) bool {
-		if k == method+" "+path || method == "GET" && path == testpki.OCSPPath && strings.HasPrefix(k.(string), "GET "+path+"/") {
+		if k == method+" "+path || method == "GET" && path == devpki.OCSPPath && strings.HasPrefix(k.(string), "GET "+path+"/") {
 			total += v.(*atomic.Int64).Load()
 		}
 		return true
@@ -252,7 +252,7 @@ func closedURL(t *testing.T) string {
 
 // issue issues a certificate for a new P-256 key from template, signed by
 // parent, or self-signed when parent is nil.
-func issue(t *testing.T, parent *testpki.Identity, template *x509.Certificate) *testpki.Identity {
+func issue(t *testing.T, parent *devpki.Identity, template *x509.Certificate) *devpki.Identity {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -262,7 +262,7 @@ func issue(t *testing.T, parent *testpki.Identity, template *x509.Certificate) *
 }
 
 // issueWithKey is issue with a given key.
-func issueWithKey(t *testing.T, parent *testpki.Identity, template *x509.Certificate, key crypto.Signer) *testpki.Identity {
+func issueWithKey(t *testing.T, parent *devpki.Identity, template *x509.Certificate, key crypto.Signer) *devpki.Identity {
 	t.Helper()
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
@@ -286,12 +286,12 @@ func issueWithKey(t *testing.T, parent *testpki.Identity, template *x509.Certifi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testpki.Identity{Cert: c, Key: key}
+	return &devpki.Identity{Cert: c, Key: key}
 }
 
 // testName returns a subject for test certificates.
 func testName(cn string) pkix.Name {
-	return pkix.Name{CommonName: cn, Organization: []string{testpki.Organization}}
+	return pkix.Name{CommonName: cn, Organization: []string{devpki.Organization}}
 }
 
 // checkErr checks that err's message matches the regular expression want

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"hashsign/pades/cms"
+	"hashsign/cms"
 )
 
 // SignatureTimestamp adds a signature time-stamp (PAdES level B-T) to the

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"hashsign/pades/cms"
+	"hashsign/cms"
 )
 
 // Token is a verified RFC 3161 TimeStampToken.

@@ -15,7 +15,7 @@ import (
 	"net/http"
 	"strings"
 
-	"hashsign/pades/cms"
+	"hashsign/cms"
 )
 
 // TSAClient is an RFC 3161 time-stamping client. Its zero value is not

@@ -26,10 +26,10 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"hashsign/cms"
 	"hashsign/hashsvc/devtrust"
-	"hashsign/pades/cms"
+	"hashsign/internal/devpki"
 	"hashsign/signer"
-	"hashsign/testdata/testpki"
 )
 
 // tsaService is a time-stamping authority to test against.
@@ -58,7 +58,7 @@ func devtrustTSA(t *testing.T) tsaService {
 		url:      e.url + devtrust.TSAPath,
 		root:     e.pki.Root.Cert,
 		inter:    e.pki.Intermediate.Cert,
-		signerCN: testpki.TSACN,
+		signerCN: devpki.TSACN,
 	}
 }
 
@@ -222,7 +222,7 @@ func staticServer(t *testing.T, status int, ctype, body string) string {
 func TestTimestampFailures(t *testing.T) {
 	e := sharedDevEnv(t)
 	tsaURL := e.url + devtrust.TSAPath
-	tsaName := q(fmt.Sprintf("%q", "CN="+testpki.TSACN+",O="+testpki.Organization))
+	tsaName := q(fmt.Sprintf("%q", "CN="+devpki.TSACN+",O="+devpki.Organization))
 	digest := sha256.Sum256([]byte("hashsign ltv failures"))
 
 	tests := []struct {
@@ -303,7 +303,7 @@ func TestTimestampFailures(t *testing.T) {
 		setup: func(t *testing.T) (*TSAClient, string) {
 			p := *e.pki
 			p.TSA = issueWithKey(t, e.pki.Intermediate, &x509.Certificate{
-				Subject:     testName(testpki.TSACN),
+				Subject:     testName(devpki.TSACN),
 				KeyUsage:    x509.KeyUsageDigitalSignature,
 				ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}, // not critical
 			}, e.pki.TSA.Key)
@@ -322,7 +322,7 @@ func TestTimestampFailures(t *testing.T) {
 		setup: func(t *testing.T) (*TSAClient, string) {
 			p := *e.pki
 			p.TSA = issueWithKey(t, e.pki.Intermediate, &x509.Certificate{
-				Subject:     testName(testpki.TSACN),
+				Subject:     testName(devpki.TSACN),
 				KeyUsage:    x509.KeyUsageDigitalSignature,
 				ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping, x509.ExtKeyUsageCodeSigning},
 			}, e.pki.TSA.Key)
@@ -587,7 +587,7 @@ func TestParseTokenErrors(t *testing.T) {
 }
 
 // signedCMS returns a detached CMS signature by id over a fixed digest.
-func signedCMS(t *testing.T, id *testpki.Identity, opts cms.Options) []byte {
+func signedCMS(t *testing.T, id *devpki.Identity, opts cms.Options) []byte {
 	t.Helper()
 	s, err := signer.New(id.Key, []*x509.Certificate{id.Cert})
 	if err != nil {
@@ -604,12 +604,12 @@ func TestSignatureTimestamp(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		tsa  func(*testing.T) tsaService
-		id   func(*testpki.PKI) *testpki.Identity
+		id   func(*devpki.PKI) *devpki.Identity
 		opts cms.Options
 	}{
-		{"devtrust/RSA/SHA-256", devtrustTSA, func(p *testpki.PKI) *testpki.Identity { return p.SignerRSA }, cms.Options{}},
-		{"devtrust/P-384/SHA-384", devtrustTSA, func(p *testpki.PKI) *testpki.Identity { return p.SignerP384 }, cms.Options{Hash: crypto.SHA384}},
-		{"openssl/P-256/SHA-512", openSSLTSA, func(p *testpki.PKI) *testpki.Identity { return p.SignerP256 }, cms.Options{Hash: crypto.SHA512}},
+		{"devtrust/RSA/SHA-256", devtrustTSA, func(p *devpki.PKI) *devpki.Identity { return p.SignerRSA }, cms.Options{}},
+		{"devtrust/P-384/SHA-384", devtrustTSA, func(p *devpki.PKI) *devpki.Identity { return p.SignerP384 }, cms.Options{Hash: crypto.SHA384}},
+		{"openssl/P-256/SHA-512", openSSLTSA, func(p *devpki.PKI) *devpki.Identity { return p.SignerP256 }, cms.Options{Hash: crypto.SHA512}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.tsa(t)

@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/signer"
-	"hashsign/testdata/testpki"
 )
 
 // inCI reports whether the tests run in CI, where a missing tool or
@@ -50,14 +50,14 @@ func sharedDir(t testing.TB) string {
 
 var (
 	pkiOnce sync.Once
-	pkiVal  *testpki.PKI
+	pkiVal  *devpki.PKI
 	pkiErr  error
 )
 
 // testPKI returns the test PKI shared by the tests of this process.
-func testPKI(t testing.TB) *testpki.PKI {
+func testPKI(t testing.TB) *devpki.PKI {
 	t.Helper()
-	pkiOnce.Do(func() { pkiVal, pkiErr = testpki.LoadOrGenerate(testpki.DefaultDir(), testpki.Options{}) })
+	pkiOnce.Do(func() { pkiVal, pkiErr = devpki.LoadOrGenerate(devpki.DefaultDir(), devpki.Options{}) })
 	if pkiErr != nil {
 		t.Fatal(pkiErr)
 	}
@@ -68,10 +68,10 @@ func testPKI(t testing.TB) *testpki.PKI {
 func rootPEM(t testing.TB) string {
 	t.Helper()
 	testPKI(t)
-	return filepath.Join(testpki.DefaultDir(), testpki.RootCertFile)
+	return filepath.Join(devpki.DefaultDir(), devpki.RootCertFile)
 }
 
-func newSigner(t testing.TB, id *testpki.Identity) signer.Signer {
+func newSigner(t testing.TB, id *devpki.Identity) signer.Signer {
 	t.Helper()
 	p := testPKI(t)
 	s, err := signer.New(id.Key, p.Chain(id))

@@ -8,8 +8,8 @@ import (
 	"io"
 	"sort"
 
+	"hashsign/cms"
 	"hashsign/ltv"
-	"hashsign/pades/cms"
 	"hashsign/pades/internal/pdf"
 )
 

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"hashsign/cms"
 	"hashsign/ltv"
-	"hashsign/pades/cms"
 	"hashsign/pades/internal/pdf"
 )
 

@@ -16,17 +16,17 @@ import (
 	"time"
 
 	"hashsign/hashsvc/devtrust"
+	"hashsign/internal/devpki"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
-	"hashsign/testdata/testpki"
 )
 
 // devEnv is a test PKI whose certificates name a devtrust server on
 // 127.0.0.1 for their OCSP, CRL and issuer URLs.
 type devEnv struct {
-	pki    *testpki.PKI
+	pki    *devpki.PKI
 	svc    *devtrust.Services
 	url    string
 	root   string // root.pem
@@ -49,7 +49,7 @@ func startDevTrust(t *testing.T) *devEnv {
 			defer mu.RUnlock()
 			h.ServeHTTP(w, r)
 		}))
-		p, err := testpki.Generate(testpki.Options{BaseURL: srv.URL})
+		p, err := devpki.Generate(devpki.Options{BaseURL: srv.URL})
 		if err != nil {
 			devErr = err
 			return
@@ -67,7 +67,7 @@ func startDevTrust(t *testing.T) *devEnv {
 			devErr = err
 			return
 		}
-		if err := testpki.WriteDir(p, dir); err != nil {
+		if err := devpki.WriteDir(p, dir); err != nil {
 			devErr = err
 			return
 		}
@@ -76,7 +76,7 @@ func startDevTrust(t *testing.T) *devEnv {
 			devErr = err
 			return
 		}
-		devVal = &devEnv{pki: p, svc: svc, url: srv.URL, root: filepath.Join(dir, testpki.RootCertFile), signer: s}
+		devVal = &devEnv{pki: p, svc: svc, url: srv.URL, root: filepath.Join(dir, devpki.RootCertFile), signer: s}
 	})
 	if devErr != nil {
 		t.Fatal(devErr)

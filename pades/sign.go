@@ -9,8 +9,8 @@ import (
 	"io"
 	"time"
 
+	"hashsign/cms"
 	"hashsign/ltv"
-	"hashsign/pades/cms"
 	"hashsign/signer"
 )
 

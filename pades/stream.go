@@ -10,7 +10,7 @@ import (
 	"hash"
 	"io"
 
-	"hashsign/pades/cms"
+	"hashsign/cms"
 	"hashsign/pades/internal/pdf"
 )
 

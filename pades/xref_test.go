@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
-	"hashsign/testdata/testpki"
 )
 
 // TestSignXRefForms signs a generated file of every cross-reference form
@@ -103,7 +103,7 @@ func TestSignAlgorithms(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		id   *testpki.Identity
+		id   *devpki.Identity
 		hash crypto.Hash
 		pss  bool
 	}{

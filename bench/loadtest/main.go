@@ -7,7 +7,7 @@
 //	loadtest [-duration 10s] [-rounds 5] [-clients 4] [-batches 1,64] [-keys rsa,p256] [-audit FILE]
 //
 // It starts hashsvc in process on 127.0.0.1:0 with the RSA-2048 and ECDSA
-// P-256 file keys of the shared test PKI (testpki.DefaultDir), and an audit
+// P-256 file keys of the shared test PKI (devpki.DefaultDir), and an audit
 // log in a temporary directory (or FILE), so every signature is recorded as
 // in production. Each case runs for -duration in total: -clients
 // goroutines calling crypto.Signer.Sign directly (the raw rate), or
@@ -39,10 +39,10 @@ import (
 	"sync"
 	"time"
 
+	"hashsign/csc"
 	"hashsign/hashsvc"
-	"hashsign/hashsvc/csc"
+	"hashsign/internal/devpki"
 	"hashsign/signer/remote"
-	"hashsign/testdata/testpki"
 )
 
 func main() {
@@ -102,8 +102,8 @@ func run(duration time.Duration, rounds, clients int, batchList, keyList, auditP
 		}
 		sizes = append(sizes, n)
 	}
-	dir := testpki.DefaultDir()
-	p, err := testpki.LoadOrGenerate(dir, testpki.Options{})
+	dir := devpki.DefaultDir()
+	p, err := devpki.LoadOrGenerate(dir, devpki.Options{})
 	if err != nil {
 		return err
 	}
@@ -132,15 +132,15 @@ func run(duration time.Duration, rounds, clients int, batchList, keyList, auditP
 	if err != nil {
 		return err
 	}
-	inter := filepath.Join(dir, testpki.IntermediateCertFile)
+	inter := filepath.Join(dir, devpki.IntermediateCertFile)
 	maxBatch := slices.Max(sizes)
 	cfg := &hashsvc.Config{
 		Listen:  "127.0.0.1:0",
 		Audit:   hashsvc.AuditConfig{Path: auditPath},
 		APIKeys: []hashsvc.APIKeyConfig{{ID: "loadtest", SHA256: sum, Credentials: []string{hashsvc.AllCredentials}}},
 		Credentials: []hashsvc.CredentialConfig{
-			{ID: "rsa", Key: filepath.Join(dir, testpki.SignerRSAKeyFile), Cert: filepath.Join(dir, testpki.SignerRSACertFile), Chain: []string{inter}},
-			{ID: "p256", Key: filepath.Join(dir, testpki.SignerP256KeyFile), Cert: filepath.Join(dir, testpki.SignerP256CertFile), Chain: []string{inter}},
+			{ID: "rsa", Key: filepath.Join(dir, devpki.SignerRSAKeyFile), Cert: filepath.Join(dir, devpki.SignerRSACertFile), Chain: []string{inter}},
+			{ID: "p256", Key: filepath.Join(dir, devpki.SignerP256KeyFile), Cert: filepath.Join(dir, devpki.SignerP256CertFile), Chain: []string{inter}},
 		},
 		Limits: hashsvc.LimitsConfig{MaxBatch: max(maxBatch, hashsvc.DefaultMaxBatch)},
 	}

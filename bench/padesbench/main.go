@@ -59,7 +59,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 const timeBin = "/usr/bin/time"
@@ -179,16 +179,16 @@ func run(base string, labels []string, rounds int, keep bool) error {
 
 	// PKI.
 	pkiDir := filepath.Join(work, "pki")
-	pki, err := testpki.Generate(testpki.Options{})
+	pki, err := devpki.Generate(devpki.Options{})
 	if err != nil {
 		return err
 	}
-	if err := testpki.WriteDir(pki, pkiDir); err != nil {
+	if err := devpki.WriteDir(pki, pkiDir); err != nil {
 		return err
 	}
-	key := filepath.Join(pkiDir, testpki.SignerRSAKeyFile)
-	cert := filepath.Join(pkiDir, testpki.SignerRSACertFile)
-	inter := filepath.Join(pkiDir, testpki.IntermediateCertFile)
+	key := filepath.Join(pkiDir, devpki.SignerRSAKeyFile)
+	cert := filepath.Join(pkiDir, devpki.SignerRSACertFile)
+	inter := filepath.Join(pkiDir, devpki.IntermediateCertFile)
 
 	tools := []tool{
 		{"cp", func(in, out string) []string { return []string{"cp", in, out} }, true},

@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"hashsign/cms"
+	"hashsign/csc"
 	"hashsign/hashsvc"
-	"hashsign/hashsvc/csc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/signer/remote"
 	"hashsign/testdata/pdfgen"
 )

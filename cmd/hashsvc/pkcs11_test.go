@@ -15,10 +15,10 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
+	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/signer/remote"
 	"hashsign/testdata/pdfgen"
-	"hashsign/testdata/testpki"
 )
 
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
@@ -52,7 +52,7 @@ func TestPKCS11Credential(t *testing.T) {
 	util := need(t, "softhsm2-util")
 	need(t, softhsmModule)
 	p := hashsvctest.PKI(t)
-	pkiDir := testpki.DefaultDir()
+	pkiDir := devpki.DefaultDir()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	os.Mkdir(tokens, 0o700)
@@ -61,7 +61,7 @@ func TestPKCS11Credential(t *testing.T) {
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf, "GOTOOLCHAIN=local")
 	for _, args := range [][]string{
 		{"--init-token", "--free", "--label", "hashsvc", "--pin", "1234", "--so-pin", "5678"},
-		{"--import", filepath.Join(pkiDir, testpki.SignerP256KeyFile), "--token", "hashsvc", "--label", "signer", "--id", "01", "--pin", "1234"},
+		{"--import", filepath.Join(pkiDir, devpki.SignerP256KeyFile), "--token", "hashsvc", "--label", "signer", "--id", "01", "--pin", "1234"},
 	} {
 		cmd := exec.Command(util, args...)
 		cmd.Env = env
@@ -82,7 +82,7 @@ credentials:
     key: "pkcs11:token=hashsvc;object=signer?module-path=%s&pin-value=1234"
     cert: %q
     chain: [%q]
-`, sum, softhsmModule, filepath.Join(pkiDir, testpki.SignerP256CertFile), filepath.Join(pkiDir, testpki.IntermediateCertFile))
+`, sum, softhsmModule, filepath.Join(pkiDir, devpki.SignerP256CertFile), filepath.Join(pkiDir, devpki.IntermediateCertFile))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 

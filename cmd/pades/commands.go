@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/cms"
+	"hashsign/csc"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/signer"
 	"hashsign/signer/remote"
 )

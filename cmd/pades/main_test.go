@@ -13,11 +13,11 @@ import (
 	"sync"
 	"testing"
 
+	"hashsign/cms"
+	"hashsign/internal/devpki"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
-	"hashsign/testdata/testpki"
 )
 
 var (
@@ -30,8 +30,8 @@ var (
 func testPKIDir(t *testing.T) string {
 	t.Helper()
 	pkiOnce.Do(func() {
-		pkiDir = testpki.DefaultDir()
-		_, pkiErr = testpki.LoadOrGenerate(pkiDir, testpki.Options{})
+		pkiDir = devpki.DefaultDir()
+		_, pkiErr = devpki.LoadOrGenerate(pkiDir, devpki.Options{})
 	})
 	if pkiErr != nil {
 		t.Fatal(pkiErr)
@@ -83,7 +83,7 @@ func noOutput(t *testing.T, dir string, inputs ...string) {
 
 func TestSignErrors(t *testing.T) {
 	pki := testPKIDir(t)
-	key, cert := filepath.Join(pki, testpki.SignerRSAKeyFile), filepath.Join(pki, testpki.SignerRSACertFile)
+	key, cert := filepath.Join(pki, devpki.SignerRSAKeyFile), filepath.Join(pki, devpki.SignerRSACertFile)
 	ecKey := filepath.Join(pki, "signer-p256.key")
 	good := samplePDF(t)
 
@@ -176,7 +176,7 @@ func TestSignEncryptedWithPassword(t *testing.T) {
 				t.Fatalf("qpdf: %v\n%s", err, b)
 			}
 			out := filepath.Join(dir, c.name+"-signed.pdf")
-			code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+			code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
 				"-password", "user pw", "-reason", "encrypted test", in, out)
 			if code != 0 {
 				t.Fatalf("sign: %s", stderr)
@@ -207,7 +207,7 @@ func TestPrepareEmbed(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.pdf", samplePDF(t))
 	prepared := filepath.Join(dir, "prepared.pdf")
-	code, stdout, stderr := runCLI("prepare", "-cert", filepath.Join(pki, testpki.SignerRSACertFile), "-chain", filepath.Join(pki, testpki.IntermediateCertFile), in, prepared)
+	code, stdout, stderr := runCLI("prepare", "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile), in, prepared)
 	if code != 0 {
 		t.Fatalf("prepare: %s", stderr)
 	}
@@ -219,7 +219,7 @@ func TestPrepareEmbed(t *testing.T) {
 	if err != nil || len(digest) != 32 {
 		t.Fatalf("digest %q", res.Digest)
 	}
-	s, err := signer.LoadKeyFile(filepath.Join(pki, testpki.SignerRSAKeyFile), filepath.Join(pki, testpki.SignerRSACertFile), filepath.Join(pki, testpki.IntermediateCertFile))
+	s, err := signer.LoadKeyFile(filepath.Join(pki, devpki.SignerRSAKeyFile), filepath.Join(pki, devpki.SignerRSACertFile), filepath.Join(pki, devpki.IntermediateCertFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,13 +268,13 @@ func TestLevelFailuresLeaveNoOutput(t *testing.T) {
 	in := writeFile(t, dir, "in.pdf", samplePDF(t))
 	for _, level := range []string{"B-T", "B-LT", "B-LTA"} {
 		out := filepath.Join(dir, "out-"+level+".pdf")
-		code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+		code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
 			"-level", level, "-tsa", down, "-timeout", "5s", in, out)
 		if code != 1 || !strings.Contains(stderr, down) {
 			t.Errorf("%s with the TSA down: exit %d, stderr %q (want the TSA's URL named)", level, code, stderr)
 		}
 	}
-	if code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, testpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, testpki.SignerRSACertFile),
+	if code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
 		"-level", "B-T", in, filepath.Join(dir, "x.pdf")); code != 2 || !strings.Contains(stderr, "needs -tsa") {
 		t.Errorf("B-T without -tsa: exit %d, %q", code, stderr)
 	}

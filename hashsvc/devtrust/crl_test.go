@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // fetchCRL gets the CRL at path and checks its signature by issuer.
@@ -47,13 +47,13 @@ func fetchCRL(t *testing.T, srv *httptest.Server, path string, issuer *x509.Cert
 }
 
 // ocspStatus queries the OCSP responder of srv about cert.
-func ocspStatus(t *testing.T, srv *httptest.Server, p *testpki.PKI, cert *x509.Certificate) *ocsp.Response {
+func ocspStatus(t *testing.T, srv *httptest.Server, p *devpki.PKI, cert *x509.Certificate) *ocsp.Response {
 	t.Helper()
 	req, err := ocsp.CreateRequest(cert, p.Intermediate.Cert, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body := do(t, srv, "POST", testpki.OCSPPath, "application/ocsp-request", req)
+	_, body := do(t, srv, "POST", devpki.OCSPPath, "application/ocsp-request", req)
 	r, err := ocsp.ParseResponseForCert(body, cert, p.Intermediate.Cert)
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +70,8 @@ func TestCRL(t *testing.T) {
 		path   string
 		issuer *x509.Certificate
 	}{
-		{testpki.RootCRLPath, p.Root.Cert},
-		{testpki.IntermediateCRLPath, p.Intermediate.Cert},
+		{devpki.RootCRLPath, p.Root.Cert},
+		{devpki.IntermediateCRLPath, p.Intermediate.Cert},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			crl, der := fetchCRL(t, srv, tt.path, tt.issuer)
@@ -92,13 +92,13 @@ func TestCRL(t *testing.T) {
 	}
 
 	// A CRL is renewed once half its validity has passed.
-	old, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, p.Intermediate.Cert)
+	old, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, p.Intermediate.Cert)
 	clk.Advance(23 * time.Hour)
-	if crl, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, p.Intermediate.Cert); crl.Number.Cmp(old.Number) != 0 {
+	if crl, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, p.Intermediate.Cert); crl.Number.Cmp(old.Number) != 0 {
 		t.Errorf("CRL renewed after 23h of 48h")
 	}
 	clk.Advance(time.Hour)
-	crl, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, p.Intermediate.Cert)
+	crl, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, p.Intermediate.Cert)
 	if crl.Number.Cmp(old.Number) <= 0 || !crl.ThisUpdate.Equal(clk.Now()) {
 		t.Errorf("CRL %v of %v not renewed after 24h of 48h (was %v of %v)", crl.Number, crl.ThisUpdate, old.Number, old.ThisUpdate)
 	}
@@ -121,8 +121,8 @@ func TestCRLOpenSSL(t *testing.T) {
 		serial *big.Int
 		reason string
 	}{
-		{testpki.RootCRLPath, p.Root.Cert, testpki.RootCertFile, p.Intermediate.Cert.SerialNumber, "Cessation Of Operation"},
-		{testpki.IntermediateCRLPath, p.Intermediate.Cert, testpki.ChainFile, p.SignerRSA.Cert.SerialNumber, "Key Compromise"},
+		{devpki.RootCRLPath, p.Root.Cert, devpki.RootCertFile, p.Intermediate.Cert.SerialNumber, "Cessation Of Operation"},
+		{devpki.IntermediateCRLPath, p.Intermediate.Cert, devpki.ChainFile, p.SignerRSA.Cert.SerialNumber, "Key Compromise"},
 	} {
 		_, der := fetchCRL(t, srv, tt.path, tt.issuer)
 		file := writeFile(t, "crl.der", der)
@@ -152,7 +152,7 @@ func TestRevoke(t *testing.T) {
 	if r := ocspStatus(t, srv, p, p.SignerRSA.Cert); r.Status != ocsp.Good {
 		t.Fatalf("status %d before revocation, want good", r.Status)
 	}
-	before, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, inter)
+	before, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, inter)
 
 	at := clk.Now().Add(-10 * time.Minute)
 	if err := s.Revoke(p.SignerRSA.Cert, at.Add(123*time.Millisecond), ocsp.KeyCompromise); err != nil {
@@ -174,7 +174,7 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("SignerP384: status %d, want good", r.Status)
 	}
 
-	crl, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, inter)
+	crl, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, inter)
 	if crl.Number.Cmp(before.Number) <= 0 {
 		t.Errorf("CRL number %v after a revocation, was %v", crl.Number, before.Number)
 	}
@@ -195,7 +195,7 @@ func TestRevoke(t *testing.T) {
 			t.Errorf("CRL entry %x: %v reason %d, want %v reason %d", e.SerialNumber, e.RevocationTime, e.ReasonCode, w.RevocationTime, w.ReasonCode)
 		}
 	}
-	if rootCRL, _ := fetchCRL(t, srv, testpki.RootCRLPath, root); len(rootCRL.RevokedCertificateEntries) != 0 {
+	if rootCRL, _ := fetchCRL(t, srv, devpki.RootCRLPath, root); len(rootCRL.RevokedCertificateEntries) != 0 {
 		t.Error("revoking leaves changed the root CRL")
 	}
 
@@ -203,7 +203,7 @@ func TestRevoke(t *testing.T) {
 	if err := s.Revoke(inter, at, ocsp.CACompromise); err != nil {
 		t.Fatal(err)
 	}
-	rootCRL, _ := fetchCRL(t, srv, testpki.RootCRLPath, root)
+	rootCRL, _ := fetchCRL(t, srv, devpki.RootCRLPath, root)
 	if len(rootCRL.RevokedCertificateEntries) != 1 || rootCRL.RevokedCertificateEntries[0].SerialNumber.Cmp(inter.SerialNumber) != 0 ||
 		rootCRL.RevokedCertificateEntries[0].ReasonCode != ocsp.CACompromise {
 		t.Errorf("root CRL entries %+v, want the intermediate CA", rootCRL.RevokedCertificateEntries)
@@ -274,10 +274,10 @@ func TestConcurrent(t *testing.T) {
 			}
 		})
 		wg.Go(func() { ocspStatus(t, srv, p, id.Cert) })
-		wg.Go(func() { fetchCRL(t, srv, testpki.IntermediateCRLPath, p.Intermediate.Cert) })
+		wg.Go(func() { fetchCRL(t, srv, devpki.IntermediateCRLPath, p.Intermediate.Cert) })
 	}
 	wg.Wait()
-	crl, _ := fetchCRL(t, srv, testpki.IntermediateCRLPath, p.Intermediate.Cert)
+	crl, _ := fetchCRL(t, srv, devpki.IntermediateCRLPath, p.Intermediate.Cert)
 	if got, want := len(crl.RevokedCertificateEntries), len(p.Leaves()); got != want {
 		t.Errorf("%d CRL entries, want %d", got, want)
 	}

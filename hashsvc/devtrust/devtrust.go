@@ -2,11 +2,11 @@
 // development and tests: an RFC 3161 time-stamping authority, an RFC 6960
 // OCSP responder, certificate revocation lists and the CA certificates.
 //
-// The services answer for a [testpki.PKI]. The time-stamping authority signs
+// The services answer for a [devpki.PKI]. The time-stamping authority signs
 // with PKI.TSA, the OCSP responder is PKI.OCSP, delegated by the intermediate
 // CA, and the CRLs are signed by the root and intermediate CAs. The handler
 // returned by [Services.Handler] serves the paths that the certificates of a
-// PKI generated with testpki.Options.BaseURL refer to, so it must be mounted
+// PKI generated with devpki.Options.BaseURL refer to, so it must be mounted
 // at the root of that base URL.
 //
 // The OCSP responder answers "good" for the certificates of the PKI that the
@@ -38,13 +38,13 @@ import (
 	"sync"
 	"time"
 
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // TSAPath is the URL path of the time-stamping authority. The other paths
-// are those of package testpki: [testpki.OCSPPath], [testpki.RootCRLPath],
-// [testpki.IntermediateCRLPath], [testpki.RootCertPath] and
-// [testpki.IntermediateCertPath].
+// are those of package devpki: [devpki.OCSPPath], [devpki.RootCRLPath],
+// [devpki.IntermediateCRLPath], [devpki.RootCertPath] and
+// [devpki.IntermediateCertPath].
 const TSAPath = "/tsa"
 
 // Defaults used when the corresponding [Options] field is zero.
@@ -96,7 +96,7 @@ type Options struct {
 // Services serves the trust services of one test PKI. Its methods are safe
 // for concurrent use.
 type Services struct {
-	pki          *testpki.PKI
+	pki          *devpki.PKI
 	now          func() time.Time
 	ocspValidity time.Duration
 	crlValidity  time.Duration
@@ -131,7 +131,7 @@ type issuerHashes struct {
 // authority is a certification authority of the PKI with its revocation
 // state. The fields after mu are guarded by Services.mu.
 type authority struct {
-	id      *testpki.Identity
+	id      *devpki.Identity
 	crlPath string
 
 	revoked   map[string]revocation // by serial number in hexadecimal
@@ -150,13 +150,13 @@ type revocation struct {
 // New returns the services of p. p must have its Root, Intermediate, TSA and
 // OCSP identities; the signers are optional. The TSA and OCSP keys must be
 // RSA or ECDSA keys.
-func New(p *testpki.PKI, opts Options) (*Services, error) {
+func New(p *devpki.PKI, opts Options) (*Services, error) {
 	if p == nil {
 		return nil, errors.New("devtrust: nil PKI")
 	}
 	for _, id := range []struct {
 		name string
-		id   *testpki.Identity
+		id   *devpki.Identity
 	}{
 		{"root CA", p.Root},
 		{"intermediate CA", p.Intermediate},
@@ -167,7 +167,7 @@ func New(p *testpki.PKI, opts Options) (*Services, error) {
 			return nil, fmt.Errorf("devtrust: PKI has no %s identity", id.name)
 		}
 	}
-	for _, id := range []*testpki.Identity{p.TSA, p.OCSP} {
+	for _, id := range []*devpki.Identity{p.TSA, p.OCSP} {
 		if _, err := signatureAlgorithm(id.Key.Public()); err != nil {
 			return nil, fmt.Errorf("devtrust: %q: %w", id.Cert.Subject.CommonName, err)
 		}
@@ -207,8 +207,8 @@ func New(p *testpki.PKI, opts Options) (*Services, error) {
 	// CRL numbers start from the wall clock, so that they keep increasing
 	// across restarts of a server that loads the same PKI.
 	start := big.NewInt(time.Now().Unix())
-	s.root = &authority{id: p.Root, crlPath: testpki.RootCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
-	s.inter = &authority{id: p.Intermediate, crlPath: testpki.IntermediateCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
+	s.root = &authority{id: p.Root, crlPath: devpki.RootCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
+	s.inter = &authority{id: p.Intermediate, crlPath: devpki.IntermediateCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
 
 	sum := sha256.Sum256(p.TSA.Cert.Raw)
 	s.tsaCertHash = sum[:]
@@ -231,13 +231,13 @@ func New(p *testpki.PKI, opts Options) (*Services, error) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TSAPath, s.serveTSA)
-	mux.HandleFunc("POST "+testpki.OCSPPath, s.serveOCSPPost)
-	mux.HandleFunc("GET "+testpki.OCSPPath, s.serveOCSPGet)
-	mux.HandleFunc("GET "+testpki.OCSPPath+"/{request...}", s.serveOCSPGet)
-	mux.HandleFunc("GET "+testpki.RootCRLPath, s.crlHandler(s.root))
-	mux.HandleFunc("GET "+testpki.IntermediateCRLPath, s.crlHandler(s.inter))
-	mux.HandleFunc("GET "+testpki.RootCertPath, s.certHandler(p.Root.Cert))
-	mux.HandleFunc("GET "+testpki.IntermediateCertPath, s.certHandler(p.Intermediate.Cert))
+	mux.HandleFunc("POST "+devpki.OCSPPath, s.serveOCSPPost)
+	mux.HandleFunc("GET "+devpki.OCSPPath, s.serveOCSPGet)
+	mux.HandleFunc("GET "+devpki.OCSPPath+"/{request...}", s.serveOCSPGet)
+	mux.HandleFunc("GET "+devpki.RootCRLPath, s.crlHandler(s.root))
+	mux.HandleFunc("GET "+devpki.IntermediateCRLPath, s.crlHandler(s.inter))
+	mux.HandleFunc("GET "+devpki.RootCertPath, s.certHandler(p.Root.Cert))
+	mux.HandleFunc("GET "+devpki.IntermediateCertPath, s.certHandler(p.Intermediate.Cert))
 	s.handler = mux
 	return s, nil
 }
@@ -245,12 +245,12 @@ func New(p *testpki.PKI, opts Options) (*Services, error) {
 // Handler returns the HTTP handler of the services. It serves:
 //
 //	POST TSAPath                       time-stamp requests (application/timestamp-query)
-//	POST testpki.OCSPPath              OCSP requests (application/ocsp-request)
-//	GET  testpki.OCSPPath/{request}    OCSP requests, URL-escaped base64 of the DER
-//	GET  testpki.RootCRLPath           CRL of the root CA (DER)
-//	GET  testpki.IntermediateCRLPath   CRL of the intermediate CA (DER)
-//	GET  testpki.RootCertPath          root CA certificate (DER)
-//	GET  testpki.IntermediateCertPath  intermediate CA certificate (DER)
+//	POST devpki.OCSPPath              OCSP requests (application/ocsp-request)
+//	GET  devpki.OCSPPath/{request}    OCSP requests, URL-escaped base64 of the DER
+//	GET  devpki.RootCRLPath           CRL of the root CA (DER)
+//	GET  devpki.IntermediateCRLPath   CRL of the intermediate CA (DER)
+//	GET  devpki.RootCertPath          root CA certificate (DER)
+//	GET  devpki.IntermediateCertPath  intermediate CA certificate (DER)
 //
 // In GET requests for OCSP, every "/" of the base64 text must be escaped as
 // "%2F" (RFC 6960, appendix A.1); "+" and "=" may be escaped or not, as path

@@ -18,15 +18,15 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // sharedPKI returns the PKI that the tests of several packages share and the
 // directory holding its PEM files.
-func sharedPKI(t *testing.T) (*testpki.PKI, string) {
+func sharedPKI(t *testing.T) (*devpki.PKI, string) {
 	t.Helper()
-	dir := testpki.DefaultDir()
-	p, err := testpki.LoadOrGenerate(dir, testpki.Options{})
+	dir := devpki.DefaultDir()
+	p, err := devpki.LoadOrGenerate(dir, devpki.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // newServer starts the services of p on a loopback test server.
-func newServer(t *testing.T, p *testpki.PKI, opts devtrust.Options) (*devtrust.Services, *httptest.Server) {
+func newServer(t *testing.T, p *devpki.PKI, opts devtrust.Options) (*devtrust.Services, *httptest.Server) {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -143,7 +143,7 @@ func TestNew(t *testing.T) {
 		t.Error("New without TSA succeeded")
 	}
 	wrongOCSP := *p
-	wrongOCSP.OCSP = &testpki.Identity{Cert: p.Intermediate.Cert, Key: p.Intermediate.Key}
+	wrongOCSP.OCSP = &devpki.Identity{Cert: p.Intermediate.Cert, Key: p.Intermediate.Key}
 	if _, err := devtrust.New(&wrongOCSP, devtrust.Options{}); err == nil {
 		t.Error("New with an OCSP responder not issued by the intermediate CA succeeded")
 	}
@@ -167,21 +167,21 @@ func TestRouting(t *testing.T) {
 	}{
 		{"GET", devtrust.TSAPath, "", nil, http.StatusMethodNotAllowed, "POST"},
 		{"PUT", devtrust.TSAPath, "", nil, http.StatusMethodNotAllowed, "POST"},
-		{"PUT", testpki.OCSPPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD, POST"},
-		{"GET", testpki.OCSPPath, "", nil, http.StatusBadRequest, ""},
-		{"GET", testpki.OCSPPath + "/", "", nil, http.StatusBadRequest, ""},
-		{"POST", testpki.OCSPPath + "/MAA=", "application/ocsp-request", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"POST", testpki.RootCRLPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"DELETE", testpki.IntermediateCertPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"PUT", devpki.OCSPPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"GET", devpki.OCSPPath, "", nil, http.StatusBadRequest, ""},
+		{"GET", devpki.OCSPPath + "/", "", nil, http.StatusBadRequest, ""},
+		{"POST", devpki.OCSPPath + "/MAA=", "application/ocsp-request", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"POST", devpki.RootCRLPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"DELETE", devpki.IntermediateCertPath, "", nil, http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"GET", "/nothing", "", nil, http.StatusNotFound, ""},
 		{"GET", "/crl/other.crl", "", nil, http.StatusNotFound, ""},
 		{"POST", devtrust.TSAPath, "text/plain", []byte("x"), http.StatusUnsupportedMediaType, ""},
 		{"POST", devtrust.TSAPath, "", []byte("x"), http.StatusUnsupportedMediaType, ""},
-		{"POST", testpki.OCSPPath, "application/timestamp-query", []byte("x"), http.StatusUnsupportedMediaType, ""},
+		{"POST", devpki.OCSPPath, "application/timestamp-query", []byte("x"), http.StatusUnsupportedMediaType, ""},
 		{"POST", devtrust.TSAPath, "application/timestamp-query", big, http.StatusRequestEntityTooLarge, ""},
-		{"POST", testpki.OCSPPath, "application/ocsp-request", big, http.StatusRequestEntityTooLarge, ""},
-		{"HEAD", testpki.RootCertPath, "", nil, http.StatusOK, ""},
-		{"HEAD", testpki.RootCRLPath, "", nil, http.StatusOK, ""},
+		{"POST", devpki.OCSPPath, "application/ocsp-request", big, http.StatusRequestEntityTooLarge, ""},
+		{"HEAD", devpki.RootCertPath, "", nil, http.StatusOK, ""},
+		{"HEAD", devpki.RootCRLPath, "", nil, http.StatusOK, ""},
 	} {
 		resp, _ := do(t, srv, tt.method, tt.path, tt.contentType, tt.body)
 		if resp.StatusCode != tt.status {
@@ -197,8 +197,8 @@ func TestCertificates(t *testing.T) {
 	p, _ := sharedPKI(t)
 	_, srv := newServer(t, p, devtrust.Options{})
 	for path, want := range map[string]*x509.Certificate{
-		testpki.RootCertPath:         p.Root.Cert,
-		testpki.IntermediateCertPath: p.Intermediate.Cert,
+		devpki.RootCertPath:         p.Root.Cert,
+		devpki.IntermediateCertPath: p.Intermediate.Cert,
 	} {
 		resp, body := do(t, srv, "GET", path, "", nil)
 		if resp.StatusCode != http.StatusOK {
@@ -218,7 +218,7 @@ func TestCertificates(t *testing.T) {
 func TestCertificateURLs(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
-	p, err := testpki.Generate(testpki.Options{BaseURL: "http://" + srv.Listener.Addr().String()})
+	p, err := devpki.Generate(devpki.Options{BaseURL: "http://" + srv.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // Media types of RFC 6960, appendix C.
@@ -141,7 +141,7 @@ func (s *Services) serveOCSPPost(w http.ResponseWriter, r *http.Request) {
 // 6960, appendix A.1). Every "/" of the base64 text must be escaped, as
 // "%2F"; "+" and "=" may be escaped or not, as path syntax allows.
 func (s *Services) serveOCSPGet(w http.ResponseWriter, r *http.Request) {
-	escaped, ok := strings.CutPrefix(r.URL.EscapedPath(), testpki.OCSPPath)
+	escaped, ok := strings.CutPrefix(r.URL.EscapedPath(), devpki.OCSPPath)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -234,7 +234,7 @@ func (s *Services) ocspResponse(ctx context.Context, der []byte) ([]byte, *ocspE
 		hashes, ok := s.interHashes[hashAlgorithmOID(id.HashAlgorithm.Algorithm)]
 		if !ok || !bytes.Equal(id.IssuerNameHash, hashes.name) || !bytes.Equal(id.IssuerKeyHash, hashes.key) {
 			return nil, &ocspError{http.StatusOK, ocspUnauthorized,
-				fmt.Errorf("certificate %s of an issuer other than %q", serialKey(id.SerialNumber), testpki.IntermediateCN)}
+				fmt.Errorf("certificate %s of an issuer other than %q", serialKey(id.SerialNumber), devpki.IntermediateCN)}
 		}
 	}
 

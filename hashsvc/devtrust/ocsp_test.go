@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // ocspRequestASN1 is the part of OCSPRequest (RFC 6960) that the tests
@@ -123,7 +123,7 @@ func TestOCSP(t *testing.T) {
 	_, srv := newServer(t, p, devtrust.Options{Now: clk.Now, OCSPValidity: 6 * time.Hour})
 	post := func(der []byte) (*http.Response, []byte) {
 		t.Helper()
-		return do(t, srv, "POST", testpki.OCSPPath, "application/ocsp-request", der)
+		return do(t, srv, "POST", devpki.OCSPPath, "application/ocsp-request", der)
 	}
 	inter := p.Intermediate.Cert
 
@@ -285,7 +285,7 @@ func TestOCSPGet(t *testing.T) {
 		{"bad-base64", url.QueryEscape(b64[1:]), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := do(t, srv, "GET", testpki.OCSPPath+"/"+tt.escaped, "", nil)
+			resp, body := do(t, srv, "GET", devpki.OCSPPath+"/"+tt.escaped, "", nil)
 			if !tt.ok {
 				if resp.StatusCode != http.StatusBadRequest || !bytes.Equal(body, ocsp.MalformedRequestErrorResponse) {
 					t.Errorf("status %d, body %x; want 400 and malformedRequest", resp.StatusCode, body)
@@ -313,12 +313,12 @@ func TestOCSPOpenSSL(t *testing.T) {
 	opensslPath(t)
 	p, dir := sharedPKI(t)
 	s, srv := newServer(t, p, devtrust.Options{})
-	inter := filepath.Join(dir, testpki.IntermediateCertFile)
-	root := filepath.Join(dir, testpki.RootCertFile)
+	inter := filepath.Join(dir, devpki.IntermediateCertFile)
+	root := filepath.Join(dir, devpki.RootCertFile)
 	query := func(certFile string) string {
 		t.Helper()
 		out, err := openssl(t, "ocsp", "-issuer", inter, "-cert", filepath.Join(dir, certFile),
-			"-url", srv.URL+testpki.OCSPPath, "-CAfile", root, "-resp_text")
+			"-url", srv.URL+devpki.OCSPPath, "-CAfile", root, "-resp_text")
 		if err != nil {
 			t.Fatalf("openssl ocsp: %v\n%s", err, out)
 		}
@@ -333,7 +333,7 @@ func TestOCSPOpenSSL(t *testing.T) {
 		return out
 	}
 
-	for _, f := range []string{testpki.SignerRSACertFile, testpki.SignerP256CertFile, testpki.SignerP384CertFile, testpki.TSACertFile, testpki.OCSPCertFile} {
+	for _, f := range []string{devpki.SignerRSACertFile, devpki.SignerP256CertFile, devpki.SignerP384CertFile, devpki.TSACertFile, devpki.OCSPCertFile} {
 		if out := query(f); !strings.Contains(out, f+": good") {
 			t.Errorf("%s: openssl ocsp does not say good:\n%s", f, out)
 		}
@@ -342,13 +342,13 @@ func TestOCSPOpenSSL(t *testing.T) {
 	if err := s.Revoke(p.SignerRSA.Cert, time.Time{}, ocsp.KeyCompromise); err != nil {
 		t.Fatal(err)
 	}
-	out := query(testpki.SignerRSACertFile)
-	for _, want := range []string{testpki.SignerRSACertFile + ": revoked", "Reason: keyCompromise"} {
+	out := query(devpki.SignerRSACertFile)
+	for _, want := range []string{devpki.SignerRSACertFile + ": revoked", "Reason: keyCompromise"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("openssl ocsp output lacks %q:\n%s", want, out)
 		}
 	}
-	if out := query(testpki.SignerP256CertFile); !strings.Contains(out, testpki.SignerP256CertFile+": good") {
+	if out := query(devpki.SignerP256CertFile); !strings.Contains(out, devpki.SignerP256CertFile+": good") {
 		t.Errorf("revoking one certificate changed another:\n%s", out)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // tsImprint is MessageImprint (RFC 3161).
@@ -78,9 +78,9 @@ func TestTSAOpenSSL(t *testing.T) {
 	content := []byte("hashsign devtrust time-stamp test\n")
 	data := writeFile(t, "data.txt", content)
 	other := writeFile(t, "other.txt", []byte("something else\n"))
-	root := filepath.Join(dir, testpki.RootCertFile)
+	root := filepath.Join(dir, devpki.RootCertFile)
 	var untrustedPEM []byte
-	for _, f := range []string{testpki.TSACertFile, testpki.IntermediateCertFile} {
+	for _, f := range []string{devpki.TSACertFile, devpki.IntermediateCertFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/devtrust"
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 // API key IDs of the in-process server.
@@ -41,7 +41,7 @@ const (
 type Server struct {
 	*httptest.Server
 	Service   *hashsvc.Server
-	PKI       *testpki.PKI
+	PKI       *devpki.PKI
 	Keys      map[string]string // API keys by id
 	AuditPath string
 	Config    *hashsvc.Config
@@ -62,9 +62,9 @@ type Options struct {
 }
 
 // PKI returns the test PKI shared by the tests of every package.
-func PKI(t testing.TB) *testpki.PKI {
+func PKI(t testing.TB) *devpki.PKI {
 	t.Helper()
-	p, err := testpki.LoadOrGenerate(testpki.DefaultDir(), testpki.Options{})
+	p, err := devpki.LoadOrGenerate(devpki.DefaultDir(), devpki.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func PKI(t testing.TB) *testpki.PKI {
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	p := PKI(t)
-	dir := testpki.DefaultDir()
+	dir := devpki.DefaultDir()
 	keys := map[string]string{}
 	var apiKeys []hashsvc.APIKeyConfig
 	for id, creds := range map[string][]string{KeyAll: {hashsvc.AllCredentials}, KeyP256: {CredP256}} {
@@ -88,7 +88,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		keys[id] = k
 		apiKeys = append(apiKeys, hashsvc.APIKeyConfig{ID: id, SHA256: sum, Credentials: creds})
 	}
-	inter := filepath.Join(dir, testpki.IntermediateCertFile)
+	inter := filepath.Join(dir, devpki.IntermediateCertFile)
 	cred := func(id, key, cert string) hashsvc.CredentialConfig {
 		return hashsvc.CredentialConfig{ID: id, Key: filepath.Join(dir, key), Cert: filepath.Join(dir, cert), Chain: []string{inter}}
 	}
@@ -98,9 +98,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		Audit:   hashsvc.AuditConfig{Path: s.AuditPath},
 		APIKeys: apiKeys,
 		Credentials: []hashsvc.CredentialConfig{
-			cred(CredRSA, testpki.SignerRSAKeyFile, testpki.SignerRSACertFile),
-			cred(CredP256, testpki.SignerP256KeyFile, testpki.SignerP256CertFile),
-			cred(CredP384, testpki.SignerP384KeyFile, testpki.SignerP384CertFile),
+			cred(CredRSA, devpki.SignerRSAKeyFile, devpki.SignerRSACertFile),
+			cred(CredP256, devpki.SignerP256KeyFile, devpki.SignerP256CertFile),
+			cred(CredP384, devpki.SignerP384KeyFile, devpki.SignerP384CertFile),
 		},
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,7 +114,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 			t.Fatal(err)
 		}
 		mount[devtrust.TSAPath] = trust.Handler()
-		s.Config.TSA = hashsvc.TSAConfig{URL: "http://" + ln.Addr().String() + devtrust.TSAPath, Roots: filepath.Join(dir, testpki.RootCertFile)}
+		s.Config.TSA = hashsvc.TSAConfig{URL: "http://" + ln.Addr().String() + devtrust.TSAPath, Roots: filepath.Join(dir, devpki.RootCertFile)}
 	}
 	if opts.Edit != nil {
 		opts.Edit(s.Config)

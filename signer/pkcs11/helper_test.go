@@ -23,7 +23,7 @@ import (
 
 	"github.com/ThalesIgnite/crypto11"
 
-	"hashsign/testdata/testpki"
+	"hashsign/internal/devpki"
 )
 
 const (
@@ -64,14 +64,14 @@ func need(t testing.TB, what string) string {
 
 var (
 	pkiOnce sync.Once
-	pki     *testpki.PKI
+	pki     *devpki.PKI
 	pkiErr  error
 )
 
 // testPKI returns the shared test PKI.
-func testPKI(t testing.TB) *testpki.PKI {
+func testPKI(t testing.TB) *devpki.PKI {
 	t.Helper()
-	pkiOnce.Do(func() { pki, pkiErr = testpki.LoadOrGenerate(testpki.DefaultDir(), testpki.Options{}) })
+	pkiOnce.Do(func() { pki, pkiErr = devpki.LoadOrGenerate(devpki.DefaultDir(), devpki.Options{}) })
 	if pkiErr != nil {
 		t.Fatal(pkiErr)
 	}
@@ -84,7 +84,7 @@ type testToken struct {
 	conf  string
 	label string
 	pin   string
-	pki   *testpki.PKI
+	pki   *devpki.PKI
 	certs map[string]*x509.Certificate // by key label
 	pubs  map[string]crypto.PublicKey  // by key label
 }
@@ -247,7 +247,7 @@ func (tt *testToken) issue(t testing.TB, cn string, pub crypto.PublicKey) *x509.
 	skid := sha1.Sum(spki)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{Organization: []string{testpki.Organization}, CommonName: cn},
+		Subject:               pkix.Name{Organization: []string{devpki.Organization}, CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"hashsign/cms"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
 )

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"hashsign/cms"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
-	"hashsign/pades/cms"
 	"hashsign/signer"
 )
 

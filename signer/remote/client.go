@@ -31,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 	"hashsign/pades"
 )
 

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"

@@ -12,7 +12,7 @@ import (
 	"io"
 	"slices"
 
-	"hashsign/hashsvc/csc"
+	"hashsign/csc"
 	"hashsign/signer"
 )
 

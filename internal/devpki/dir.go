@@ -1,4 +1,4 @@
-package testpki
+package devpki
 
 import (
 	"crypto"
@@ -73,7 +73,7 @@ func DefaultDir() string {
 // are written unencrypted, readable only by the owner.
 func WriteDir(p *PKI, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("testpki: creating directory: %w", err)
+		return fmt.Errorf("devpki: creating directory: %w", err)
 	}
 	for _, f := range p.files() {
 		id := *f.id
@@ -81,14 +81,14 @@ func WriteDir(p *PKI, dir string) error {
 			if f.optional {
 				continue
 			}
-			return fmt.Errorf("testpki: writing %s: missing identity", f.cert)
+			return fmt.Errorf("devpki: writing %s: missing identity", f.cert)
 		}
 		if err := writeFile(filepath.Join(dir, f.cert), 0o644, certPEM(id.Cert)); err != nil {
 			return err
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(id.Key)
 		if err != nil {
-			return fmt.Errorf("testpki: encoding %s: %w", f.key, err)
+			return fmt.Errorf("devpki: encoding %s: %w", f.key, err)
 		}
 		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		if err := writeFile(filepath.Join(dir, f.key), 0o600, keyPEM); err != nil {
@@ -105,7 +105,7 @@ func certPEM(c *x509.Certificate) []byte {
 
 func writeFile(name string, perm fs.FileMode, data []byte) error {
 	if err := os.WriteFile(name, data, perm); err != nil {
-		return fmt.Errorf("testpki: %w", err)
+		return fmt.Errorf("devpki: %w", err)
 	}
 	return nil
 }
@@ -131,35 +131,35 @@ func LoadDir(dir string) (*PKI, error) {
 func loadIdentity(certFile, keyFile string) (*Identity, error) {
 	certData, err := os.ReadFile(certFile)
 	if err != nil {
-		return nil, fmt.Errorf("testpki: %w", err)
+		return nil, fmt.Errorf("devpki: %w", err)
 	}
 	block, _ := pem.Decode(certData)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("testpki: %s: no PEM CERTIFICATE block", certFile)
+		return nil, fmt.Errorf("devpki: %s: no PEM CERTIFICATE block", certFile)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("testpki: parsing %s: %w", certFile, err)
+		return nil, fmt.Errorf("devpki: parsing %s: %w", certFile, err)
 	}
 
 	keyData, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("testpki: %w", err)
+		return nil, fmt.Errorf("devpki: %w", err)
 	}
 	block, _ = pem.Decode(keyData)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("testpki: %s: no PEM PRIVATE KEY block", keyFile)
+		return nil, fmt.Errorf("devpki: %s: no PEM PRIVATE KEY block", keyFile)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("testpki: parsing %s: %w", keyFile, err)
+		return nil, fmt.Errorf("devpki: parsing %s: %w", keyFile, err)
 	}
 	key, ok := k.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("testpki: %s: key of type %T is not a crypto.Signer", keyFile, k)
+		return nil, fmt.Errorf("devpki: %s: key of type %T is not a crypto.Signer", keyFile, k)
 	}
 	if !publicKeysEqual(key.Public(), cert.PublicKey) {
-		return nil, fmt.Errorf("testpki: %s does not match %s", keyFile, certFile)
+		return nil, fmt.Errorf("devpki: %s does not match %s", keyFile, certFile)
 	}
 	return &Identity{Cert: cert, Key: key}, nil
 }
@@ -182,7 +182,7 @@ func LoadOrGenerate(dir string, opts Options) (*PKI, error) {
 	p, err := LoadDir(dir)
 	if err == nil {
 		if err := fits(p, opts, time.Now()); err != nil {
-			return nil, fmt.Errorf("testpki: PKI in %s: %w", dir, err)
+			return nil, fmt.Errorf("devpki: PKI in %s: %w", dir, err)
 		}
 		return p, nil
 	}
@@ -196,11 +196,11 @@ func LoadOrGenerate(dir string, opts Options) (*PKI, error) {
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("testpki: creating directory: %w", err)
+		return nil, fmt.Errorf("devpki: creating directory: %w", err)
 	}
 	tmp, err := os.MkdirTemp(parent, filepath.Base(dir)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("testpki: creating temporary directory: %w", err)
+		return nil, fmt.Errorf("devpki: creating temporary directory: %w", err)
 	}
 	if err := WriteDir(p, tmp); err != nil {
 		os.RemoveAll(tmp)
@@ -211,11 +211,11 @@ func LoadOrGenerate(dir string, opts Options) (*PKI, error) {
 		// Another process may have created dir first.
 		if q, loadErr := LoadDir(dir); loadErr == nil {
 			if err := fits(q, opts, time.Now()); err != nil {
-				return nil, fmt.Errorf("testpki: PKI in %s: %w", dir, err)
+				return nil, fmt.Errorf("devpki: PKI in %s: %w", dir, err)
 			}
 			return q, nil
 		}
-		return nil, fmt.Errorf("testpki: %w", err)
+		return nil, fmt.Errorf("devpki: %w", err)
 	}
 	return p, nil
 }

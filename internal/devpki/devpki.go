@@ -1,4 +1,4 @@
-// Package testpki generates a small public key infrastructure for tests:
+// Package devpki generates a small public key infrastructure for tests:
 // a root CA, an intermediate CA, signing certificates with RSA and ECDSA
 // keys, a time-stamping authority and an OCSP responder.
 //
@@ -9,7 +9,7 @@
 // RSA key generation is slow, so tests that need a PKI should share one
 // through [LoadOrGenerate] and a directory such as [DefaultDir], which lets
 // test binaries of several packages reuse the same keys.
-package testpki
+package devpki
 
 import (
 	"crypto"
@@ -243,7 +243,7 @@ func generateKeys(random io.Reader, kinds []keyKind) ([]crypto.Signer, error) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("testpki: generating key %d: %w", i, err)
+			return nil, fmt.Errorf("devpki: generating key %d: %w", i, err)
 		}
 	}
 	return keys, nil
@@ -266,7 +266,7 @@ func Generate(opts Options) (*PKI, error) {
 		validity = DefaultValidity
 	}
 	if validity < 0 {
-		return nil, errors.New("testpki: negative validity")
+		return nil, errors.New("devpki: negative validity")
 	}
 	notAfter := notBefore.Add(validity)
 
@@ -294,7 +294,7 @@ func Generate(opts Options) (*PKI, error) {
 		IsCA:                  true,
 		MaxPathLen:            -1,
 	}); err != nil {
-		return nil, fmt.Errorf("testpki: creating root CA certificate: %w", err)
+		return nil, fmt.Errorf("devpki: creating root CA certificate: %w", err)
 	}
 
 	inter := &x509.Certificate{
@@ -310,7 +310,7 @@ func Generate(opts Options) (*PKI, error) {
 		inter.CRLDistributionPoints = []string{g.baseURL + RootCRLPath}
 	}
 	if p.Intermediate, err = g.issue(keys[1], p.Root, inter); err != nil {
-		return nil, fmt.Errorf("testpki: creating intermediate CA certificate: %w", err)
+		return nil, fmt.Errorf("devpki: creating intermediate CA certificate: %w", err)
 	}
 
 	signerUsage := x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
@@ -333,7 +333,7 @@ func Generate(opts Options) (*PKI, error) {
 	// but RFC 3161, section 2.3, requires it for a TSA, so it is built here.
 	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{oidKeyPurposeTimeStamping()})
 	if err != nil {
-		return nil, fmt.Errorf("testpki: encoding TSA extended key usage: %w", err)
+		return nil, fmt.Errorf("devpki: encoding TSA extended key usage: %w", err)
 	}
 	if p.TSA, err = g.issueLeaf(keys[5], p.Intermediate, TSACN, x509.KeyUsageDigitalSignature, true, func(t *x509.Certificate) {
 		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{
@@ -390,7 +390,7 @@ func (g *generator) issueLeaf(key crypto.Signer, issuer *Identity, cn string, us
 	}
 	id, err := g.issue(key, issuer, t)
 	if err != nil {
-		return nil, fmt.Errorf("testpki: creating %q certificate: %w", cn, err)
+		return nil, fmt.Errorf("devpki: creating %q certificate: %w", cn, err)
 	}
 	return id, nil
 }
