@@ -137,21 +137,6 @@ func runOpenSSL(t *testing.T, openssl string, args ...string) string {
 	return string(out)
 }
 
-// readKey reads back a PEM private key written by openssl, to learn its
-// public key.
-func readKey(t *testing.T, path string) crypto.Signer {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _, err := parseKeyPEM(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // checkSigner checks that s signs verifiably and has chain want.
 func checkSigner(t *testing.T, s Signer, want ...*x509.Certificate) {
 	t.Helper()

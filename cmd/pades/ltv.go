@@ -17,11 +17,11 @@ import (
 
 // ltvFlags are the flags for levels above B-B.
 type ltvFlags struct {
-	level            string
-	tsa              listFlag
-	tsaUser, tsaPass string
-	timeout          time.Duration
-	trust, certs     listFlag
+	level        string
+	tsa          listFlag
+	tsaUser      string
+	timeout      time.Duration
+	trust, certs listFlag
 }
 
 func (l *ltvFlags) register(fs *flag.FlagSet, defaultLevel string) {
