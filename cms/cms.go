@@ -1,25 +1,33 @@
-// Package cms encodes and decodes the CMS (RFC 5652) SignedData structures
-// used by PAdES baseline signatures (ETSI EN 319 142-1, level B-B).
+// Package cms encodes, decodes and verifies the CMS (RFC 5652) SignedData
+// structures of PDF signatures: the detached signatures of PAdES (ETSI EN
+// 319 142-1) and adbe.pkcs7.detached, and the RFC 3161 time-stamp tokens,
+// whose SignedData encapsulates a TSTInfo.
 //
-// The SignedData produced here is detached: its encapsulated content type is
-// id-data and it carries no content. The caller hashes the signed byte range
-// of the PDF and passes that digest in. The single SignerInfo is identified by
-// issuer and serial number and carries exactly three signed attributes:
-// content-type, message-digest and ESS signing-certificate-v2 (RFC 5035).
-// There is no signing-time attribute; PAdES puts the claimed signing time in
-// the signature dictionary instead.
+// The SignedData that Sign and Assemble produce is detached: its
+// encapsulated content type is id-data and it carries no content. The
+// caller hashes the signed byte range of the PDF and passes that digest in.
+// The single SignerInfo is identified by issuer and serial number and
+// carries exactly three signed attributes: content-type, message-digest and
+// ESS signing-certificate-v2 (RFC 5035). There is no signing-time
+// attribute; PAdES puts the claimed signing time in the signature
+// dictionary instead. Signatures are made with SHA-256, SHA-384 or SHA-512
+// and RSA PKCS #1 v1.5, RSASSA-PSS (salt as long as the hash) or ECDSA on
+// P-256, P-384 and P-521.
 //
-// Supported algorithms are SHA-256, SHA-384 and SHA-512 with RSA PKCS #1 v1.5,
-// RSASSA-PSS and ECDSA on P-256, P-384 and P-521.
+// Parse reads more than Sign writes, so that existing signatures can be
+// checked: encapsulated content, BER, SHA-1 and SHA-224 digests,
+// RSASSA-PSS with any salt length, Ed25519 (RFC 8419), ESS
+// signing-certificate (v1) and signatures without signed attributes.
+// SignedData.VerifyIntegrity answers whether the signature is intact;
+// SignedData.CheckPAdES whether it follows the PAdES baseline profile.
 //
 // Sign is the one-step API. For signatures made elsewhere (a remote service
 // that receives only a hash), call SignedAttributes, have its digest signed,
-// then call Assemble. Parse and SignedData.Verify read a SignedData back.
+// then call Assemble.
 //
 // The output is DER, except that the certificates are kept in chain order,
 // signer first, rather than sorted as a DER SET OF would be, as is usual for
-// CMS; the signed attributes, the only signed part, are strict DER. Parse
-// accepts DER-style definite lengths only.
+// CMS; the signed attributes, the only signed part, are strict DER.
 package cms
 
 import (
@@ -27,44 +35,68 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	_ "crypto/sha256" // register SHA-256 for crypto.Hash.New
+	_ "crypto/sha1"   // register SHA-1 for crypto.Hash.New, to verify old signatures
+	_ "crypto/sha256" // register SHA-224 and SHA-256
 	_ "crypto/sha512" // register SHA-384 and SHA-512
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"slices"
 
-	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"hashsign/signer"
 )
 
-// Object identifiers. They are never modified.
+// Object identifiers. They are never modified; the exported functions
+// below return copies.
 var (
 	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidTSTInfo    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
 
 	oidAttrContentType          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
 	oidAttrMessageDigest        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
 	oidAttrSigningTime          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+	oidAttrSigningCertificate   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
 	oidAttrSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
 	oidAttrTimeStampToken       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
 
+	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA224 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
 	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 
 	oidRSAEncryption   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidSHA1WithRSA     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	oidSHA224WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 14}
 	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
 	oidSHA384WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
 	oidSHA512WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
 	oidRSASSAPSS       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 	oidMGF1            = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+	oidECPublicKey     = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidECDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
+	oidECDSAWithSHA224 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 1}
 	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	oidECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	oidEd25519         = asn1.ObjectIdentifier{1, 3, 101, 112}
 )
+
+// OIDData returns id-data (RFC 5652), the content type of a PDF signature.
+func OIDData() asn1.ObjectIdentifier { return slices.Clone(oidData) }
+
+// OIDTSTInfo returns id-ct-TSTInfo (RFC 3161), the encapsulated content
+// type of a time-stamp token.
+func OIDTSTInfo() asn1.ObjectIdentifier { return slices.Clone(oidTSTInfo) }
+
+// OIDSignatureTimeStampToken returns id-aa-signatureTimeStampToken (RFC
+// 3161, appendix A), the unsigned attribute that holds a signature
+// time-stamp token.
+func OIDSignatureTimeStampToken() asn1.ObjectIdentifier { return slices.Clone(oidAttrTimeStampToken) }
 
 // Context-specific tags used in CMS structures.
 var (
@@ -106,33 +138,6 @@ func (o Options) DigestAlgorithm() crypto.Hash {
 	return o.Hash
 }
 
-// hashOID returns the digest algorithm OID of h, which must be SHA-256,
-// SHA-384 or SHA-512.
-func hashOID(h crypto.Hash) (asn1.ObjectIdentifier, error) {
-	switch h {
-	case crypto.SHA256:
-		return oidSHA256, nil
-	case crypto.SHA384:
-		return oidSHA384, nil
-	case crypto.SHA512:
-		return oidSHA512, nil
-	}
-	return nil, fmt.Errorf("cms: unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", h)
-}
-
-// hashFromOID is the inverse of hashOID.
-func hashFromOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
-	switch {
-	case oid.Equal(oidSHA256):
-		return crypto.SHA256, true
-	case oid.Equal(oidSHA384):
-		return crypto.SHA384, true
-	case oid.Equal(oidSHA512):
-		return crypto.SHA512, true
-	}
-	return 0, false
-}
-
 // algorithm describes how a signature is made for one key and Options.
 type algorithm struct {
 	hash       crypto.Hash
@@ -145,7 +150,7 @@ type algorithm struct {
 // the resulting algorithm.
 func newAlgorithm(pub crypto.PublicKey, opts Options) (algorithm, error) {
 	h := opts.DigestAlgorithm()
-	if _, err := hashOID(h); err != nil {
+	if err := checkSigningHash(h); err != nil {
 		return algorithm{}, err
 	}
 	a := algorithm{hash: h, signerOpts: h}
@@ -209,74 +214,4 @@ func derLen(n int) int {
 		return 5 + n
 	}
 	return 6 + n
-}
-
-// addAlgorithmIdentifier appends the signatureAlgorithm AlgorithmIdentifier
-// of sigAlg. SHA-2 hash parameters are absent (RFC 5754); the
-// sha*WithRSAEncryption parameters are NULL (RFC 4055).
-func addSignatureAlgorithm(b *cryptobyte.Builder, sigAlg x509.SignatureAlgorithm) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		switch sigAlg {
-		case x509.SHA256WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA256WithRSA)
-			b.AddASN1NULL()
-		case x509.SHA384WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA384WithRSA)
-			b.AddASN1NULL()
-		case x509.SHA512WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA512WithRSA)
-			b.AddASN1NULL()
-		case x509.ECDSAWithSHA256:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA256)
-		case x509.ECDSAWithSHA384:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA384)
-		case x509.ECDSAWithSHA512:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA512)
-		case x509.SHA256WithRSAPSS:
-			addPSS(b, crypto.SHA256)
-		case x509.SHA384WithRSAPSS:
-			addPSS(b, crypto.SHA384)
-		case x509.SHA512WithRSAPSS:
-			addPSS(b, crypto.SHA512)
-		default:
-			b.SetError(fmt.Errorf("cms: unsupported signature algorithm %v", sigAlg))
-		}
-	})
-}
-
-// addPSS appends id-RSASSA-PSS and its full RSASSA-PSS-params (RFC 4055):
-// hashAlgorithm h, MGF1 with h, saltLength equal to the hash size and
-// trailerField 1.
-func addPSS(b *cryptobyte.Builder, h crypto.Hash) {
-	b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
-			addDigestAlgorithm(b, h)
-		})
-		b.AddASN1(tagExplicit1, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidMGF1)
-				addDigestAlgorithm(b, h)
-			})
-		})
-		b.AddASN1(tagExplicit2, func(b *cryptobyte.Builder) {
-			b.AddASN1Int64(int64(h.Size()))
-		})
-		b.AddASN1(tagExplicit3, func(b *cryptobyte.Builder) {
-			b.AddASN1Int64(1)
-		})
-	})
-}
-
-// addDigestAlgorithm appends the AlgorithmIdentifier of h with absent
-// parameters.
-func addDigestAlgorithm(b *cryptobyte.Builder, h crypto.Hash) {
-	oid, err := hashOID(h)
-	if err != nil {
-		b.SetError(err)
-		return
-	}
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oid)
-	})
 }

@@ -13,8 +13,20 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// SignedData is a parsed detached CMS SignedData with one SignerInfo.
+// SignedData is a parsed CMS SignedData with one SignerInfo.
 type SignedData struct {
+	// Raw is the DER ContentInfo: the input without trailing zero bytes,
+	// re-encoded as DER when it was BER.
+	Raw []byte
+
+	// ContentType is the encapsulated content type: id-data for a PDF
+	// signature, id-ct-TSTInfo for a time-stamp token.
+	ContentType asn1.ObjectIdentifier
+
+	// Content is the encapsulated content (the TSTInfo of a time-stamp
+	// token), or nil when the SignedData is detached.
+	Content []byte
+
 	// Certificates holds the certificates of the certificates field, in
 	// order. Other certificate choices are skipped.
 	Certificates []*x509.Certificate
@@ -23,27 +35,37 @@ type SignedData struct {
 	// identifies, or nil if it is not included.
 	Signer *x509.Certificate
 
-	// DigestAlgorithm is the SignerInfo's digest algorithm.
+	// DigestAlgorithm is the SignerInfo's digest algorithm: SHA-1,
+	// SHA-224, SHA-256, SHA-384 or SHA-512.
 	DigestAlgorithm crypto.Hash
 
-	// SignatureAlgorithm is the SignerInfo's signature algorithm. Its hash
-	// is always DigestAlgorithm.
+	// SignatureAlgorithm is the SignerInfo's signature algorithm, or
+	// x509.UnknownSignatureAlgorithm for one that crypto/x509 does not
+	// name (SHA-224). Its hash is DigestAlgorithm, except for
+	// x509.PureEd25519, which signs without a separate hash.
 	SignatureAlgorithm x509.SignatureAlgorithm
+
+	// PSSSaltLength is the salt length of an RSASSA-PSS signature.
+	PSSSaltLength int
 
 	// Signature is the signature value.
 	Signature []byte
 
-	// MessageDigest is the value of the message-digest signed attribute.
+	// MessageDigest is the value of the message-digest signed attribute,
+	// or nil when there are no signed attributes.
 	MessageDigest []byte
 
 	// RawSignedAttributes is the DER SET OF (tag 0x31) of the signed
-	// attributes: the bytes the signature covers.
+	// attributes, the bytes the signature covers, or nil when there are
+	// none and the signature covers the content itself.
 	RawSignedAttributes []byte
 
 	// SignedAttributes and UnsignedAttributes are the parsed attributes of
 	// the SignerInfo, in encoded order.
 	SignedAttributes   []Attribute
 	UnsignedAttributes []Attribute
+
+	sigAlg signatureAlgorithm
 }
 
 // Attribute is a CMS attribute.
@@ -54,26 +76,37 @@ type Attribute struct {
 	Values [][]byte
 }
 
-// Parse parses a DER ContentInfo holding a detached SignedData with exactly
-// one SignerInfo, as found in a PDF signature's /Contents. Trailing zero
-// bytes (placeholder padding) are ignored. BER input (indefinite lengths,
-// constructed strings) is re-encoded as DER first. Parse supports the algorithms
-// listed in the package documentation; it does not verify anything, see
-// SignedData.Verify.
+// Parse parses a ContentInfo holding a SignedData with exactly one
+// SignerInfo, as found in a PDF signature's /Contents or in a time-stamp
+// token. The SignedData may be detached or encapsulate its content.
+// Trailing zero bytes (placeholder padding) are ignored. BER input
+// (indefinite lengths, constructed strings) is re-encoded as DER first.
+// Parse accepts the algorithms listed in the package documentation; it
+// verifies nothing, see SignedData.VerifyIntegrity and SignedData.CheckPAdES.
 func Parse(der []byte) (*SignedData, error) {
-	sd, err := signedDataContents(bytes.Clone(der)) // results must not alias der
+	sd, err := parse(bytes.Clone(der)) // results must not alias der
 	if err != nil {
 		// BER, as NSS writes it: re-encode and try again, as long as
 		// nothing but zero padding follows the element
-		if d, n, berr := berElement(der, 0); berr == nil && allZero(der[n:]) {
-			sd, err = signedDataContents(d)
+		if d, n, berr := berElement(der, 0); berr == nil && allZero(der[n:]) && !bytes.Equal(d, der[:n]) {
+			if sd, berr := parse(d); berr == nil {
+				return sd, nil
+			}
 		}
+		return nil, err
 	}
+	return sd, nil
+}
+
+// parse is Parse for DER input, which it keeps references to.
+func parse(raw []byte) (*SignedData, error) {
+	sd, n, err := signedDataContents(raw)
 	if err != nil {
 		return nil, err
 	}
+	out := &SignedData{Raw: raw[:n]}
 	var version int64
-	var digestAlgs, encap, eType cryptobyte.String
+	var digestAlgs, encap cryptobyte.String
 	if !sd.ReadASN1Integer(&version) {
 		return nil, errors.New("cms: malformed SignedData version")
 	}
@@ -83,14 +116,20 @@ func Parse(der []byte) (*SignedData, error) {
 	if !sd.ReadASN1(&digestAlgs, cbasn1.SET) {
 		return nil, errors.New("cms: malformed SignedData digestAlgorithms")
 	}
-	if !sd.ReadASN1(&encap, cbasn1.SEQUENCE) || !encap.ReadASN1(&eType, cbasn1.OBJECT_IDENTIFIER) {
+	if !sd.ReadASN1(&encap, cbasn1.SEQUENCE) || !encap.ReadASN1ObjectIdentifier(&out.ContentType) {
 		return nil, errors.New("cms: malformed EncapsulatedContentInfo")
 	}
 	if !encap.Empty() {
-		return nil, errors.New("cms: SignedData has encapsulated content; want a detached signature")
+		var explicit cryptobyte.String
+		if !encap.ReadASN1(&explicit, tagExplicit0) || !encap.Empty() ||
+			!explicit.ReadASN1Bytes(&out.Content, cbasn1.OCTET_STRING) || !explicit.Empty() {
+			return nil, errors.New("cms: malformed encapsulated content")
+		}
+		if out.Content == nil {
+			out.Content = []byte{}
+		}
 	}
 
-	out := new(SignedData)
 	var certs cryptobyte.String
 	var hasCerts bool
 	if !sd.ReadOptionalASN1(&certs, &hasCerts, tagImplicit0) {
@@ -131,28 +170,29 @@ func Parse(der []byte) (*SignedData, error) {
 }
 
 // signedDataContents returns the contents of the SignedData SEQUENCE inside
-// the ContentInfo der.
-func signedDataContents(der []byte) (cryptobyte.String, error) {
+// the ContentInfo at the start of der, and the length of the ContentInfo.
+// Only zero bytes may follow it.
+func signedDataContents(der []byte) (cryptobyte.String, int, error) {
 	in := cryptobyte.String(der)
 	var ci, explicit, sd cryptobyte.String
 	var ctype asn1.ObjectIdentifier
 	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) {
-		return nil, errors.New("cms: malformed ContentInfo")
+		return nil, 0, errors.New("cms: malformed ContentInfo")
 	}
-	if len(bytes.Trim(in, "\x00")) != 0 {
-		return nil, errors.New("cms: trailing data after ContentInfo")
+	if !allZero(in) {
+		return nil, 0, errors.New("cms: trailing data after ContentInfo")
 	}
 	if !ci.ReadASN1ObjectIdentifier(&ctype) {
-		return nil, errors.New("cms: malformed ContentInfo content type")
+		return nil, 0, errors.New("cms: malformed ContentInfo content type")
 	}
 	if !ctype.Equal(oidSignedData) {
-		return nil, fmt.Errorf("cms: content type %v is not signedData", ctype)
+		return nil, 0, fmt.Errorf("cms: content type %v is not signedData", ctype)
 	}
 	if !ci.ReadASN1(&explicit, tagExplicit0) || !ci.Empty() ||
 		!explicit.ReadASN1(&sd, cbasn1.SEQUENCE) || !explicit.Empty() {
-		return nil, errors.New("cms: malformed ContentInfo content")
+		return nil, 0, errors.New("cms: malformed ContentInfo content")
 	}
-	return sd, nil
+	return sd, len(der) - len(in), nil
 }
 
 // parseSignerInfo parses the contents of a SignerInfo into sd.
@@ -190,43 +230,39 @@ func (sd *SignedData) parseSignerInfo(si cryptobyte.String) error {
 		}
 	}
 
-	digOID, digParams, err := readAlgorithmIdentifier(&si)
+	h, err := readHashAlgorithm(&si)
 	if err != nil {
 		return fmt.Errorf("cms: SignerInfo digestAlgorithm: %w", err)
 	}
-	h, ok := hashFromOID(digOID)
-	if !ok {
-		return fmt.Errorf("cms: unsupported digest algorithm %v", digOID)
-	}
-	if !absentOrNULL(digParams) {
-		return errors.New("cms: SignerInfo digestAlgorithm has unexpected parameters")
-	}
 	sd.DigestAlgorithm = h
 
-	if !si.PeekASN1Tag(tagImplicit0) {
-		return errors.New("cms: SignerInfo has no signed attributes")
-	}
-	var signedElem, signed cryptobyte.String
-	if !si.ReadASN1Element(&signedElem, tagImplicit0) {
-		return errors.New("cms: malformed signed attributes")
-	}
-	sd.RawSignedAttributes = bytes.Clone(signedElem)
-	sd.RawSignedAttributes[0] = 0x31 // SET, as signed
-	signed = signedElem[setHeaderLen(signedElem):]
-	if sd.SignedAttributes, err = parseAttributes(signed); err != nil {
-		return fmt.Errorf("cms: signed attributes: %w", err)
-	}
-	if sd.MessageDigest, err = messageDigest(sd.SignedAttributes); err != nil {
-		return err
+	if si.PeekASN1Tag(tagImplicit0) {
+		var signedElem cryptobyte.String
+		if !si.ReadASN1Element(&signedElem, tagImplicit0) {
+			return errors.New("cms: malformed signed attributes")
+		}
+		// The signature covers the attributes with the SET OF tag
+		// (RFC 5652, section 5.4), not the [0] IMPLICIT they are stored
+		// with.
+		sd.RawSignedAttributes = bytes.Clone(signedElem)
+		sd.RawSignedAttributes[0] = 0x31
+		if sd.SignedAttributes, err = parseAttributes(signedElem[setHeaderLen(signedElem):]); err != nil {
+			return fmt.Errorf("cms: signed attributes: %w", err)
+		}
+		if sd.MessageDigest, err = messageDigest(sd.SignedAttributes); err != nil {
+			return err
+		}
 	}
 
 	sigOID, sigParams, err := readAlgorithmIdentifier(&si)
 	if err != nil {
 		return fmt.Errorf("cms: SignerInfo signatureAlgorithm: %w", err)
 	}
-	if sd.SignatureAlgorithm, err = signatureAlgorithm(sigOID, sigParams, h); err != nil {
+	if sd.sigAlg, err = parseSignatureAlgorithm(sigOID, sigParams, h); err != nil {
 		return err
 	}
+	sd.SignatureAlgorithm = sd.sigAlg.x509()
+	sd.PSSSaltLength = sd.sigAlg.salt
 	if !si.ReadASN1Bytes(&sd.Signature, cbasn1.OCTET_STRING) {
 		return errors.New("cms: malformed SignerInfo signature")
 	}
@@ -243,129 +279,6 @@ func (sd *SignedData) parseSignerInfo(si cryptobyte.String) error {
 		return errors.New("cms: trailing data in SignerInfo")
 	}
 	return nil
-}
-
-// readAlgorithmIdentifier reads an AlgorithmIdentifier from s and returns its
-// OID and its parameters element (empty when absent).
-func readAlgorithmIdentifier(s *cryptobyte.String) (asn1.ObjectIdentifier, cryptobyte.String, error) {
-	var ai, params cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !s.ReadASN1(&ai, cbasn1.SEQUENCE) || !ai.ReadASN1ObjectIdentifier(&oid) {
-		return nil, nil, errors.New("malformed AlgorithmIdentifier")
-	}
-	if !ai.Empty() {
-		var tag cbasn1.Tag
-		if !ai.ReadAnyASN1Element(&params, &tag) || !ai.Empty() {
-			return nil, nil, errors.New("malformed AlgorithmIdentifier parameters")
-		}
-	}
-	return oid, params, nil
-}
-
-// absentOrNULL reports whether params is empty or a DER NULL.
-func absentOrNULL(params cryptobyte.String) bool {
-	return len(params) == 0 || bytes.Equal(params, []byte{0x05, 0x00})
-}
-
-// signatureAlgorithm maps a signatureAlgorithm to x509's constant, checking
-// that its hash is h.
-func signatureAlgorithm(oid asn1.ObjectIdentifier, params cryptobyte.String, h crypto.Hash) (x509.SignatureAlgorithm, error) {
-	var alg x509.SignatureAlgorithm
-	var algHash crypto.Hash
-	switch {
-	case oid.Equal(oidRSAEncryption):
-		// Common in CMS: the hash comes from the digest algorithm.
-		alg, algHash = byHash(h, x509.SHA256WithRSA, x509.SHA384WithRSA, x509.SHA512WithRSA), h
-	case oid.Equal(oidSHA256WithRSA):
-		alg, algHash = x509.SHA256WithRSA, crypto.SHA256
-	case oid.Equal(oidSHA384WithRSA):
-		alg, algHash = x509.SHA384WithRSA, crypto.SHA384
-	case oid.Equal(oidSHA512WithRSA):
-		alg, algHash = x509.SHA512WithRSA, crypto.SHA512
-	case oid.Equal(oidECDSAWithSHA256):
-		alg, algHash = x509.ECDSAWithSHA256, crypto.SHA256
-	case oid.Equal(oidECDSAWithSHA384):
-		alg, algHash = x509.ECDSAWithSHA384, crypto.SHA384
-	case oid.Equal(oidECDSAWithSHA512):
-		alg, algHash = x509.ECDSAWithSHA512, crypto.SHA512
-	case oid.Equal(oidRSASSAPSS):
-		ph, err := parsePSSParams(params)
-		if err != nil {
-			return 0, err
-		}
-		if ph != h {
-			return 0, fmt.Errorf("cms: RSASSA-PSS hash %v does not match the digest algorithm %v", ph, h)
-		}
-		return byHash(h, x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS), nil
-	default:
-		return 0, fmt.Errorf("cms: unsupported signature algorithm %v", oid)
-	}
-	if isECDSA(alg) && len(params) != 0 || !isECDSA(alg) && !absentOrNULL(params) {
-		return 0, fmt.Errorf("cms: signature algorithm %v has unexpected parameters", oid)
-	}
-	if algHash != h {
-		return 0, fmt.Errorf("cms: signature algorithm %v does not use the digest algorithm %v", alg, h)
-	}
-	return alg, nil
-}
-
-func isECDSA(alg x509.SignatureAlgorithm) bool {
-	return alg == x509.ECDSAWithSHA256 || alg == x509.ECDSAWithSHA384 || alg == x509.ECDSAWithSHA512
-}
-
-// parsePSSParams parses RSASSA-PSS-params and returns their hash. Only the
-// parameters Sign produces are supported: MGF1 with the same hash, a salt as
-// long as the hash and trailer field 1 (explicit or by default).
-func parsePSSParams(params cryptobyte.String) (crypto.Hash, error) {
-	var seq, hashField, mgfField cryptobyte.String
-	var hasHash, hasMGF bool
-	var salt, trailer int64
-	if !params.ReadASN1(&seq, cbasn1.SEQUENCE) || !params.Empty() ||
-		!seq.ReadOptionalASN1(&hashField, &hasHash, tagExplicit0) ||
-		!seq.ReadOptionalASN1(&mgfField, &hasMGF, tagExplicit1) {
-		return 0, errors.New("cms: malformed RSASSA-PSS parameters")
-	}
-	if !readOptionalExplicitInt(&seq, &salt, tagExplicit2, 20) ||
-		!readOptionalExplicitInt(&seq, &trailer, tagExplicit3, 1) || !seq.Empty() {
-		return 0, errors.New("cms: malformed RSASSA-PSS parameters")
-	}
-	if !hasHash || !hasMGF {
-		return 0, errors.New("cms: unsupported RSASSA-PSS parameters: SHA-1 defaults")
-	}
-	hOID, hParams, err := readAlgorithmIdentifier(&hashField)
-	if err != nil || !hashField.Empty() || !absentOrNULL(hParams) {
-		return 0, errors.New("cms: malformed RSASSA-PSS hash algorithm")
-	}
-	h, ok := hashFromOID(hOID)
-	if !ok {
-		return 0, fmt.Errorf("cms: unsupported RSASSA-PSS hash %v", hOID)
-	}
-	mOID, mParams, err := readAlgorithmIdentifier(&mgfField)
-	if err != nil || !mgfField.Empty() || !mOID.Equal(oidMGF1) {
-		return 0, errors.New("cms: unsupported RSASSA-PSS mask generation function")
-	}
-	mhOID, mhParams, err := readAlgorithmIdentifier(&mParams)
-	if err != nil || !mParams.Empty() || !absentOrNULL(mhParams) || !mhOID.Equal(hOID) {
-		return 0, errors.New("cms: unsupported RSASSA-PSS MGF1 hash")
-	}
-	if salt != int64(h.Size()) || trailer != 1 {
-		return 0, fmt.Errorf("cms: unsupported RSASSA-PSS salt length %d or trailer field %d", salt, trailer)
-	}
-	return h, nil
-}
-
-// readOptionalExplicitInt reads an optional [tag] EXPLICIT INTEGER.
-func readOptionalExplicitInt(s *cryptobyte.String, out *int64, tag cbasn1.Tag, def int64) bool {
-	var field cryptobyte.String
-	var present bool
-	if !s.ReadOptionalASN1(&field, &present, tag) {
-		return false
-	}
-	if !present {
-		*out = def
-		return true
-	}
-	return field.ReadASN1Integer(out) && field.Empty()
 }
 
 // parseAttributes parses the contents of a SET OF Attribute.
@@ -392,8 +305,9 @@ func parseAttributes(set cryptobyte.String) ([]Attribute, error) {
 	return attrs, nil
 }
 
-// attributeValue returns the single value of the single attribute of type
-// oid in attrs.
+// attributeValue returns the single value of the attribute of type oid in
+// attrs, or nil when there is none. More than one such attribute, or more
+// than one value, is an error.
 func attributeValue(attrs []Attribute, oid asn1.ObjectIdentifier, name string) ([]byte, error) {
 	var found []byte
 	n := 0
@@ -407,15 +321,25 @@ func attributeValue(attrs []Attribute, oid asn1.ObjectIdentifier, name string) (
 		}
 		found = a.Values[0]
 	}
-	if n != 1 {
+	if n > 1 {
 		return nil, fmt.Errorf("cms: found %d %s attributes, want 1", n, name)
 	}
 	return found, nil
 }
 
+// requiredAttributeValue is attributeValue for an attribute that must be
+// present.
+func requiredAttributeValue(attrs []Attribute, oid asn1.ObjectIdentifier, name string) ([]byte, error) {
+	v, err := attributeValue(attrs, oid, name)
+	if err == nil && v == nil {
+		err = fmt.Errorf("cms: found 0 %s attributes, want 1", name)
+	}
+	return v, err
+}
+
 // messageDigest returns the value of the message-digest attribute in attrs.
 func messageDigest(attrs []Attribute) ([]byte, error) {
-	v, err := attributeValue(attrs, oidAttrMessageDigest, "message-digest")
+	v, err := requiredAttributeValue(attrs, oidAttrMessageDigest, "message-digest")
 	if err != nil {
 		return nil, err
 	}
@@ -425,4 +349,17 @@ func messageDigest(attrs []Attribute) ([]byte, error) {
 		return nil, errors.New("cms: malformed message-digest attribute")
 	}
 	return md, nil
+}
+
+// SignatureTimeStampTokens returns the values of the signature-time-stamp
+// unsigned attributes (id-aa-signatureTimeStampToken): the DER time-stamp
+// tokens over the signature value.
+func (sd *SignedData) SignatureTimeStampTokens() [][]byte {
+	var out [][]byte
+	for _, a := range sd.UnsignedAttributes {
+		if a.Type.Equal(oidAttrTimeStampToken) {
+			out = append(out, a.Values...)
+		}
+	}
+	return out
 }

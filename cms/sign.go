@@ -31,7 +31,7 @@ func SignedAttributes(contentDigest []byte, h crypto.Hash, cert *x509.Certificat
 	if h == 0 {
 		h = crypto.SHA256
 	}
-	if _, err := hashOID(h); err != nil {
+	if err := checkSigningHash(h); err != nil {
 		return nil, err
 	}
 	if cert == nil {
@@ -391,7 +391,7 @@ func AddUnsignedAttribute(cmsDER []byte, oid asn1.ObjectIdentifier, valueDER []b
 		return nil, err
 	}
 
-	sd, err := signedDataContents(cmsDER)
+	sd, _, err := signedDataContents(cmsDER)
 	if err != nil {
 		return nil, err
 	}
