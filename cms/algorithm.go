@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -86,60 +87,65 @@ type signatureAlgorithm struct {
 	salt int         // RSASSA-PSS salt length
 }
 
+// signatureAlgorithmInfo relates a signature algorithm's OID, its kind and
+// hash (zero when the OID names none) and crypto/x509's constant.
+type signatureAlgorithmInfo struct {
+	oid  asn1.ObjectIdentifier
+	kind int
+	hash crypto.Hash
+	x509 x509.SignatureAlgorithm
+}
+
+// signatureAlgorithms returns the signature algorithms read and written
+// here, except RSASSA-PSS, whose hash is in its parameters.
+func signatureAlgorithms() []signatureAlgorithmInfo {
+	return []signatureAlgorithmInfo{
+		{oidRSAEncryption, kindRSA, 0, x509.UnknownSignatureAlgorithm},
+		{oidSHA1WithRSA, kindRSA, crypto.SHA1, x509.SHA1WithRSA},
+		{oidSHA224WithRSA, kindRSA, crypto.SHA224, x509.UnknownSignatureAlgorithm},
+		{oidSHA256WithRSA, kindRSA, crypto.SHA256, x509.SHA256WithRSA},
+		{oidSHA384WithRSA, kindRSA, crypto.SHA384, x509.SHA384WithRSA},
+		{oidSHA512WithRSA, kindRSA, crypto.SHA512, x509.SHA512WithRSA},
+		{oidECPublicKey, kindECDSA, 0, x509.UnknownSignatureAlgorithm},
+		{oidECDSAWithSHA1, kindECDSA, crypto.SHA1, x509.ECDSAWithSHA1},
+		{oidECDSAWithSHA224, kindECDSA, crypto.SHA224, x509.UnknownSignatureAlgorithm},
+		{oidECDSAWithSHA256, kindECDSA, crypto.SHA256, x509.ECDSAWithSHA256},
+		{oidECDSAWithSHA384, kindECDSA, crypto.SHA384, x509.ECDSAWithSHA384},
+		{oidECDSAWithSHA512, kindECDSA, crypto.SHA512, x509.ECDSAWithSHA512},
+		{oidEd25519, kindEd25519, 0, x509.PureEd25519},
+	}
+}
+
 // parseSignatureAlgorithm reads the signature AlgorithmIdentifier oid with
 // parameters params (empty when absent). digest is the hash named
 // elsewhere (a SignerInfo's digestAlgorithm) or zero: the algorithms that
 // name no hash (rsaEncryption, id-ecPublicKey) use it, the others must agree
-// with it.
+// with it. Ed25519 needs none.
 func parseSignatureAlgorithm(oid asn1.ObjectIdentifier, params []byte, digest crypto.Hash) (signatureAlgorithm, error) {
-	var a signatureAlgorithm
-	switch {
-	case oid.Equal(oidRSAEncryption):
-		a = signatureAlgorithm{kind: kindRSA}
-	case oid.Equal(oidSHA1WithRSA):
-		a = signatureAlgorithm{kind: kindRSA, hash: crypto.SHA1}
-	case oid.Equal(oidSHA224WithRSA):
-		a = signatureAlgorithm{kind: kindRSA, hash: crypto.SHA224}
-	case oid.Equal(oidSHA256WithRSA):
-		a = signatureAlgorithm{kind: kindRSA, hash: crypto.SHA256}
-	case oid.Equal(oidSHA384WithRSA):
-		a = signatureAlgorithm{kind: kindRSA, hash: crypto.SHA384}
-	case oid.Equal(oidSHA512WithRSA):
-		a = signatureAlgorithm{kind: kindRSA, hash: crypto.SHA512}
-	case oid.Equal(oidECPublicKey):
-		a = signatureAlgorithm{kind: kindECDSA}
-		params = nil // some signers put the curve here; it is the certificate's
-	case oid.Equal(oidECDSAWithSHA1):
-		a = signatureAlgorithm{kind: kindECDSA, hash: crypto.SHA1}
-	case oid.Equal(oidECDSAWithSHA224):
-		a = signatureAlgorithm{kind: kindECDSA, hash: crypto.SHA224}
-	case oid.Equal(oidECDSAWithSHA256):
-		a = signatureAlgorithm{kind: kindECDSA, hash: crypto.SHA256}
-	case oid.Equal(oidECDSAWithSHA384):
-		a = signatureAlgorithm{kind: kindECDSA, hash: crypto.SHA384}
-	case oid.Equal(oidECDSAWithSHA512):
-		a = signatureAlgorithm{kind: kindECDSA, hash: crypto.SHA512}
-	case oid.Equal(oidEd25519):
-		if len(params) != 0 {
-			return a, errors.New("cms: Ed25519 signature algorithm has parameters")
-		}
-		return signatureAlgorithm{kind: kindEd25519}, nil
-	case oid.Equal(oidRSASSAPSS):
+	if oid.Equal(oidRSASSAPSS) {
 		h, salt, err := ParsePSSParams(params)
 		if err != nil {
-			return a, err
+			return signatureAlgorithm{}, err
 		}
 		if digest != 0 && h != digest {
-			return a, fmt.Errorf("cms: RSASSA-PSS hash %v does not match the digest algorithm %v", h, digest)
+			return signatureAlgorithm{}, fmt.Errorf("cms: RSASSA-PSS hash %v does not match the digest algorithm %v", h, digest)
 		}
 		return signatureAlgorithm{kind: kindPSS, hash: h, salt: salt}, nil
-	default:
-		return a, fmt.Errorf("cms: unsupported signature algorithm %v", oid)
 	}
-	if !absentOrNULL(params) {
+	i := slices.IndexFunc(signatureAlgorithms(), func(info signatureAlgorithmInfo) bool { return info.oid.Equal(oid) })
+	if i < 0 {
+		return signatureAlgorithm{}, fmt.Errorf("cms: unsupported signature algorithm %v", oid)
+	}
+	info := signatureAlgorithms()[i]
+	a := signatureAlgorithm{kind: info.kind, hash: info.hash}
+	// id-ecPublicKey may carry the curve, which is the certificate's
+	// business; the others have absent or (wrongly, but seen) NULL
+	// parameters.
+	if !oid.Equal(oidECPublicKey) && !absentOrNULL(params) {
 		return a, fmt.Errorf("cms: signature algorithm %v has unexpected parameters", oid)
 	}
 	switch {
+	case a.kind == kindEd25519:
 	case a.hash == 0 && digest == 0:
 		return a, fmt.Errorf("cms: signature algorithm %v names no hash", oid)
 	case a.hash == 0:
@@ -153,25 +159,23 @@ func parseSignatureAlgorithm(oid asn1.ObjectIdentifier, params []byte, digest cr
 // x509 returns the crypto/x509 constant of a, or
 // x509.UnknownSignatureAlgorithm when there is none (SHA-224).
 func (a signatureAlgorithm) x509() x509.SignatureAlgorithm {
-	type key struct {
-		kind int
-		hash crypto.Hash
+	if a.kind == kindPSS {
+		switch a.hash {
+		case crypto.SHA256:
+			return x509.SHA256WithRSAPSS
+		case crypto.SHA384:
+			return x509.SHA384WithRSAPSS
+		case crypto.SHA512:
+			return x509.SHA512WithRSAPSS
+		}
+		return x509.UnknownSignatureAlgorithm
 	}
-	m := map[key]x509.SignatureAlgorithm{
-		{kindRSA, crypto.SHA1}:     x509.SHA1WithRSA,
-		{kindRSA, crypto.SHA256}:   x509.SHA256WithRSA,
-		{kindRSA, crypto.SHA384}:   x509.SHA384WithRSA,
-		{kindRSA, crypto.SHA512}:   x509.SHA512WithRSA,
-		{kindPSS, crypto.SHA256}:   x509.SHA256WithRSAPSS,
-		{kindPSS, crypto.SHA384}:   x509.SHA384WithRSAPSS,
-		{kindPSS, crypto.SHA512}:   x509.SHA512WithRSAPSS,
-		{kindECDSA, crypto.SHA1}:   x509.ECDSAWithSHA1,
-		{kindECDSA, crypto.SHA256}: x509.ECDSAWithSHA256,
-		{kindECDSA, crypto.SHA384}: x509.ECDSAWithSHA384,
-		{kindECDSA, crypto.SHA512}: x509.ECDSAWithSHA512,
-		{kindEd25519, 0}:           x509.PureEd25519,
+	for _, info := range signatureAlgorithms() {
+		if info.kind == a.kind && info.hash == a.hash && info.x509 != x509.UnknownSignatureAlgorithm {
+			return info.x509
+		}
 	}
-	return m[key{a.kind, a.hash}]
+	return x509.UnknownSignatureAlgorithm
 }
 
 // verify checks that sig is a signature with a over signed by the key pub.
@@ -220,7 +224,9 @@ func (a signatureAlgorithm) verifyDigest(pub crypto.PublicKey, digest, sig []byt
 // AlgorithmIdentifier, names: RSA PKCS #1 v1.5, RSASSA-PSS with any salt
 // length, ECDSA (each with SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512) or
 // Ed25519. It serves the signatures of other structures than CMS, such as
-// OCSP responses; the algorithm must name its hash.
+// OCSP responses; the algorithm must name its hash. As with
+// x509.Certificate.CheckSignature, a signature that does not verify gives
+// the error of crypto/rsa, crypto/ecdsa or crypto/ed25519 unwrapped.
 func CheckSignature(pub crypto.PublicKey, algorithmIdentifier, signed, signature []byte) error {
 	in := cryptobyte.String(algorithmIdentifier)
 	oid, params, err := readAlgorithmIdentifier(&in)
@@ -231,10 +237,7 @@ func CheckSignature(pub crypto.PublicKey, algorithmIdentifier, signed, signature
 	if err != nil {
 		return err
 	}
-	if err := a.verify(pub, signed, signature); err != nil {
-		return fmt.Errorf("cms: signature verification failed: %w", err)
-	}
-	return nil
+	return a.verify(pub, signed, signature)
 }
 
 // readAlgorithmIdentifier reads an AlgorithmIdentifier from s and returns its
@@ -277,38 +280,31 @@ func readHashAlgorithm(s *cryptobyte.String) (crypto.Hash, error) {
 }
 
 // addSignatureAlgorithm appends the signatureAlgorithm AlgorithmIdentifier
-// of sigAlg. SHA-2 hash parameters are absent (RFC 5754); the
-// sha*WithRSAEncryption parameters are NULL (RFC 4055).
+// of sigAlg, one that Sign uses. SHA-2 hash parameters are absent (RFC
+// 5754); the sha*WithRSAEncryption parameters are NULL (RFC 4055); the
+// RSASSA-PSS salt is as long as the hash.
 func addSignatureAlgorithm(b *cryptobyte.Builder, sigAlg x509.SignatureAlgorithm) {
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		switch sigAlg {
-		case x509.SHA256WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA256WithRSA)
-			b.AddASN1NULL()
-		case x509.SHA384WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA384WithRSA)
-			b.AddASN1NULL()
-		case x509.SHA512WithRSA:
-			b.AddASN1ObjectIdentifier(oidSHA512WithRSA)
-			b.AddASN1NULL()
-		case x509.ECDSAWithSHA256:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA256)
-		case x509.ECDSAWithSHA384:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA384)
-		case x509.ECDSAWithSHA512:
-			b.AddASN1ObjectIdentifier(oidECDSAWithSHA512)
-		case x509.SHA256WithRSAPSS:
+		case x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS:
+			h := map[x509.SignatureAlgorithm]crypto.Hash{
+				x509.SHA256WithRSAPSS: crypto.SHA256, x509.SHA384WithRSAPSS: crypto.SHA384, x509.SHA512WithRSAPSS: crypto.SHA512,
+			}[sigAlg]
 			b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-			addPSSParams(b, crypto.SHA256, crypto.SHA256.Size())
-		case x509.SHA384WithRSAPSS:
-			b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-			addPSSParams(b, crypto.SHA384, crypto.SHA384.Size())
-		case x509.SHA512WithRSAPSS:
-			b.AddASN1ObjectIdentifier(oidRSASSAPSS)
-			addPSSParams(b, crypto.SHA512, crypto.SHA512.Size())
-		default:
-			b.SetError(fmt.Errorf("cms: unsupported signature algorithm %v", sigAlg))
+			addPSSParams(b, h, h.Size())
+			return
 		}
+		for _, info := range signatureAlgorithms() {
+			if info.x509 != sigAlg || checkSigningHash(info.hash) != nil {
+				continue
+			}
+			b.AddASN1ObjectIdentifier(info.oid)
+			if info.kind == kindRSA {
+				b.AddASN1NULL()
+			}
+			return
+		}
+		b.SetError(fmt.Errorf("cms: unsupported signature algorithm %v", sigAlg))
 	})
 }
 
@@ -426,4 +422,14 @@ func readOptionalExplicitInt(s *cryptobyte.String, out *int64, tag cbasn1.Tag) b
 		return false
 	}
 	return !present || field.ReadASN1Integer(out) && field.Empty()
+}
+
+// SignatureAlgorithmIdentifier returns the DER AlgorithmIdentifier of alg,
+// one of the algorithms Sign uses: SHA-256, SHA-384 or SHA-512 with RSA
+// PKCS #1 v1.5 (NULL parameters), RSASSA-PSS (salt as long as the hash) or
+// ECDSA (absent parameters).
+func SignatureAlgorithmIdentifier(alg x509.SignatureAlgorithm) ([]byte, error) {
+	var b cryptobyte.Builder
+	addSignatureAlgorithm(&b, alg)
+	return b.Bytes()
 }

@@ -66,6 +66,12 @@ type SignedData struct {
 	UnsignedAttributes []Attribute
 
 	sigAlg signatureAlgorithm
+
+	// The SignerInfo's sid: issuer and serial number, or subject key
+	// identifier.
+	sidIssuer []byte
+	sidSerial *big.Int
+	sidSKI    []byte
 }
 
 // Attribute is a CMS attribute.
@@ -100,63 +106,11 @@ func Parse(der []byte) (*SignedData, error) {
 
 // parse is Parse for DER input, which it keeps references to.
 func parse(raw []byte) (*SignedData, error) {
-	sd, n, err := signedDataContents(raw)
+	out, signerInfos, err := parseSignedData(raw)
 	if err != nil {
 		return nil, err
 	}
-	out := &SignedData{Raw: raw[:n]}
-	var version int64
-	var digestAlgs, encap cryptobyte.String
-	if !sd.ReadASN1Integer(&version) {
-		return nil, errors.New("cms: malformed SignedData version")
-	}
-	if version < 1 || version > 5 {
-		return nil, fmt.Errorf("cms: unsupported SignedData version %d", version)
-	}
-	if !sd.ReadASN1(&digestAlgs, cbasn1.SET) {
-		return nil, errors.New("cms: malformed SignedData digestAlgorithms")
-	}
-	if !sd.ReadASN1(&encap, cbasn1.SEQUENCE) || !encap.ReadASN1ObjectIdentifier(&out.ContentType) {
-		return nil, errors.New("cms: malformed EncapsulatedContentInfo")
-	}
-	if !encap.Empty() {
-		var explicit cryptobyte.String
-		if !encap.ReadASN1(&explicit, tagExplicit0) || !encap.Empty() ||
-			!explicit.ReadASN1Bytes(&out.Content, cbasn1.OCTET_STRING) || !explicit.Empty() {
-			return nil, errors.New("cms: malformed encapsulated content")
-		}
-		if out.Content == nil {
-			out.Content = []byte{}
-		}
-	}
-
-	var certs cryptobyte.String
-	var hasCerts bool
-	if !sd.ReadOptionalASN1(&certs, &hasCerts, tagImplicit0) {
-		return nil, errors.New("cms: malformed SignedData certificates")
-	}
-	for !certs.Empty() {
-		var elem cryptobyte.String
-		var tag cbasn1.Tag
-		if !certs.ReadAnyASN1Element(&elem, &tag) {
-			return nil, errors.New("cms: malformed SignedData certificates")
-		}
-		if tag != cbasn1.SEQUENCE {
-			continue // another CertificateChoices alternative
-		}
-		c, err := x509.ParseCertificate(elem)
-		if err != nil {
-			return nil, fmt.Errorf("cms: certificate %d: %w", len(out.Certificates), err)
-		}
-		out.Certificates = append(out.Certificates, c)
-	}
-	if !sd.SkipOptionalASN1(tagImplicit1) { // crls
-		return nil, errors.New("cms: malformed SignedData crls")
-	}
-	var signerInfos, si cryptobyte.String
-	if !sd.ReadASN1(&signerInfos, cbasn1.SET) || !sd.Empty() {
-		return nil, errors.New("cms: malformed SignedData signerInfos")
-	}
+	var si cryptobyte.String
 	if !signerInfos.ReadASN1(&si, cbasn1.SEQUENCE) {
 		return nil, errors.New("cms: SignedData has no SignerInfo")
 	}
@@ -167,6 +121,86 @@ func parse(raw []byte) (*SignedData, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ParseCertificates returns the certificates of a ContentInfo holding a
+// SignedData with any number of SignerInfos, such as a certs-only
+// ("degenerate") SignedData that a caIssuers URL serves. DER and BER are
+// accepted, followed by zero bytes at most. Nothing is verified.
+func ParseCertificates(der []byte) ([]*x509.Certificate, error) {
+	sd, _, err := parseSignedData(bytes.Clone(der))
+	if err != nil {
+		if d, n, berr := berElement(der, 0); berr == nil && allZero(der[n:]) && !bytes.Equal(d, der[:n]) {
+			if sd, _, berr := parseSignedData(d); berr == nil {
+				return sd.Certificates, nil
+			}
+		}
+		return nil, err
+	}
+	return sd.Certificates, nil
+}
+
+// parseSignedData parses the ContentInfo at the start of raw up to the
+// SignerInfos, whose contents it returns.
+func parseSignedData(raw []byte) (*SignedData, cryptobyte.String, error) {
+	sd, n, err := signedDataContents(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &SignedData{Raw: raw[:n]}
+	var version int64
+	var digestAlgs, encap cryptobyte.String
+	if !sd.ReadASN1Integer(&version) {
+		return nil, nil, errors.New("cms: malformed SignedData version")
+	}
+	if version < 1 || version > 5 {
+		return nil, nil, fmt.Errorf("cms: unsupported SignedData version %d", version)
+	}
+	if !sd.ReadASN1(&digestAlgs, cbasn1.SET) {
+		return nil, nil, errors.New("cms: malformed SignedData digestAlgorithms")
+	}
+	if !sd.ReadASN1(&encap, cbasn1.SEQUENCE) || !encap.ReadASN1ObjectIdentifier(&out.ContentType) {
+		return nil, nil, errors.New("cms: malformed EncapsulatedContentInfo")
+	}
+	if !encap.Empty() {
+		var explicit cryptobyte.String
+		if !encap.ReadASN1(&explicit, tagExplicit0) || !encap.Empty() ||
+			!explicit.ReadASN1Bytes(&out.Content, cbasn1.OCTET_STRING) || !explicit.Empty() {
+			return nil, nil, errors.New("cms: malformed encapsulated content")
+		}
+		if out.Content == nil {
+			out.Content = []byte{}
+		}
+	}
+
+	var certs cryptobyte.String
+	var hasCerts bool
+	if !sd.ReadOptionalASN1(&certs, &hasCerts, tagImplicit0) {
+		return nil, nil, errors.New("cms: malformed SignedData certificates")
+	}
+	for !certs.Empty() {
+		var elem cryptobyte.String
+		var tag cbasn1.Tag
+		if !certs.ReadAnyASN1Element(&elem, &tag) {
+			return nil, nil, errors.New("cms: malformed SignedData certificates")
+		}
+		if tag != cbasn1.SEQUENCE {
+			continue // another CertificateChoices alternative
+		}
+		c, err := x509.ParseCertificate(elem)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cms: certificate %d: %w", len(out.Certificates), err)
+		}
+		out.Certificates = append(out.Certificates, c)
+	}
+	if !sd.SkipOptionalASN1(tagImplicit1) { // crls
+		return nil, nil, errors.New("cms: malformed SignedData crls")
+	}
+	var signerInfos cryptobyte.String
+	if !sd.ReadASN1(&signerInfos, cbasn1.SET) || !sd.Empty() {
+		return nil, nil, errors.New("cms: malformed SignedData signerInfos")
+	}
+	return out, signerInfos, nil
 }
 
 // signedDataContents returns the contents of the SignedData SEQUENCE inside
@@ -201,30 +235,25 @@ func (sd *SignedData) parseSignerInfo(si cryptobyte.String) error {
 	if !si.ReadASN1Integer(&version) {
 		return errors.New("cms: malformed SignerInfo version")
 	}
-	var (
-		issuer []byte
-		serial = new(big.Int)
-		ski    []byte
-	)
 	switch {
 	case si.PeekASN1Tag(cbasn1.SEQUENCE):
 		var ias, name cryptobyte.String
+		sd.sidSerial = new(big.Int)
 		if !si.ReadASN1(&ias, cbasn1.SEQUENCE) ||
 			!ias.ReadASN1Element(&name, cbasn1.SEQUENCE) ||
-			!ias.ReadASN1Integer(serial) || !ias.Empty() {
+			!ias.ReadASN1Integer(sd.sidSerial) || !ias.Empty() {
 			return errors.New("cms: malformed SignerInfo issuerAndSerialNumber")
 		}
-		issuer = name
+		sd.sidIssuer = name
 	case si.PeekASN1Tag(tagSKI):
-		if !si.ReadASN1Bytes(&ski, tagSKI) {
+		if !si.ReadASN1Bytes(&sd.sidSKI, tagSKI) || len(sd.sidSKI) == 0 {
 			return errors.New("cms: malformed SignerInfo subjectKeyIdentifier")
 		}
 	default:
 		return errors.New("cms: malformed SignerInfo sid")
 	}
 	for _, c := range sd.Certificates {
-		if issuer != nil && bytes.Equal(c.RawIssuer, issuer) && c.SerialNumber.Cmp(serial) == 0 ||
-			ski != nil && bytes.Equal(c.SubjectKeyId, ski) {
+		if sd.IsSigner(c) {
 			sd.Signer = c
 			break
 		}
@@ -279,6 +308,18 @@ func (sd *SignedData) parseSignerInfo(si cryptobyte.String) error {
 		return errors.New("cms: trailing data in SignerInfo")
 	}
 	return nil
+}
+
+// IsSigner reports whether the SignerInfo identifies c, by issuer and
+// serial number or by subject key identifier. When the SignedData omits
+// the signer's certificate, it finds the signer among certificates from
+// elsewhere (a PDF's DSS), which the caller may then set as Signer.
+func (sd *SignedData) IsSigner(c *x509.Certificate) bool {
+	if c == nil {
+		return false
+	}
+	return sd.sidIssuer != nil && bytes.Equal(c.RawIssuer, sd.sidIssuer) && c.SerialNumber.Cmp(sd.sidSerial) == 0 ||
+		sd.sidSKI != nil && bytes.Equal(c.SubjectKeyId, sd.sidSKI)
 }
 
 // parseAttributes parses the contents of a SET OF Attribute.

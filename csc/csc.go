@@ -13,12 +13,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+	"hashsign/cms"
 )
 
 // Spec is the CSC API version that hashsvc implements.
@@ -33,7 +31,8 @@ const (
 	PathCAdESSign       = "/v1/cades/sign"
 )
 
-// Hash algorithm object identifiers (hashAlgorithmOID).
+// Hash algorithm object identifiers (hashAlgorithmOID), the strings of
+// cms.HashOID.
 const (
 	OIDSHA256 = "2.16.840.1.101.3.4.2.1"
 	OIDSHA384 = "2.16.840.1.101.3.4.2.2"
@@ -226,28 +225,28 @@ type CAdESSignResponse struct {
 
 // HashOID returns the hashAlgorithmOID of h: SHA-256, SHA-384 or SHA-512.
 func HashOID(h crypto.Hash) (string, error) {
-	switch h {
-	case crypto.SHA256:
-		return OIDSHA256, nil
-	case crypto.SHA384:
-		return OIDSHA384, nil
-	case crypto.SHA512:
-		return OIDSHA512, nil
+	if !signingHash(h) {
+		return "", fmt.Errorf("csc: unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", h)
 	}
-	return "", fmt.Errorf("csc: unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", h)
+	oid, _ := cms.HashOID(h)
+	return oid.String(), nil
 }
 
-// HashFromOID returns the hash named by a hashAlgorithmOID.
+// HashFromOID returns the hash named by a hashAlgorithmOID: SHA-256,
+// SHA-384 or SHA-512.
 func HashFromOID(oid string) (crypto.Hash, bool) {
-	switch oid {
-	case OIDSHA256:
-		return crypto.SHA256, true
-	case OIDSHA384:
-		return crypto.SHA384, true
-	case OIDSHA512:
-		return crypto.SHA512, true
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		if o, _ := cms.HashOID(h); o.String() == oid {
+			return h, true
+		}
 	}
 	return 0, false
+}
+
+// signingHash reports whether h is one of the hashes the CSC messages
+// carry: SHA-256, SHA-384 or SHA-512.
+func signingHash(h crypto.Hash) bool {
+	return h == crypto.SHA256 || h == crypto.SHA384 || h == crypto.SHA512
 }
 
 // SignAlgo returns the signAlgo OID and, for RSASSA-PSS, the DER
@@ -306,128 +305,23 @@ func CurveOID(c elliptic.Curve) string {
 	return ""
 }
 
-var (
-	oidMGF1 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidHash = map[crypto.Hash]asn1.ObjectIdentifier{
-		crypto.SHA256: {2, 16, 840, 1, 101, 3, 4, 2, 1},
-		crypto.SHA384: {2, 16, 840, 1, 101, 3, 4, 2, 2},
-		crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
-	}
-)
-
-var (
-	tag0 = cbasn1.Tag(0).ContextSpecific().Constructed()
-	tag1 = cbasn1.Tag(1).ContextSpecific().Constructed()
-	tag2 = cbasn1.Tag(2).ContextSpecific().Constructed()
-	tag3 = cbasn1.Tag(3).ContextSpecific().Constructed() // trailerField, read only
-)
-
-// MarshalPSSParams returns the DER RSASSA-PSS-params (RFC 4055) for hash h,
-// MGF1 with h, and the salt length saltLen. trailerField takes its default
-// value, 1, and so is omitted, as DER requires.
+// MarshalPSSParams returns the DER RSASSA-PSS-params for hash h (SHA-256,
+// SHA-384 or SHA-512), MGF1 with h, and the salt length saltLen, as
+// cms.MarshalPSSParams encodes them.
 func MarshalPSSParams(h crypto.Hash, saltLen int) ([]byte, error) {
-	oid, ok := oidHash[h]
-	if !ok {
-		return nil, fmt.Errorf("csc: unsupported PSS hash %v", h)
-	}
-	if saltLen < 0 {
-		return nil, fmt.Errorf("csc: negative PSS salt length %d", saltLen)
-	}
-	algID := func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oid) })
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(tag0, algID)
-		b.AddASN1(tag1, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidMGF1)
-				algID(b)
-			})
-		})
-		if saltLen != 20 { // 20 is the DEFAULT
-			b.AddASN1(tag2, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(saltLen)) })
-		}
-	})
-	return b.Bytes()
+	return cms.MarshalPSSParams(h, saltLen)
 }
 
-// ParsePSSParams parses DER RSASSA-PSS-params and returns the hash and the
-// salt length. It accepts SHA-256, SHA-384 and SHA-512 only, requires MGF1
-// with the same hash (the RFC 4055 defaults, SHA-1, are refused) and
-// trailerField 1.
+// ParsePSSParams parses DER RSASSA-PSS-params with cms.ParsePSSParams and
+// returns the hash and the salt length. It accepts SHA-256, SHA-384 and
+// SHA-512 only: the RFC 4055 defaults, SHA-1, are refused.
 func ParsePSSParams(der []byte) (crypto.Hash, int, error) {
-	in := cryptobyte.String(der)
-	var seq cryptobyte.String
-	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() {
-		return 0, 0, errors.New("csc: RSASSA-PSS-params are not a DER SEQUENCE")
+	h, salt, err := cms.ParsePSSParams(der)
+	if err != nil {
+		return 0, 0, err
 	}
-	readHash := func(s *cryptobyte.String) (crypto.Hash, error) {
-		var alg cryptobyte.String
-		var oid asn1.ObjectIdentifier
-		if !s.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
-			return 0, errors.New("malformed AlgorithmIdentifier")
-		}
-		if !alg.Empty() {
-			var null cryptobyte.String
-			if !alg.ReadASN1(&null, cbasn1.NULL) || !null.Empty() || !alg.Empty() {
-				return 0, errors.New("unexpected hash parameters")
-			}
-		}
-		for h, o := range oidHash {
-			if o.Equal(oid) {
-				return h, nil
-			}
-		}
-		return 0, fmt.Errorf("unsupported hash %v (want SHA-256, SHA-384 or SHA-512)", oid)
+	if !signingHash(h) {
+		return 0, 0, fmt.Errorf("csc: RSASSA-PSS with %v (want SHA-256, SHA-384 or SHA-512)", h)
 	}
-	var hashField, mgfField cryptobyte.String
-	var hasHash, hasMGF bool
-	if !seq.ReadOptionalASN1(&hashField, &hasHash, tag0) || !seq.ReadOptionalASN1(&mgfField, &hasMGF, tag1) {
-		return 0, 0, errors.New("csc: malformed RSASSA-PSS-params")
-	}
-	if !hasHash || !hasMGF {
-		return 0, 0, errors.New("csc: RSASSA-PSS-params must name the hash and MGF1 hash (the SHA-1 defaults are not supported)")
-	}
-	h, err := readHash(&hashField)
-	if err != nil || !hashField.Empty() {
-		return 0, 0, fmt.Errorf("csc: RSASSA-PSS hashAlgorithm: %v", err)
-	}
-	var mgf cryptobyte.String
-	var mgfOID asn1.ObjectIdentifier
-	if !mgfField.ReadASN1(&mgf, cbasn1.SEQUENCE) || !mgf.ReadASN1ObjectIdentifier(&mgfOID) || !mgfOID.Equal(oidMGF1) {
-		return 0, 0, errors.New("csc: RSASSA-PSS maskGenAlgorithm is not MGF1")
-	}
-	mh, err := readHash(&mgf)
-	if err != nil || !mgf.Empty() {
-		return 0, 0, fmt.Errorf("csc: RSASSA-PSS MGF1 hash: %v", err)
-	}
-	if mh != h {
-		return 0, 0, fmt.Errorf("csc: RSASSA-PSS MGF1 hash %v differs from the hash %v", mh, h)
-	}
-	salt, trailer := int64(20), int64(1)
-	var f cryptobyte.String
-	var present bool
-	if !seq.ReadOptionalASN1(&f, &present, tag2) {
-		return 0, 0, errors.New("csc: malformed RSASSA-PSS saltLength")
-	}
-	if present && (!f.ReadASN1Integer(&salt) || !f.Empty()) {
-		return 0, 0, errors.New("csc: malformed RSASSA-PSS saltLength")
-	}
-	if !seq.ReadOptionalASN1(&f, &present, tag3) {
-		return 0, 0, errors.New("csc: malformed RSASSA-PSS trailerField")
-	}
-	if present && (!f.ReadASN1Integer(&trailer) || !f.Empty()) {
-		return 0, 0, errors.New("csc: malformed RSASSA-PSS trailerField")
-	}
-	if !seq.Empty() {
-		return 0, 0, errors.New("csc: trailing data in RSASSA-PSS-params")
-	}
-	if trailer != 1 {
-		return 0, 0, fmt.Errorf("csc: RSASSA-PSS trailerField %d is not 1", trailer)
-	}
-	if salt < 0 || salt > 1024 {
-		return 0, 0, fmt.Errorf("csc: RSASSA-PSS saltLength %d out of range", salt)
-	}
-	return h, int(salt), nil
+	return h, salt, nil
 }

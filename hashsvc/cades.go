@@ -69,12 +69,12 @@ func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *ap
 	default:
 		return nil, badRequest("certificates must be chain or single, not %q (the signer certificate is always included)", req.Certificates)
 	}
-	var tsa *tsaClient
+	var tsa *ltv.TSAClient
 	if req.Timestamp {
 		if s.tsa == nil {
 			return nil, badRequest("timestamp requested but this service has no time-stamping authority configured")
 		}
-		if req.TSAURL != "" && req.TSAURL != s.tsa.url {
+		if req.TSAURL != "" && req.TSAURL != s.tsa.URLs[0] {
 			return nil, badRequest("tsaURL %q is not the time-stamping authority this service uses", req.TSAURL)
 		}
 		tsa = s.tsa
@@ -109,17 +109,10 @@ func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *ap
 		return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "assembling the signature failed"}
 	}
 	if tsa != nil {
-		sd, err := cms.Parse(der)
-		if err != nil {
-			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "re-reading the signature failed"}
-		}
-		tok, err := tsa.timestamp(r.Context(), sd.Signature, h)
-		if err != nil {
+		var tok *ltv.Token
+		if der, tok, err = ltv.SignatureTimestamp(r.Context(), tsa, der); err != nil {
 			s.log.Error("time-stamp failed", "request_id", info(r).id, "err", err)
 			return nil, &apiError{http.StatusBadGateway, csc.ErrTSA, "the time-stamping authority failed: " + err.Error()}
-		}
-		if der, err = cms.AddUnsignedAttribute(der, oidSignatureTimeStamp, tok.DER); err != nil {
-			return nil, &apiError{http.StatusInternalServerError, csc.ErrServer, "adding the time-stamp failed"}
 		}
 		leaves = append(leaves, tok.Signer)
 		pool = append(pool, tok.Certificates...)

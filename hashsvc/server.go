@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"hashsign/csc"
+	"hashsign/ltv"
 )
 
 // OpenAPI is the OpenAPI 3 description of the service, served at
@@ -78,7 +79,7 @@ type Server struct {
 	keys    *keyring
 	audit   AuditLog
 	metrics *metrics
-	tsa     *tsaClient
+	tsa     *ltv.TSAClient
 	// trustHTTP and trustRoots fetch validation data for /v1/cades/sign.
 	trustHTTP  *http.Client
 	trustRoots *x509.CertPool
@@ -113,21 +114,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		log.Info("credential loaded", "credential", cc.ID, "subject", cr.chain[0].Subject.String(), "key_bits", cr.keyLen)
 	}
 	if cfg.TSA.URL != "" {
-		tc := &tsaClient{url: cfg.TSA.URL, http: &http.Client{Timeout: cfg.TSA.Timeout, Transport: opts.TSATransport}}
+		tc := &ltv.TSAClient{URLs: []string{cfg.TSA.URL}, HTTP: &http.Client{Timeout: cfg.TSA.Timeout, Transport: opts.TSATransport}}
 		if cfg.TSA.Roots != "" {
 			pem, err := os.ReadFile(cfg.path(cfg.TSA.Roots))
 			if err != nil {
 				s.closeCredentials()
 				return nil, fmt.Errorf("hashsvc: tsa.roots: %w", err)
 			}
-			tc.roots = x509.NewCertPool()
-			if !tc.roots.AppendCertsFromPEM(pem) {
+			tc.Roots = x509.NewCertPool()
+			if !tc.Roots.AppendCertsFromPEM(pem) {
 				s.closeCredentials()
 				return nil, fmt.Errorf("hashsvc: tsa.roots %s: no PEM certificate", cfg.TSA.Roots)
 			}
 		}
 		s.tsa = tc
-		s.trustRoots = tc.roots
+		s.trustRoots = tc.Roots
 	}
 	s.trustHTTP = &http.Client{Timeout: cfg.TSA.Timeout, Transport: opts.TSATransport}
 	s.audit = opts.Audit

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"hashsign/cms"
 )
 
 // fetchedCRL is a downloaded and parsed CRL.
@@ -87,11 +89,11 @@ func parseCertificates(body []byte) ([]*x509.Certificate, error) {
 				}
 				certs = append(certs, c)
 			case "PKCS7", "CMS":
-				sd, err := parseSignedData(block.Bytes)
+				cs, err := cms.ParseCertificates(block.Bytes)
 				if err != nil {
 					return nil, fmt.Errorf("PKCS #7: %w", err)
 				}
-				certs = append(certs, sd.certs...)
+				certs = append(certs, cs...)
 			}
 		}
 		if len(certs) == 0 {
@@ -103,12 +105,12 @@ func parseCertificates(body []byte) ([]*x509.Certificate, error) {
 	if certErr == nil {
 		return []*x509.Certificate{c}, nil
 	}
-	sd, err := parseSignedData(body)
+	certs, err := cms.ParseCertificates(body)
 	if err != nil {
 		return nil, fmt.Errorf("neither a certificate (%w) nor a PKCS #7 certificate bundle (%w)", certErr, err)
 	}
-	if len(sd.certs) == 0 {
+	if len(certs) == 0 {
 		return nil, errors.New("the PKCS #7 bundle holds no certificate")
 	}
-	return sd.certs, nil
+	return certs, nil
 }

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -26,6 +23,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"hashsign/internal/devpki"
+	"hashsign/internal/ocspasn1"
 )
 
 // subjects returns the common names of certs, sorted.
@@ -347,30 +345,32 @@ func (o *ocspResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var req ocspRequest
-	if _, err := asn1.Unmarshal(body, &req); err != nil {
+	var req ocspasn1.Request
+	if err := ocspasn1.Unmarshal(body, &req, "OCSP request"); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	data := responseData{
+	data := ocspasn1.ResponseData{
 		ResponderID: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: o.signer.Cert.RawSubject},
 		ProducedAt:  now,
 	}
 	for _, sr := range req.TBSRequest.RequestList {
-		data.Responses = append(data.Responses, singleResponse{
+		data.Responses = append(data.Responses, ocspasn1.SingleResponse{
 			CertID: sr.ReqCert, Good: true, ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour),
 		})
 	}
-	for _, ext := range req.TBSRequest.RequestExtensions {
-		if ext.Id.Equal(oidOCSPNonce()) {
-			if o.editNonce != nil {
-				ext.Value = o.editNonce(bytes.Clone(ext.Value))
-			}
-			data.ResponseExtensions = append(data.ResponseExtensions, ext)
+	if ext := ocspasn1.Nonce(req.TBSRequest.RequestExtensions); ext != nil {
+		if o.editNonce != nil {
+			ext.Value = o.editNonce(bytes.Clone(ext.Value))
 		}
+		data.ResponseExtensions = append(data.ResponseExtensions, *ext)
 	}
-	der, err := signOCSPResponse(data, o.signer, o.certs, o.editSig)
+	var key crypto.Signer = o.signer.Key
+	if o.editSig != nil {
+		key = editingSigner{key, o.editSig}
+	}
+	der, err := ocspasn1.SignResponse(data, key, o.certs...)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -379,44 +379,18 @@ func (o *ocspResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(der)
 }
 
-// signOCSPResponse returns a successful OCSPResponse for data, signed by
-// signer with SHA-256.
-func signOCSPResponse(data responseData, signer *devpki.Identity, certs []*x509.Certificate, editSig func([]byte) []byte) ([]byte, error) {
-	tbs, err := asn1.Marshal(data)
+// editingSigner is a crypto.Signer whose signatures edit changes.
+type editingSigner struct {
+	crypto.Signer
+	edit func([]byte) []byte
+}
+
+func (s editingSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.Signer.Sign(rand, digest, opts)
 	if err != nil {
 		return nil, err
 	}
-	var alg pkix.AlgorithmIdentifier
-	switch signer.Key.Public().(type) {
-	case *rsa.PublicKey:
-		alg = pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}, Parameters: asn1.NullRawValue}
-	case *ecdsa.PublicKey:
-		alg = pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}}
-	}
-	algDER, err := asn1.Marshal(alg)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := signer.Key.Sign(rand.Reader, hashOf(crypto.SHA256, tbs), crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	if editSig != nil {
-		sig = editSig(sig)
-	}
-	basic := basicOCSPResponse{
-		TBSResponseData:    asn1.RawValue{FullBytes: tbs},
-		SignatureAlgorithm: asn1.RawValue{FullBytes: algDER},
-		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	}
-	for _, c := range certs {
-		basic.Certs = append(basic.Certs, asn1.RawValue{FullBytes: c.Raw})
-	}
-	basicDER, err := asn1.Marshal(basic)
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(ocspResponse{ResponseBytes: responseBytes{ResponseType: oidOCSPBasic(), Response: basicDER}})
+	return s.edit(sig), nil
 }
 
 // serve starts a server for h and returns its URL.
@@ -431,15 +405,15 @@ func serve(t *testing.T, h http.Handler) string {
 func certsOnlyPKCS7(certs ...*x509.Certificate) []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidSignedData())
-		b.AddASN1(tagC0, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2})
+		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				b.AddASN1Int64(1)
 				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {})
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 					b.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1})
 				})
-				b.AddASN1(tagC0, func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 					for _, c := range certs {
 						b.AddBytes(c.Raw)
 					}

@@ -49,7 +49,7 @@ func FuzzParseTimeStampResp(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if tok, err := parseToken(token); err == nil && (tok.Signer == nil || tok.Serial == nil || len(tok.Imprint) != tok.Hash.Size()) {
+		if tok, err := parseToken(token, nil); err == nil && (tok.Signer == nil || tok.Serial == nil || len(tok.Imprint) != tok.Hash.Size()) {
 			t.Fatalf("parseToken accepted a token without signer, serial or a well-sized imprint")
 		}
 	})

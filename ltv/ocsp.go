@@ -11,97 +11,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"hashsign/cms"
+	"hashsign/internal/ocspasn1"
 )
 
 // ocspNonceSize is the size of the nonces sent to OCSP responders, the
 // size RFC 8954 recommends.
 const ocspNonceSize = 32
-
-// certID is the CertID of RFC 6960, section 4.1.1.
-type certID struct {
-	HashAlgorithm  pkix.AlgorithmIdentifier
-	IssuerNameHash []byte
-	IssuerKeyHash  []byte
-	SerialNumber   *big.Int
-}
-
-// ocspRequest is the OCSPRequest of RFC 6960, unsigned.
-type ocspRequest struct {
-	TBSRequest tbsRequest
-}
-
-type tbsRequest struct {
-	Version           int `asn1:"optional,explicit,default:0,tag:0"`
-	RequestList       []singleRequest
-	RequestExtensions []pkix.Extension `asn1:"optional,explicit,tag:2"`
-}
-
-type singleRequest struct {
-	ReqCert certID
-}
-
-// ocspResponse is the OCSPResponse of RFC 6960, section 4.2.1.
-type ocspResponse struct {
-	ResponseStatus asn1.Enumerated
-	ResponseBytes  responseBytes `asn1:"optional,explicit,tag:0"`
-}
-
-type responseBytes struct {
-	ResponseType asn1.ObjectIdentifier
-	Response     []byte
-}
-
-type basicOCSPResponse struct {
-	TBSResponseData    asn1.RawValue
-	SignatureAlgorithm asn1.RawValue
-	Signature          asn1.BitString
-	Certs              []asn1.RawValue `asn1:"optional,explicit,tag:0"`
-}
-
-type responseData struct {
-	Version            int `asn1:"optional,explicit,default:0,tag:0"`
-	ResponderID        asn1.RawValue
-	ProducedAt         time.Time `asn1:"generalized"`
-	Responses          []singleResponse
-	ResponseExtensions []pkix.Extension `asn1:"optional,explicit,tag:1"`
-}
-
-type singleResponse struct {
-	CertID           certID
-	Good             asn1.Flag        `asn1:"optional,tag:0"`
-	Revoked          revokedInfo      `asn1:"optional,tag:1"`
-	Unknown          asn1.Flag        `asn1:"optional,tag:2"`
-	ThisUpdate       time.Time        `asn1:"generalized"`
-	NextUpdate       time.Time        `asn1:"optional,generalized,explicit,tag:0"`
-	SingleExtensions []pkix.Extension `asn1:"optional,explicit,tag:1"`
-}
-
-type revokedInfo struct {
-	RevocationTime   time.Time       `asn1:"generalized"`
-	RevocationReason asn1.Enumerated `asn1:"optional,explicit,tag:0"`
-}
-
-// ocspStatusName returns the name of an OCSPResponseStatus.
-func ocspStatusName(s asn1.Enumerated) string {
-	switch s {
-	case 1:
-		return "malformedRequest"
-	case 2:
-		return "internalError"
-	case 3:
-		return "tryLater"
-	case 5:
-		return "sigRequired"
-	case 6:
-		return "unauthorized"
-	}
-	return fmt.Sprintf("status %d", s)
-}
 
 // ocspResult is a verified OCSP response that reports a certificate good.
 type ocspResult struct {
@@ -113,61 +36,14 @@ type ocspResult struct {
 	certs []*x509.Certificate
 }
 
-// newCertID returns the CertID of cert, issued by issuer, with SHA-1, the
-// hash every responder supports.
-func newCertID(cert, issuer *x509.Certificate) (certID, error) {
-	kh, err := keyHash(issuer)
-	if err != nil {
-		return certID{}, err
-	}
-	return certID{
-		HashAlgorithm:  pkix.AlgorithmIdentifier{Algorithm: oidSHA1(), Parameters: asn1.NullRawValue},
-		IssuerNameHash: hashOf(crypto.SHA1, issuer.RawSubject),
-		IssuerKeyHash:  kh,
-		SerialNumber:   cert.SerialNumber,
-	}, nil
-}
-
-// matches reports whether id identifies cert, issued by issuer.
-func (id *certID) matches(cert, issuer *x509.Certificate) bool {
-	h, ok := hashFromOID(id.HashAlgorithm.Algorithm)
-	if !ok || id.SerialNumber == nil || id.SerialNumber.Cmp(cert.SerialNumber) != 0 {
-		return false
-	}
-	var spki struct {
-		Algorithm asn1.RawValue
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(issuer.RawSubjectPublicKeyInfo, &spki); err != nil {
-		return false
-	}
-	return bytes.Equal(id.IssuerNameHash, hashOf(h, issuer.RawSubject)) &&
-		bytes.Equal(id.IssuerKeyHash, hashOf(h, spki.PublicKey.Bytes))
-}
-
 // ocsp asks the responder at url for the status of cert, issued by issuer,
 // and verifies the answer. A revoked certificate is a *RevokedError.
 func (f *Fetcher) ocsp(ctx context.Context, url string, cert, issuer *x509.Certificate, now time.Time) (*ocspResult, error) {
-	id, err := newCertID(cert, issuer)
-	if err != nil {
-		return nil, err
-	}
-	key := "ocsp\x00" + url + "\x00" + string(id.IssuerNameHash) + string(id.IssuerKeyHash) + "\x00" + cert.SerialNumber.String()
+	key := "ocsp\x00" + url + "\x00" + string(issuer.RawSubject) + string(issuer.RawSubjectPublicKeyInfo) + "\x00" + cert.SerialNumber.String()
 	return cached(f, ctx, key, func() (*ocspResult, error) {
-		nonce := make([]byte, ocspNonceSize)
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("generating nonce: %w", err)
-		}
-		nonceExt, err := asn1.Marshal(nonce)
+		reqDER, nonceExt, err := newOCSPRequest(cert, issuer)
 		if err != nil {
 			return nil, err
-		}
-		reqDER, err := asn1.Marshal(ocspRequest{TBSRequest: tbsRequest{
-			RequestList:       []singleRequest{{ReqCert: id}},
-			RequestExtensions: []pkix.Extension{{Id: oidOCSPNonce(), Value: nonceExt}},
-		}})
-		if err != nil {
-			return nil, fmt.Errorf("encoding OCSP request: %w", err)
 		}
 		der, err := f.postOCSP(ctx, url, reqDER)
 		if err != nil {
@@ -179,6 +55,34 @@ func (f *Fetcher) ocsp(ctx context.Context, url string, cert, issuer *x509.Certi
 		}
 		return res, err
 	})
+}
+
+// newOCSPRequest returns a DER OCSP request for the status of cert, issued
+// by issuer, with a fresh nonce, and the value of its nonce extension.
+// ocsp.CreateRequest builds the request, with a SHA-1 CertID, the hash
+// every responder supports; it cannot carry extensions, so the nonce (RFC
+// 8954) is added here.
+func newOCSPRequest(cert, issuer *x509.Certificate) (der, nonceExt []byte, err error) {
+	plain, err := ocsp.CreateRequest(cert, issuer, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the OCSP request: %w", err)
+	}
+	var req ocspasn1.Request
+	if err := ocspasn1.Unmarshal(plain, &req, "OCSP request"); err != nil {
+		return nil, nil, err
+	}
+	nonce := make([]byte, ocspNonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, nil, fmt.Errorf("generating nonce: %w", err)
+	}
+	if nonceExt, err = asn1.Marshal(nonce); err != nil {
+		return nil, nil, err
+	}
+	req.TBSRequest.RequestExtensions = append(req.TBSRequest.RequestExtensions, pkix.Extension{Id: ocspasn1.OIDNonce(), Value: nonceExt})
+	if der, err = asn1.Marshal(req); err != nil {
+		return nil, nil, fmt.Errorf("encoding the OCSP request: %w", err)
+	}
+	return der, nonceExt, nil
 }
 
 // postOCSP sends an OCSP request to url with POST, and with GET (RFC 6960,
@@ -224,30 +128,30 @@ func (f *Fetcher) postOCSP(ctx context.Context, u string, reqDER []byte) ([]byte
 // responder it authorised. nonceExt is the value of the nonce extension
 // sent; a response that carries another nonce is rejected. A nil nonceExt
 // skips that check, for responses read back from storage.
+//
+// ocsp.ParseResponseForCert would read the response, but it matches the
+// CertID by serial number alone, exposes neither the responseExtensions
+// (the nonce) nor the signature's parameters (RSASSA-PSS), keeps only the
+// first certificate and checks no delegated responder's extended key usage
+// or validity: the response is read here, with internal/ocspasn1.
 func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now time.Time) (*ocspResult, error) {
-	var resp ocspResponse
-	if rest, err := asn1.Unmarshal(der, &resp); err != nil {
-		return nil, fmt.Errorf("malformed OCSP response: %w", err)
-	} else if len(rest) != 0 {
-		return nil, errors.New("trailing data after the OCSP response")
+	var resp ocspasn1.Response
+	if err := ocspasn1.Unmarshal(der, &resp, "OCSP response"); err != nil {
+		return nil, err
 	}
-	if resp.ResponseStatus != 0 {
-		return nil, fmt.Errorf("OCSP responder answered %s", ocspStatusName(resp.ResponseStatus))
+	if resp.Status != 0 {
+		return nil, fmt.Errorf("OCSP responder answered %q", ocsp.ResponseStatus(resp.Status))
 	}
-	if !resp.ResponseBytes.ResponseType.Equal(oidOCSPBasic()) {
-		return nil, fmt.Errorf("unsupported OCSP response type %v", resp.ResponseBytes.ResponseType)
+	if !resp.Bytes.ResponseType.Equal(ocspasn1.OIDBasic()) {
+		return nil, fmt.Errorf("unsupported OCSP response type %v", resp.Bytes.ResponseType)
 	}
-	var basic basicOCSPResponse
-	if rest, err := asn1.Unmarshal(resp.ResponseBytes.Response, &basic); err != nil {
-		return nil, fmt.Errorf("malformed BasicOCSPResponse: %w", err)
-	} else if len(rest) != 0 {
-		return nil, errors.New("trailing data after the BasicOCSPResponse")
+	var basic ocspasn1.BasicResponse
+	if err := ocspasn1.Unmarshal(resp.Bytes.Response, &basic, "BasicOCSPResponse"); err != nil {
+		return nil, err
 	}
-	var data responseData
-	if rest, err := asn1.Unmarshal(basic.TBSResponseData.FullBytes, &data); err != nil {
-		return nil, fmt.Errorf("malformed OCSP ResponseData: %w", err)
-	} else if len(rest) != 0 {
-		return nil, errors.New("trailing data after the OCSP ResponseData")
+	var data ocspasn1.ResponseData
+	if err := ocspasn1.Unmarshal(basic.TBSResponseData.FullBytes, &data, "OCSP ResponseData"); err != nil {
+		return nil, err
 	}
 	if data.Version != 0 {
 		return nil, fmt.Errorf("unsupported OCSP response version %d", data.Version)
@@ -263,17 +167,13 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 
 	// The signer: the issuer itself or a certificate of the response,
 	// as the ResponderID names it.
-	sigAlg, sigParams, err := algorithmOf(basic.SignatureAlgorithm.FullBytes)
-	if err != nil {
-		return nil, fmt.Errorf("OCSP response signatureAlgorithm: %w", err)
-	}
 	var signer *x509.Certificate
 	var sigErr error
 	for _, c := range append([]*x509.Certificate{issuer}, res.certs...) {
 		if !responderIDMatches(data.ResponderID, c) {
 			continue
 		}
-		if sigErr = verifySignature(c, sigAlg, sigParams, 0, basic.TBSResponseData.FullBytes, basic.Signature.RightAlign()); sigErr == nil {
+		if sigErr = cms.CheckSignature(c.PublicKey, basic.SignatureAlgorithm.FullBytes, basic.TBSResponseData.FullBytes, basic.Signature.RightAlign()); sigErr == nil {
 			signer = c
 			break
 		}
@@ -291,9 +191,10 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 		res.responder = signer
 	}
 
-	var single *singleResponse
+	var single *ocspasn1.SingleResponse
 	for i := range data.Responses {
-		if data.Responses[i].CertID.matches(cert, issuer) {
+		id := &data.Responses[i].CertID
+		if id.SerialNumber != nil && id.SerialNumber.Cmp(cert.SerialNumber) == 0 && id.IssuedBy(issuer) {
 			single = &data.Responses[i]
 			break
 		}
@@ -301,10 +202,8 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 	if single == nil {
 		return nil, fmt.Errorf("OCSP response holds no status for certificate %s", certName(cert))
 	}
-	for _, ext := range data.ResponseExtensions {
-		if ext.Id.Equal(oidOCSPNonce()) && nonceExt != nil && !bytes.Equal(ext.Value, nonceExt) {
-			return nil, errors.New("OCSP response nonce does not match the request's")
-		}
+	if ext := ocspasn1.Nonce(data.ResponseExtensions); ext != nil && nonceExt != nil && !bytes.Equal(ext.Value, nonceExt) {
+		return nil, errors.New("OCSP response nonce does not match the request's")
 	}
 	if single.ThisUpdate.After(now.Add(ClockSkew)) {
 		return nil, fmt.Errorf("OCSP response thisUpdate %s is in the future", single.ThisUpdate.UTC().Format(time.RFC3339))
@@ -364,7 +263,7 @@ func responderIDMatches(id asn1.RawValue, c *x509.Certificate) bool {
 		if rest, err := asn1.Unmarshal(id.Bytes, &h); err != nil || len(rest) != 0 {
 			return false
 		}
-		kh, err := keyHash(c)
+		_, kh, err := ocspasn1.IssuerHashes(crypto.SHA1, c)
 		return err == nil && bytes.Equal(h, kh)
 	}
 	return false
@@ -387,20 +286,6 @@ func responderIDString(id asn1.RawValue) string {
 	return "(malformed responder ID)"
 }
 
-// algorithmOf parses a DER AlgorithmIdentifier.
-func algorithmOf(der []byte) (asn1.ObjectIdentifier, []byte, error) {
-	var ai struct {
-		Algorithm  asn1.ObjectIdentifier
-		Parameters asn1.RawValue `asn1:"optional"`
-	}
-	if rest, err := asn1.Unmarshal(der, &ai); err != nil {
-		return nil, nil, err
-	} else if len(rest) != 0 {
-		return nil, nil, errors.New("trailing data")
-	}
-	return ai.Algorithm, ai.Parameters.FullBytes, nil
-}
-
 // sameCert reports whether a and b are the same certificate, or two
 // certificates of the same subject and key (a re-issued CA certificate).
 func sameCert(a, b *x509.Certificate) bool {
@@ -411,7 +296,7 @@ func sameCert(a, b *x509.Certificate) bool {
 // hasNoCheck reports whether c carries id-pkix-ocsp-nocheck.
 func hasNoCheck(c *x509.Certificate) bool {
 	for _, ext := range c.Extensions {
-		if ext.Id.Equal(oidOCSPNoCheck()) {
+		if ext.Id.Equal(ocspasn1.OIDNoCheck()) {
 			return true
 		}
 	}

@@ -18,11 +18,11 @@ func SignatureTimestamp(ctx context.Context, tsa *TSAClient, cmsDER []byte) ([]b
 	if err != nil {
 		return nil, nil, fmt.Errorf("ltv: signature time-stamp: %w", err)
 	}
-	tok, err := tsa.Timestamp(ctx, hashOf(sd.DigestAlgorithm, sd.Signature), sd.DigestAlgorithm)
+	tok, err := tsa.Timestamp(ctx, cms.Digest(sd.DigestAlgorithm, sd.Signature), sd.DigestAlgorithm)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := cms.AddUnsignedAttribute(cmsDER, signatureTimeStampTokenOID(), tok.DER)
+	out, err := cms.AddUnsignedAttribute(cmsDER, cms.OIDSignatureTimeStampToken(), tok.DER)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ltv: adding the signature time-stamp: %w", err)
 	}

@@ -3,7 +3,6 @@ package ltv
 import (
 	"bytes"
 	"crypto"
-	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -11,9 +10,6 @@ import (
 	"fmt"
 	"math/big"
 	"time"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"hashsign/cms"
 )
@@ -93,75 +89,57 @@ type tstInfo struct {
 // ParseToken does not check the TSA certificate's extended key usage or its
 // chain; TSAClient.Timestamp does, for new tokens.
 func ParseToken(der []byte) (*Token, error) {
-	tok, err := parseToken(der)
+	return ParseTokenWithCertificates(der, nil)
+}
+
+// ParseTokenWithCertificates is ParseToken for tokens that may omit the TSA
+// certificate, as RFC 3161 allows when the request did not ask for it: the
+// TSA certificate is looked for among the token's certificates, then among
+// certs, such as those of a PDF's document security store.
+func ParseTokenWithCertificates(der []byte, certs []*x509.Certificate) (*Token, error) {
+	tok, err := parseToken(der, certs)
 	if err != nil {
 		return nil, fmt.Errorf("ltv: time-stamp token: %w", err)
 	}
 	return tok, nil
 }
 
-// parseToken is ParseToken with errors that do not name the package.
-func parseToken(der []byte) (*Token, error) {
-	sd, err := parseSignedData(der)
-	if err != nil && maybeBER(der) {
-		// Some signers write BER (indefinite lengths, constructed
-		// strings): re-encode it and try again.
-		if d, berr := cms.ToDER(der); berr == nil && !bytes.Equal(d, der) {
-			sd, err = parseSignedData(d)
-		}
-	}
+// parseToken is ParseTokenWithCertificates with errors that do not name the
+// package.
+func parseToken(der []byte, certs []*x509.Certificate) (*Token, error) {
+	sd, err := cms.Parse(der)
 	if err != nil {
 		return nil, err
 	}
-	if !sd.contentType.Equal(oidTSTInfo()) {
-		return nil, fmt.Errorf("encapsulated content type %v is not id-ct-TSTInfo", sd.contentType)
+	if !sd.ContentType.Equal(cms.OIDTSTInfo()) {
+		return nil, fmt.Errorf("encapsulated content type %v is not id-ct-TSTInfo", sd.ContentType)
 	}
-	if sd.content == nil {
+	if sd.Content == nil {
 		return nil, errors.New("no encapsulated TSTInfo")
 	}
-	if len(sd.signerInfos) != 1 {
-		return nil, fmt.Errorf("%d SignerInfos, want 1", len(sd.signerInfos))
+	for _, c := range certs {
+		if sd.Signer != nil {
+			break
+		}
+		if sd.IsSigner(c) {
+			sd.Signer = c
+		}
 	}
-	si, err := parseSignerInfo(sd.signerInfos[0])
-	if err != nil {
-		return nil, err
-	}
-	signer := si.findSigner(sd.certs)
-	if signer == nil {
+	if sd.Signer == nil {
 		return nil, errors.New("the TSA certificate is not included in the token")
 	}
-
-	ct, err := si.attributeValue(oidAttrContentType(), "content-type")
-	if err != nil {
+	if err := sd.CheckContentType(); err != nil {
 		return nil, err
 	}
-	ctOID, err := asn1.Marshal(oidTSTInfo())
-	if err != nil {
+	if err := sd.CheckSigningCertificate(); err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(ct, ctOID) {
-		return nil, errors.New("content-type attribute is missing or is not id-ct-TSTInfo")
-	}
-	md, err := si.attributeValue(oidAttrMessageDigest(), "message-digest")
-	if err != nil {
-		return nil, err
-	}
-	var digest []byte
-	if rest, err := asn1.Unmarshal(md, &digest); err != nil || len(rest) != 0 {
-		return nil, errors.New("message-digest attribute is missing or malformed")
-	}
-	if subtle.ConstantTimeCompare(digest, hashOf(si.digest, sd.content)) != 1 {
-		return nil, errors.New("message-digest attribute does not match the TSTInfo")
-	}
-	if err := si.checkESSSigningCertificate(signer); err != nil {
-		return nil, err
-	}
-	if err := verifySignature(signer, si.sigAlg, si.sigParams, si.digest, si.rawSigned, si.signature); err != nil {
-		return nil, fmt.Errorf("signature by the TSA certificate %s does not verify: %w", certName(signer), err)
+	if err := sd.VerifyIntegrity(nil); err != nil {
+		return nil, fmt.Errorf("signed by %s: %w", certName(sd.Signer), err)
 	}
 
 	var info tstInfo
-	if rest, err := asn1.Unmarshal(sd.content, &info); err != nil {
+	if rest, err := asn1.Unmarshal(sd.Content, &info); err != nil {
 		return nil, fmt.Errorf("malformed TSTInfo: %w", err)
 	} else if len(rest) != 0 {
 		return nil, errors.New("trailing data after TSTInfo")
@@ -169,11 +147,11 @@ func parseToken(der []byte) (*Token, error) {
 	if info.Version != 1 {
 		return nil, fmt.Errorf("unsupported TSTInfo version %d", info.Version)
 	}
-	h, ok := hashFromOID(info.MessageImprint.HashAlgorithm.Algorithm)
+	h, ok := cms.HashFromOID(info.MessageImprint.HashAlgorithm.Algorithm)
 	if !ok {
 		return nil, fmt.Errorf("unsupported message imprint hash algorithm %v", info.MessageImprint.HashAlgorithm.Algorithm)
 	}
-	if !absentOrNULL(info.MessageImprint.HashAlgorithm.Parameters.FullBytes) {
+	if p := info.MessageImprint.HashAlgorithm.Parameters.FullBytes; len(p) != 0 && !bytes.Equal(p, asn1.NullBytes) {
 		return nil, errors.New("message imprint hash algorithm has unexpected parameters")
 	}
 	if len(info.MessageImprint.HashedMessage) != h.Size() {
@@ -183,27 +161,16 @@ func parseToken(der []byte) (*Token, error) {
 		return nil, errors.New("TSTInfo has no serial number")
 	}
 	return &Token{
-		DER:          bytes.Clone(sd.raw),
+		DER:          sd.Raw,
 		GenTime:      info.GenTime,
-		Certificates: sd.certs,
-		Signer:       signer,
+		Certificates: sd.Certificates,
+		Signer:       sd.Signer,
 		Hash:         h,
 		Imprint:      info.MessageImprint.HashedMessage,
 		Serial:       info.SerialNumber,
 		Policy:       info.Policy,
 		Nonce:        info.Nonce,
 	}, nil
-}
-
-// maybeBER reports whether der may be a BER encoding worth re-encoding: its
-// outer element does not have a DER length, or only zero bytes follow it.
-func maybeBER(der []byte) bool {
-	in := cryptobyte.String(der)
-	var elem cryptobyte.String
-	if !in.ReadASN1Element(&elem, cbasn1.SEQUENCE) {
-		return true
-	}
-	return len(bytes.Trim(in, "\x00")) == 0
 }
 
 // checkTSACertificate checks that c may issue time-stamps: RFC 3161, section

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+
+	"github.com/digitorus/timestamp"
 
 	"hashsign/cms"
 )
@@ -41,16 +42,6 @@ type TSAClient struct {
 	// Policy, when not nil, is sent as the request's reqPolicy, and the
 	// token must have been issued under it.
 	Policy asn1.ObjectIdentifier
-}
-
-// timeStampReq is the TimeStampReq of RFC 3161, section 2.4.1.
-type timeStampReq struct {
-	Version        int
-	MessageImprint messageImprint
-	ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
-	Nonce          *big.Int              `asn1:"optional"`
-	CertReq        bool                  `asn1:"optional,default:false"`
-	Extensions     []pkix.Extension      `asn1:"optional,tag:0"`
 }
 
 // timeStampResp is the TimeStampResp of RFC 3161, section 2.4.2.
@@ -117,6 +108,11 @@ func failInfoNames(b asn1.BitString) []string {
 
 // parseTimeStampResp parses a DER TimeStampResp and returns the token it
 // holds. A status other than granted or grantedWithMods is a *TSAError.
+// timestamp.ParseResponse would flatten a refusal's status, statusString
+// and failInfo into one string and verify the token with
+// github.com/digitorus/pkcs7, which checks no ESS signing-certificate and
+// knows no RSASSA-PSS: the response is read here and the token by package
+// cms.
 func parseTimeStampResp(der []byte) ([]byte, error) {
 	var resp timeStampResp
 	rest, err := asn1.Unmarshal(der, &resp)
@@ -197,17 +193,13 @@ func (c *TSAClient) timestamp(ctx context.Context, url string, digest []byte, h 
 	if err != nil {
 		return nil, err
 	}
-	oid, _ := hashOID(h)
-	reqDER, err := asn1.Marshal(timeStampReq{
-		Version: 1,
-		MessageImprint: messageImprint{
-			HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid},
-			HashedMessage: digest,
-		},
-		ReqPolicy: c.Policy,
-		Nonce:     nonce,
-		CertReq:   true,
-	})
+	reqDER, err := (&timestamp.Request{
+		HashAlgorithm: h,
+		HashedMessage: digest,
+		Certificates:  true,
+		TSAPolicyOID:  c.Policy,
+		Nonce:         nonce,
+	}).Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encoding TimeStampReq: %w", err)
 	}
@@ -228,7 +220,7 @@ func (c *TSAClient) timestamp(ctx context.Context, url string, digest []byte, h 
 	if err != nil {
 		return nil, err
 	}
-	tok, err := parseToken(tokDER)
+	tok, err := parseToken(tokDER, nil)
 	if err != nil {
 		return nil, fmt.Errorf("time-stamp token: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
@@ -76,7 +77,7 @@ func TestTimestamp(t *testing.T) {
 				roots := x509.NewCertPool()
 				roots.AddCert(s.root)
 				client := &TSAClient{URLs: []string{s.url}, Roots: roots}
-				digest := hashOf(h, []byte("hashsign ltv test "+t.Name()))
+				digest := cms.Digest(h, []byte("hashsign ltv test "+t.Name()))
 				before := time.Now().Add(-2 * time.Second)
 				tok, err := client.Timestamp(context.Background(), digest, h)
 				if err != nil {
@@ -164,7 +165,7 @@ func opensslVerifyToken(t *testing.T, token, digest []byte, root, inter *x509.Ce
 // tsaFront starts a TSA that forwards each request to the TSA at target,
 // after editReq changed it, and answers with the reply, after editResp
 // changed it. It returns the front's URL.
-func tsaFront(t *testing.T, target string, editReq func(*timeStampReq), editResp func([]byte) []byte) string {
+func tsaFront(t *testing.T, target string, editReq func(*timestamp.Request), editResp func([]byte) []byte) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -173,13 +174,13 @@ func tsaFront(t *testing.T, target string, editReq func(*timeStampReq), editResp
 			return
 		}
 		if editReq != nil {
-			var req timeStampReq
-			if _, err := asn1.Unmarshal(body, &req); err != nil {
+			req, err := timestamp.ParseRequest(body)
+			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			editReq(&req)
-			if body, err = asn1.Marshal(req); err != nil {
+			editReq(req)
+			if body, err = req.Marshal(); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
@@ -255,20 +256,20 @@ func TestTimestampFailures(t *testing.T) {
 	}, {
 		name: "wrong nonce",
 		setup: func(t *testing.T) (*TSAClient, string) {
-			u := tsaFront(t, tsaURL, func(r *timeStampReq) { r.Nonce.Add(r.Nonce, big.NewInt(1)) }, nil)
+			u := tsaFront(t, tsaURL, func(r *timestamp.Request) { r.Nonce.Add(r.Nonce, big.NewInt(1)) }, nil)
 			return &TSAClient{URLs: []string{u}},
 				q("ltv: TSA "+u+": time-stamp token nonce ") + "0x[0-9a-f]+" + q(" does not match the request's ") + "0x[0-9a-f]+"
 		},
 	}, {
 		name: "nonce left out",
 		setup: func(t *testing.T) (*TSAClient, string) {
-			u := tsaFront(t, tsaURL, func(r *timeStampReq) { r.Nonce = nil }, nil)
+			u := tsaFront(t, tsaURL, func(r *timestamp.Request) { r.Nonce = nil }, nil)
 			return &TSAClient{URLs: []string{u}}, q("ltv: TSA " + u + ": time-stamp token has no nonce; the request had one")
 		},
 	}, {
 		name: "wrong imprint",
 		setup: func(t *testing.T) (*TSAClient, string) {
-			u := tsaFront(t, tsaURL, func(r *timeStampReq) { r.MessageImprint.HashedMessage[0] ^= 1 }, nil)
+			u := tsaFront(t, tsaURL, func(r *timestamp.Request) { r.HashedMessage[0] ^= 1 }, nil)
 			wrong := bytes.Clone(digest[:])
 			wrong[0] ^= 1
 			return &TSAClient{URLs: []string{u}},
@@ -277,9 +278,9 @@ func TestTimestampFailures(t *testing.T) {
 	}, {
 		name: "wrong imprint algorithm",
 		setup: func(t *testing.T) (*TSAClient, string) {
-			u := tsaFront(t, tsaURL, func(r *timeStampReq) {
-				r.MessageImprint.HashAlgorithm.Algorithm = oidSHA512()
-				r.MessageImprint.HashedMessage = hashOf(crypto.SHA512, r.MessageImprint.HashedMessage)
+			u := tsaFront(t, tsaURL, func(r *timestamp.Request) {
+				r.HashAlgorithm = crypto.SHA512
+				r.HashedMessage = cms.Digest(crypto.SHA512, r.HashedMessage)
 			}, nil)
 			return &TSAClient{URLs: []string{u}},
 				q("ltv: TSA "+u+": time-stamp token imprint (SHA-512 ") + "[0-9a-f]{128}" + q(fmt.Sprintf(") does not match the request (SHA-256 %x)", digest))
@@ -290,12 +291,12 @@ func TestTimestampFailures(t *testing.T) {
 			// The signature value ends the token, which ends the reply.
 			u := tsaFront(t, tsaURL, nil, func(b []byte) []byte { b[len(b)-1] ^= 1; return b })
 			return &TSAClient{URLs: []string{u}},
-				q("ltv: TSA "+u+": time-stamp token: signature by the TSA certificate ") + tsaName + q(" does not verify: crypto/rsa: verification error")
+				q("ltv: TSA "+u+": time-stamp token: signed by ") + tsaName + q(": cms: signature verification failed: crypto/rsa: verification error")
 		},
 	}, {
 		name: "no certificate in the token",
 		setup: func(t *testing.T) (*TSAClient, string) {
-			u := tsaFront(t, tsaURL, func(r *timeStampReq) { r.CertReq = false }, nil)
+			u := tsaFront(t, tsaURL, func(r *timestamp.Request) { r.Certificates = false }, nil)
 			return &TSAClient{URLs: []string{u}}, q("ltv: TSA " + u + ": time-stamp token: the TSA certificate is not included in the token")
 		},
 	}, {
@@ -561,22 +562,22 @@ func TestParseTokenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := parseSignedData(tok.DER)
+	sd, err := cms.Parse(tok.DER)
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := bytes.Index(tok.DER, sd.content)
+	at := bytes.Index(tok.DER, sd.Content)
 	tamperedInfo := bytes.Clone(tok.DER)
-	tamperedInfo[at+len(sd.content)-1] ^= 1 // in the nonce, the last TSTInfo field
+	tamperedInfo[at+len(sd.Content)-1] ^= 1 // in the last TSTInfo field
 
 	for _, tt := range []struct {
 		name string
 		der  []byte
 		want string
 	}{
-		{"empty", nil, "ltv: time-stamp token: malformed ContentInfo"},
-		{"trailing data", append(bytes.Clone(tok.DER), 0, 1), "ltv: time-stamp token: malformed ContentInfo"},
-		{"TSTInfo altered", tamperedInfo, "ltv: time-stamp token: message-digest attribute does not match the TSTInfo"},
+		{"empty", nil, "ltv: time-stamp token: cms: malformed ContentInfo"},
+		{"trailing data", append(bytes.Clone(tok.DER), 0, 1), "ltv: time-stamp token: cms: trailing data after ContentInfo"},
+		{"TSTInfo altered", tamperedInfo, `ltv: time-stamp token: signed by "CN=` + devpki.TSACN + `,O=` + devpki.Organization + `": cms: message-digest attribute does not match the content digest`},
 		{"a CMS signature", signedCMS(t, e.pki.SignerRSA, cms.Options{}), "ltv: time-stamp token: encapsulated content type 1.2.840.113549.1.7.1 is not id-ct-TSTInfo"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -593,7 +594,7 @@ func signedCMS(t *testing.T, id *devpki.Identity, opts cms.Options) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := cms.Sign(context.Background(), s, hashOf(opts.DigestAlgorithm(), []byte("document")), opts)
+	der, err := cms.Sign(context.Background(), s, cms.Digest(opts.DigestAlgorithm(), []byte("document")), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,23 +629,23 @@ func TestSignatureTimestamp(t *testing.T) {
 				t.Fatalf("parsing the time-stamped CMS: %v", err)
 			}
 			h := tt.opts.DigestAlgorithm()
-			if tok.Hash != h || !bytes.Equal(tok.Imprint, hashOf(h, before.Signature)) {
+			if tok.Hash != h || !bytes.Equal(tok.Imprint, cms.Digest(h, before.Signature)) {
 				t.Errorf("token imprint %v %x, want the %v hash of the signature value", tok.Hash, tok.Imprint, h)
 			}
 			if !bytes.Equal(after.Signature, before.Signature) || !bytes.Equal(after.RawSignedAttributes, before.RawSignedAttributes) {
 				t.Errorf("the signature or the signed attributes changed")
 			}
-			if err := after.Verify(hashOf(h, []byte("document"))); err != nil {
+			if err := after.Verify(cms.Digest(h, []byte("document"))); err != nil {
 				t.Errorf("the time-stamped signature does not verify: %v", err)
 			}
 			if len(after.UnsignedAttributes) != 1 {
 				t.Fatalf("%d unsigned attributes, want 1", len(after.UnsignedAttributes))
 			}
 			a := after.UnsignedAttributes[0]
-			if a.Type.String() != OIDSignatureTimeStampToken || len(a.Values) != 1 || !bytes.Equal(a.Values[0], tok.DER) {
+			if !a.Type.Equal(cms.OIDSignatureTimeStampToken()) || len(a.Values) != 1 || !bytes.Equal(a.Values[0], tok.DER) {
 				t.Errorf("unsigned attribute %v does not hold the token", a.Type)
 			}
-			opensslVerifyToken(t, tok.DER, hashOf(h, before.Signature), s.root, s.inter)
+			opensslVerifyToken(t, tok.DER, cms.Digest(h, before.Signature), s.root, s.inter)
 		})
 	}
 

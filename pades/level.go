@@ -213,11 +213,8 @@ func Extend(ctx context.Context, f File, size int64, opts *ExtendOptions) (*Exte
 			}
 			leaves = append(leaves, sd.Signer)
 			pool = append(pool, sd.Certificates...)
-			for _, a := range sd.UnsignedAttributes {
-				if a.Type.String() != ltv.OIDSignatureTimeStampToken || len(a.Values) == 0 {
-					continue
-				}
-				tok, err := ltv.ParseToken(a.Values[0])
+			for _, v := range sd.SignatureTimeStampTokens() {
+				tok, err := ltv.ParseToken(v)
 				if err != nil {
 					return nil, fmt.Errorf("signature %q: its signature timestamp: %w", fl.name, err)
 				}

@@ -3,7 +3,8 @@
 // OCSP responder, certificate revocation lists and the CA certificates.
 //
 // The services answer for a [devpki.PKI]. The time-stamping authority signs
-// with PKI.TSA, the OCSP responder is PKI.OCSP, delegated by the intermediate
+// with PKI.TSA; github.com/digitorus/timestamp builds its tokens, which have
+// random 160-bit serial numbers. The OCSP responder is PKI.OCSP, delegated by the intermediate
 // CA, and the CRLs are signed by the root and intermediate CAs. The handler
 // returned by [Services.Handler] serves the paths that the certificates of a
 // PKI generated with devpki.Options.BaseURL refer to, so it must be mounted
@@ -20,11 +21,8 @@
 package devtrust
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -107,25 +105,11 @@ type Services struct {
 	// root and inter are the two certification authorities.
 	root, inter *authority
 
-	// tsaCertHash is the SHA-256 hash of the TSA certificate, for the
-	// signing-certificate-v2 attribute.
-	tsaCertHash []byte
-
-	// interHashes holds the issuerNameHash and issuerKeyHash of the
-	// intermediate CA for each hash algorithm a CertID may use.
-	interHashes map[crypto.Hash]issuerHashes
-
 	// leaves holds the serial numbers, in hexadecimal, of the
 	// certificates of the PKI that the intermediate CA issued.
 	leaves map[string]bool
 
-	mu        sync.Mutex
-	tsaSerial *big.Int // serial number of the last time-stamp token
-}
-
-// issuerHashes are the issuer fields of an OCSP CertID.
-type issuerHashes struct {
-	name, key []byte
+	mu sync.Mutex
 }
 
 // authority is a certification authority of the PKI with its revocation
@@ -168,8 +152,10 @@ func New(p *devpki.PKI, opts Options) (*Services, error) {
 		}
 	}
 	for _, id := range []*devpki.Identity{p.TSA, p.OCSP} {
-		if _, err := signatureAlgorithm(id.Key.Public()); err != nil {
-			return nil, fmt.Errorf("devtrust: %q: %w", id.Cert.Subject.CommonName, err)
+		switch k := id.Key.Public().(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+		default:
+			return nil, fmt.Errorf("devtrust: %q: unsupported key type %T", id.Cert.Subject.CommonName, k)
 		}
 	}
 	if err := p.OCSP.Cert.CheckSignatureFrom(p.Intermediate.Cert); err != nil {
@@ -210,23 +196,10 @@ func New(p *devpki.PKI, opts Options) (*Services, error) {
 	s.root = &authority{id: p.Root, crlPath: devpki.RootCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
 	s.inter = &authority{id: p.Intermediate, crlPath: devpki.IntermediateCRLPath, revoked: make(map[string]revocation), crlNumber: new(big.Int).Set(start)}
 
-	sum := sha256.Sum256(p.TSA.Cert.Raw)
-	s.tsaCertHash = sum[:]
-
-	var err error
-	if s.interHashes, err = certIDHashes(p.Intermediate.Cert); err != nil {
-		return nil, fmt.Errorf("devtrust: %w", err)
-	}
 	for _, id := range p.Leaves() {
 		if id != nil && id.Cert != nil && id.Cert.CheckSignatureFrom(p.Intermediate.Cert) == nil {
 			s.leaves[serialKey(id.Cert.SerialNumber)] = true
 		}
-	}
-
-	// The time-stamp serial numbers count up from a random 64-bit value,
-	// unique across restarts in practice.
-	if s.tsaSerial, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64)); err != nil {
-		return nil, fmt.Errorf("devtrust: generating serial number: %w", err)
 	}
 
 	mux := http.NewServeMux()
@@ -315,48 +288,6 @@ func (s *Services) Revoke(cert *x509.Certificate, at time.Time, reason int) erro
 		slog.Time("at", at),
 		slog.Int("reason", reason))
 	return nil
-}
-
-// certIDHashes returns the issuerNameHash and issuerKeyHash of issuer for
-// every hash algorithm an OCSP CertID may use here.
-func certIDHashes(issuer *x509.Certificate) (map[crypto.Hash]issuerHashes, error) {
-	var spki struct {
-		Algorithm asn1.RawValue
-		PublicKey asn1.BitString
-	}
-	if rest, err := asn1.Unmarshal(issuer.RawSubjectPublicKeyInfo, &spki); err != nil {
-		return nil, fmt.Errorf("decoding issuer public key: %w", err)
-	} else if len(rest) != 0 {
-		return nil, errors.New("decoding issuer public key: trailing data")
-	}
-	m := make(map[crypto.Hash]issuerHashes)
-	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
-		m[h] = issuerHashes{
-			name: digest(h, issuer.RawSubject),
-			key:  digest(h, spki.PublicKey.Bytes),
-		}
-	}
-	return m, nil
-}
-
-// digest returns the hash of data with h, one of SHA-1, SHA-256, SHA-384 and
-// SHA-512.
-func digest(h crypto.Hash, data []byte) []byte {
-	switch h {
-	case crypto.SHA1:
-		sum := sha1.Sum(data)
-		return sum[:]
-	case crypto.SHA256:
-		sum := sha256.Sum256(data)
-		return sum[:]
-	case crypto.SHA384:
-		sum := sha512.Sum384(data)
-		return sum[:]
-	case crypto.SHA512:
-		sum := sha512.Sum512(data)
-		return sum[:]
-	}
-	panic("devtrust: unexpected hash " + h.String())
 }
 
 // serialKey returns the map key of a serial number.
