@@ -700,6 +700,28 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(ts)
 	}
+	// Encapsulated content, with and without signed attributes, made by
+	// github.com/digitorus/pkcs7.
+	pki := newPKI(f, keys["p256"])
+	for _, withAttrs := range []bool{true, false} {
+		p7, err := pkcs7.NewSignedData([]byte("fuzz"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if withAttrs {
+			err = p7.AddSigner(pki.leaf, pki.leafKey, pkcs7.SignerInfoConfig{})
+		} else {
+			err = p7.SignWithoutAttr(pki.leaf, pki.leafKey, pkcs7.SignerInfoConfig{})
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		der, err := p7.Finish()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(der)
+	}
 	f.Fuzz(func(t *testing.T, der []byte) {
 		out, addErr := AddUnsignedAttribute(der, oidAttrTimeStampToken, encodeOctetString([]byte("x")))
 		sd, err := Parse(der)
@@ -707,12 +729,21 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		_ = sd.Verify(digest)
-		for _, a := range sd.SignedAttributes {
-			if a.Type.Equal(oidAttrSigningCertificateV2) && len(a.Values) > 0 {
-				_, _ = parseSigningCertificate(a.Values[0], true)
-			}
+		_ = sd.VerifyIntegrity(nil)
+		_ = sd.CheckSigningCertificate()
+		_ = sd.CheckContentType()
+		_ = sd.SignatureTimeStampTokens()
+		certs, err := ParseCertificates(der)
+		if err != nil || len(certs) != len(sd.Certificates) {
+			t.Fatalf("Parse accepts the input but ParseCertificates gives %d certificates, %v", len(certs), err)
+		}
+		if again, err := Parse(sd.Raw); err != nil || !bytes.Equal(again.Raw, sd.Raw) {
+			t.Fatalf("Raw does not parse as itself: %v", err)
 		}
 		if addErr != nil {
+			if !bytes.Equal(sd.Raw, der[:len(sd.Raw)]) {
+				return // BER: AddUnsignedAttribute takes DER
+			}
 			t.Fatalf("Parse accepts the input but AddUnsignedAttribute fails: %v", addErr)
 		}
 		sd2, err := Parse(out)
@@ -721,6 +752,38 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(sd2.UnsignedAttributes) != len(sd.UnsignedAttributes)+1 {
 			t.Fatalf("AddUnsignedAttribute: %d unsigned attributes, want %d", len(sd2.UnsignedAttributes), len(sd.UnsignedAttributes)+1)
+		}
+	})
+}
+
+func FuzzParsePSSParams(f *testing.F) {
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		for _, salt := range []int{0, 20, h.Size()} {
+			der, err := MarshalPSSParams(h, salt)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(der)
+		}
+	}
+	f.Add([]byte{0x30, 0x00}) // the SHA-1 defaults
+	f.Fuzz(func(t *testing.T, der []byte) {
+		h, salt, err := ParsePSSParams(der)
+		if err != nil {
+			return
+		}
+		if salt < 0 || salt > 1024 || !h.Available() {
+			t.Fatalf("ParsePSSParams gave %v, salt %d", h, salt)
+		}
+		if checkSigningHash(h) != nil {
+			return
+		}
+		again, err := MarshalPSSParams(h, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h2, salt2, err := ParsePSSParams(again); err != nil || h2 != h || salt2 != salt {
+			t.Fatalf("round trip: %v %d %v, want %v %d", h2, salt2, err, h, salt)
 		}
 	})
 }

@@ -654,3 +654,51 @@ func TestSignatureTimestamp(t *testing.T) {
 		checkErr(t, err, q("ltv: signature time-stamp: cms: malformed ContentInfo"))
 	})
 }
+
+func TestParseTokenWithCertificates(t *testing.T) {
+	e := sharedDevEnv(t)
+	query, err := timestamp.CreateRequest(bytes.NewReader([]byte("no certificates")), &timestamp.RequestOptions{Hash: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.url+devtrust.TSAPath, timestampQueryType, bytes.NewReader(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := parseTimeStampResp(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.pki
+	for _, tt := range []struct {
+		name  string
+		certs []*x509.Certificate
+		want  string
+	}{
+		{"none", nil, "ltv: time-stamp token: the TSA certificate is not included in the token"},
+		{"others", []*x509.Certificate{p.Intermediate.Cert, p.SignerRSA.Cert}, "ltv: time-stamp token: the TSA certificate is not included in the token"},
+		{"with the TSA's", []*x509.Certificate{p.Intermediate.Cert, p.TSA.Cert}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := ParseTokenWithCertificates(der, tt.certs)
+			if tt.want != "" {
+				checkErr(t, err, q(tt.want))
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tok.Signer.Equal(p.TSA.Cert) || len(tok.Certificates) != 0 || !bytes.Equal(tok.Imprint, cms.Digest(crypto.SHA256, []byte("no certificates"))) {
+				t.Errorf("signer %v, %d certificates, imprint %x", tok.Signer.Subject, len(tok.Certificates), tok.Imprint)
+			}
+		})
+	}
+	if _, err := ParseToken(der); err == nil {
+		t.Error("ParseToken accepted a token without the TSA certificate")
+	}
+}

@@ -1,0 +1,5 @@
+package cms
+
+// RequireOpenSSL serves the external test package cms_test, which may
+// import the packages (hashsvc/devtrust) that import cms.
+var RequireOpenSSL = requireOpenSSL
