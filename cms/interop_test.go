@@ -10,9 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -27,6 +25,7 @@ import (
 	"hashsign/cms"
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/ltv"
 )
 
 // interopEnv holds what the signatures of TestInterop are made with.
@@ -146,30 +145,14 @@ func essV1(cert *x509.Certificate) pkcs7.Attribute {
 }
 
 // devtrustToken returns a time-stamp token of the dev TSA over the h hash
-// of e.content.
+// of e.content, fetched by the ltv client.
 func (e *interopEnv) devtrustToken(t *testing.T, h crypto.Hash) []byte {
 	t.Helper()
-	query, err := timestamp.CreateRequest(bytes.NewReader(e.content), &timestamp.RequestOptions{Hash: h, Certificates: true})
+	tok, err := (&ltv.TSAClient{URLs: []string{e.tsa.URL + devtrust.TSAPath}}).Timestamp(t.Context(), cms.Digest(h, e.content), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(e.tsa.URL+devtrust.TSAPath, "application/timestamp-query", bytes.NewReader(query))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tsr struct {
-		Status asn1.RawValue
-		Token  asn1.RawValue `asn1:"optional"`
-	}
-	if _, err := asn1.Unmarshal(body, &tsr); err != nil || len(tsr.Token.FullBytes) == 0 {
-		t.Fatalf("dev TSA answered %d, %x (%v)", resp.StatusCode, body, err)
-	}
-	return tsr.Token.FullBytes
+	return tok.DER
 }
 
 // opensslToken returns a time-stamp token over the SHA-256 hash of
@@ -217,13 +200,6 @@ func TestInterop(t *testing.T) {
 	sha1Of := func(*interopEnv) []byte { return cms.Digest(crypto.SHA1, e.content) }
 	encapsulated := func(*interopEnv) []byte { return nil }
 	noESS := "cms: no ESS signing-certificate-v2 or signing-certificate attribute"
-	pss := func(h crypto.Hash, salt int, alg x509.SignatureAlgorithm) func(*testing.T, *cms.SignedData) {
-		return func(t *testing.T, sd *cms.SignedData) {
-			if sd.DigestAlgorithm != h || sd.SignatureAlgorithm != alg || sd.PSSSaltLength != salt {
-				t.Errorf("algorithms %v, %v, salt %d; want %v, %v, salt %d", sd.DigestAlgorithm, sd.SignatureAlgorithm, sd.PSSSaltLength, h, alg, salt)
-			}
-		}
-	}
 	token := func(t *testing.T, sd *cms.SignedData) {
 		if !sd.ContentType.Equal(cms.OIDTSTInfo()) || len(sd.Content) == 0 {
 			t.Errorf("content type %v with %d bytes of content, want a TSTInfo", sd.ContentType, len(sd.Content))
@@ -243,163 +219,147 @@ func TestInterop(t *testing.T) {
 		}
 	}
 
-	for _, tt := range []struct {
+	type row struct {
 		name   string
 		make   func(*testing.T) []byte
 		digest func(*interopEnv) []byte // nil result: the encapsulated content's
 		check  func(*testing.T, *cms.SignedData)
 		// the errors VerifyIntegrity and CheckPAdES must return, "" for none
 		integrity, pades string
-	}{{
-		name: "openssl cms RSASSA-PSS salt 0",
-		make: func(t *testing.T) []byte {
-			return e.opensslCMS(t, "signer-rsa", "-md", "sha256", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:0")
-		},
-		digest: sha256Of, check: pss(crypto.SHA256, 0, x509.SHA256WithRSAPSS), pades: noESS,
-	}, {
-		name: "openssl cms RSASSA-PSS salt 20",
-		make: func(t *testing.T) []byte {
-			return e.opensslCMS(t, "signer-rsa", "-md", "sha256", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20")
-		},
-		digest: sha256Of, check: pss(crypto.SHA256, 20, x509.SHA256WithRSAPSS), pades: noESS,
-	}, {
-		name: "openssl cms RSASSA-PSS salt 32",
-		make: func(t *testing.T) []byte {
-			return e.opensslCMS(t, "signer-rsa", "-md", "sha256", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:32")
-		},
-		digest: sha256Of, check: pss(crypto.SHA256, 32, x509.SHA256WithRSAPSS), pades: noESS,
-	}, {
-		name: "openssl cms RSASSA-PSS salt 64",
-		make: func(t *testing.T) []byte {
-			return e.opensslCMS(t, "signer-rsa", "-md", "sha512", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:64")
-		},
-		digest: sha512Of, check: pss(crypto.SHA512, 64, x509.SHA512WithRSAPSS), pades: noESS,
-	}, {
-		name:   "openssl cms RSA without signed attributes",
-		make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-rsa", "-md", "sha256", "-noattr") },
-		digest: sha256Of,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if sd.RawSignedAttributes != nil || sd.MessageDigest != nil {
-				t.Error("signed attributes found")
-			}
-		},
-		pades: "cms: the SignerInfo has no signed attributes",
-	}, {
-		name:   "openssl cms P-256 without signed attributes",
-		make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-p256", "-md", "sha384", "-noattr") },
-		digest: func(*interopEnv) []byte { return cms.Digest(crypto.SHA384, e.content) },
-		pades:  "cms: the SignerInfo has no signed attributes",
-	}, {
-		name:   "openssl cms RSA SHA-1",
-		make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-rsa", "-md", "sha1") },
-		digest: sha1Of,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if sd.DigestAlgorithm != crypto.SHA1 || sd.SignatureAlgorithm != x509.SHA1WithRSA {
-				t.Errorf("algorithms %v, %v; want SHA-1 with RSA", sd.DigestAlgorithm, sd.SignatureAlgorithm)
-			}
-		},
-		pades: noESS,
-	}, {
-		// adbe.pkcs7.sha1: the SignedData encapsulates the SHA-1 hash of
-		// the byte range.
-		name: "openssl cms adbe.pkcs7.sha1",
-		make: func(t *testing.T) []byte {
-			sum := sha1.Sum(e.content)
-			e2 := *e
-			e2.content, e2.file = sum[:], filepath.Join(t.TempDir(), "sha1.bin")
-			if err := os.WriteFile(e2.file, sum[:], 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return e2.opensslCMS(t, "signer-p256", "-md", "sha1", "-nodetach")
-		},
-		digest: encapsulated,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if sum := sha1.Sum(e.content); !bytes.Equal(sd.Content, sum[:]) || !sd.ContentType.Equal(cms.OIDData()) {
-				t.Errorf("content %x of type %v, want the SHA-1 hash of the document as id-data", sd.Content, sd.ContentType)
-			}
-		},
-		pades: "cms: the SignedData encapsulates its content; a PDF signature must be detached",
-	}, {
-		name:   "openssl cms P-256 streamed (BER)",
-		make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-p256", "-md", "sha256", "-stream") },
-		digest: encapsulated,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if !bytes.Equal(sd.Content, e.content) {
-				t.Errorf("content %q, want %q", sd.Content, e.content)
-			}
-			if again, err := cms.Parse(sd.Raw); err != nil || !bytes.Equal(again.Raw, sd.Raw) || again.VerifyIntegrity(nil) != nil {
-				t.Errorf("Raw, the DER re-encoding, does not parse as itself and verify: %v", err)
-			}
-		},
-		pades: "cms: the SignedData encapsulates its content",
-	}, {
-		name: "pkcs7 Ed25519",
-		make: func(t *testing.T) []byte {
-			return e.pkcs7CMS(t, e.edCert, e.edKey, pkcs7.OIDDigestAlgorithmSHA512)
-		},
-		digest: sha512Of,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if sd.SignatureAlgorithm != x509.PureEd25519 || sd.DigestAlgorithm != crypto.SHA512 {
-				t.Errorf("algorithms %v, %v; want Ed25519 with SHA-512", sd.SignatureAlgorithm, sd.DigestAlgorithm)
-			}
-		},
-		pades: noESS,
-	}, {
-		// ESS v1 passes; the next requirement, no signing-time, fails.
-		name: "pkcs7 RSA with ESS signing-certificate v1",
-		make: func(t *testing.T) []byte {
-			return e.pkcs7CMS(t, e.pki.SignerRSA.Cert, e.pki.SignerRSA.Key, pkcs7.OIDDigestAlgorithmSHA256, essV1(e.pki.SignerRSA.Cert))
-		},
-		digest: sha256Of,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if !hasAttribute(sd, oidESSv1) || hasAttribute(sd, oidESSv2) {
-				t.Error("not signing-certificate v1 alone")
-			}
-			if err := sd.CheckSigningCertificate(); err != nil {
-				t.Errorf("CheckSigningCertificate: %v", err)
-			}
-		},
-		pades: "cms: signing-time attribute present",
-	}, {
-		name: "pkcs7 RSA with ESS signing-certificate v1 of another certificate",
-		make: func(t *testing.T) []byte {
-			return e.pkcs7CMS(t, e.pki.SignerRSA.Cert, e.pki.SignerRSA.Key, pkcs7.OIDDigestAlgorithmSHA256, essV1(e.pki.Intermediate.Cert))
-		},
-		digest: sha256Of,
-		pades:  "cms: signing-certificate hash does not match the signer certificate",
-	}, {
-		name:   "dev TSA token SHA-256",
-		make:   func(t *testing.T) []byte { return e.devtrustToken(t, crypto.SHA256) },
-		digest: encapsulated, check: token,
-		pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
-	}, {
-		name:   "dev TSA token SHA-512",
-		make:   func(t *testing.T) []byte { return e.devtrustToken(t, crypto.SHA512) },
-		digest: encapsulated, check: token,
-		pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
-	}, {
-		name:   "openssl ts token with ESS signing-certificate v1",
-		make:   func(t *testing.T) []byte { return e.opensslToken(t, "sha1") },
-		digest: encapsulated,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if !hasAttribute(sd, oidESSv1) || hasAttribute(sd, oidESSv2) {
-				t.Error("not signing-certificate v1 alone")
-			}
-			token(t, sd)
-		},
-		pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
-	}, {
-		name:   "openssl ts token with ESS signing-certificate-v2",
-		make:   func(t *testing.T) []byte { return e.opensslToken(t, "sha256") },
-		digest: encapsulated,
-		check: func(t *testing.T, sd *cms.SignedData) {
-			if hasAttribute(sd, oidESSv1) || !hasAttribute(sd, oidESSv2) {
-				t.Error("not signing-certificate-v2 alone")
-			}
-			token(t, sd)
-		},
-		pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
-	}} {
+	}
+	// pssRow is a signature by openssl cms with RSASSA-PSS, hash h and
+	// salt length salt.
+	pssRow := func(h crypto.Hash, salt int) row {
+		md := map[crypto.Hash]string{crypto.SHA256: "sha256", crypto.SHA512: "sha512"}[h]
+		return row{
+			name: fmt.Sprintf("openssl cms RSASSA-PSS %s salt %d", md, salt),
+			make: func(t *testing.T) []byte {
+				return e.opensslCMS(t, "signer-rsa", "-md", md, "-keyopt", "rsa_padding_mode:pss", "-keyopt", fmt.Sprintf("rsa_pss_saltlen:%d", salt))
+			},
+			digest: func(*interopEnv) []byte { return cms.Digest(h, e.content) },
+			check:  algorithms(h, map[crypto.Hash]x509.SignatureAlgorithm{crypto.SHA256: x509.SHA256WithRSAPSS, crypto.SHA512: x509.SHA512WithRSAPSS}[h], salt),
+			pades:  noESS,
+		}
+	}
+	for _, tt := range []row{
+		pssRow(crypto.SHA256, 0), pssRow(crypto.SHA256, 20), pssRow(crypto.SHA256, 32), pssRow(crypto.SHA512, 64), {
+			name:   "openssl cms RSA without signed attributes",
+			make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-rsa", "-md", "sha256", "-noattr") },
+			digest: sha256Of,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if sd.RawSignedAttributes != nil || sd.MessageDigest != nil {
+					t.Error("signed attributes found")
+				}
+			},
+			pades: "cms: the SignerInfo has no signed attributes",
+		}, {
+			name:   "openssl cms P-256 without signed attributes",
+			make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-p256", "-md", "sha384", "-noattr") },
+			digest: func(*interopEnv) []byte { return cms.Digest(crypto.SHA384, e.content) },
+			pades:  "cms: the SignerInfo has no signed attributes",
+		}, {
+			name:   "openssl cms RSA SHA-1",
+			make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-rsa", "-md", "sha1") },
+			digest: sha1Of,
+			check:  algorithms(crypto.SHA1, x509.SHA1WithRSA, 0),
+			pades:  noESS,
+		}, {
+			// adbe.pkcs7.sha1: the SignedData encapsulates the SHA-1 hash of
+			// the byte range.
+			name: "openssl cms adbe.pkcs7.sha1",
+			make: func(t *testing.T) []byte {
+				sum := sha1.Sum(e.content)
+				e2 := *e
+				e2.content, e2.file = sum[:], filepath.Join(t.TempDir(), "sha1.bin")
+				if err := os.WriteFile(e2.file, sum[:], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return e2.opensslCMS(t, "signer-p256", "-md", "sha1", "-nodetach")
+			},
+			digest: encapsulated,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if sum := sha1.Sum(e.content); !bytes.Equal(sd.Content, sum[:]) || !sd.ContentType.Equal(cms.OIDData()) {
+					t.Errorf("content %x of type %v, want the SHA-1 hash of the document as id-data", sd.Content, sd.ContentType)
+				}
+			},
+			pades: "cms: the SignedData encapsulates its content; a PDF signature must be detached",
+		}, {
+			name:   "openssl cms P-256 streamed (BER)",
+			make:   func(t *testing.T) []byte { return e.opensslCMS(t, "signer-p256", "-md", "sha256", "-stream") },
+			digest: encapsulated,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if !bytes.Equal(sd.Content, e.content) {
+					t.Errorf("content %q, want %q", sd.Content, e.content)
+				}
+				if again, err := cms.Parse(sd.Raw); err != nil || !bytes.Equal(again.Raw, sd.Raw) || again.VerifyIntegrity(nil) != nil {
+					t.Errorf("Raw, the DER re-encoding, does not parse as itself and verify: %v", err)
+				}
+			},
+			pades: "cms: the SignedData encapsulates its content",
+		}, {
+			name: "pkcs7 Ed25519",
+			make: func(t *testing.T) []byte {
+				return e.pkcs7CMS(t, e.edCert, e.edKey, pkcs7.OIDDigestAlgorithmSHA512)
+			},
+			digest: sha512Of,
+			check:  algorithms(crypto.SHA512, x509.PureEd25519, 0),
+			pades:  noESS,
+		}, {
+			// ESS v1 passes; the next requirement, no signing-time, fails.
+			name: "pkcs7 RSA with ESS signing-certificate v1",
+			make: func(t *testing.T) []byte {
+				return e.pkcs7CMS(t, e.pki.SignerRSA.Cert, e.pki.SignerRSA.Key, pkcs7.OIDDigestAlgorithmSHA256, essV1(e.pki.SignerRSA.Cert))
+			},
+			digest: sha256Of,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if !hasAttribute(sd, oidESSv1) || hasAttribute(sd, oidESSv2) {
+					t.Error("not signing-certificate v1 alone")
+				}
+				if err := sd.CheckSigningCertificate(); err != nil {
+					t.Errorf("CheckSigningCertificate: %v", err)
+				}
+			},
+			pades: "cms: signing-time attribute present",
+		}, {
+			name: "pkcs7 RSA with ESS signing-certificate v1 of another certificate",
+			make: func(t *testing.T) []byte {
+				return e.pkcs7CMS(t, e.pki.SignerRSA.Cert, e.pki.SignerRSA.Key, pkcs7.OIDDigestAlgorithmSHA256, essV1(e.pki.Intermediate.Cert))
+			},
+			digest: sha256Of,
+			pades:  "cms: signing-certificate hash does not match the signer certificate",
+		}, {
+			name:   "dev TSA token SHA-256",
+			make:   func(t *testing.T) []byte { return e.devtrustToken(t, crypto.SHA256) },
+			digest: encapsulated, check: token,
+			pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
+		}, {
+			name:   "dev TSA token SHA-512",
+			make:   func(t *testing.T) []byte { return e.devtrustToken(t, crypto.SHA512) },
+			digest: encapsulated, check: token,
+			pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
+		}, {
+			name:   "openssl ts token with ESS signing-certificate v1",
+			make:   func(t *testing.T) []byte { return e.opensslToken(t, "sha1") },
+			digest: encapsulated,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if !hasAttribute(sd, oidESSv1) || hasAttribute(sd, oidESSv2) {
+					t.Error("not signing-certificate v1 alone")
+				}
+				token(t, sd)
+			},
+			pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
+		}, {
+			name:   "openssl ts token with ESS signing-certificate-v2",
+			make:   func(t *testing.T) []byte { return e.opensslToken(t, "sha256") },
+			digest: encapsulated,
+			check: func(t *testing.T, sd *cms.SignedData) {
+				if hasAttribute(sd, oidESSv1) || !hasAttribute(sd, oidESSv2) {
+					t.Error("not signing-certificate-v2 alone")
+				}
+				token(t, sd)
+			},
+			pades: "cms: the encapsulated content type is 1.2.840.113549.1.9.16.1.4, not id-data",
+		}} {
 		t.Run(tt.name, func(t *testing.T) {
 			der := tt.make(t)
 			if strings.Contains(tt.name, "BER") && (len(der) < 2 || der[1] != 0x80) {
@@ -439,6 +399,16 @@ func TestInterop(t *testing.T) {
 				t.Error("VerifyIntegrity accepted an altered signature value")
 			}
 		})
+	}
+}
+
+// algorithms returns a check that a SignedData has digest algorithm h,
+// signature algorithm alg and, for RSASSA-PSS, salt length salt.
+func algorithms(h crypto.Hash, alg x509.SignatureAlgorithm, salt int) func(*testing.T, *cms.SignedData) {
+	return func(t *testing.T, sd *cms.SignedData) {
+		if sd.DigestAlgorithm != h || sd.SignatureAlgorithm != alg || sd.PSSSaltLength != salt {
+			t.Errorf("algorithms %v, %v, salt %d; want %v, %v, salt %d", sd.DigestAlgorithm, sd.SignatureAlgorithm, sd.PSSSaltLength, h, alg, salt)
+		}
 	}
 }
 
