@@ -13,6 +13,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -87,6 +88,11 @@ const (
 type ErrorResponse struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+}
+
+// InfoRequest is the optional body of POST /csc/v2/info.
+type InfoRequest struct {
+	Lang string `json:"lang,omitempty"`
 }
 
 // InfoResponse answers POST /csc/v2/info.
@@ -221,6 +227,37 @@ type CAdESSignResponse struct {
 	Certificates []string `json:"certificates,omitempty"`
 	OCSPs        []string `json:"ocsps,omitempty"`
 	CRLs         []string `json:"crls,omitempty"`
+}
+
+// CAdESSignature is a decoded CAdESSignResponse: the DER ContentInfo and
+// the DER certificates, OCSP responses and CRLs that came with it.
+type CAdESSignature struct {
+	CMS                []byte
+	Timestamped        bool
+	Certs, OCSPs, CRLs [][]byte
+}
+
+// Decode decodes the base64 members of r.
+func (r *CAdESSignResponse) Decode() (*CAdESSignature, error) {
+	der, err := base64.StdEncoding.DecodeString(r.CMS)
+	if err != nil || len(der) == 0 {
+		return nil, errors.New("csc: cades/sign response: cms is not base64 DER")
+	}
+	sig := &CAdESSignature{CMS: der, Timestamped: r.Timestamped}
+	for _, l := range []struct {
+		name string
+		in   []string
+		out  *[][]byte
+	}{{"certificates", r.Certificates, &sig.Certs}, {"ocsps", r.OCSPs, &sig.OCSPs}, {"crls", r.CRLs, &sig.CRLs}} {
+		for i, b := range l.in {
+			d, err := base64.StdEncoding.DecodeString(b)
+			if err != nil {
+				return nil, fmt.Errorf("csc: cades/sign response: %s[%d] is not base64", l.name, i)
+			}
+			*l.out = append(*l.out, d)
+		}
+	}
+	return sig, nil
 }
 
 // HashOID returns the hashAlgorithmOID of h: SHA-256, SHA-384 or SHA-512.

@@ -8,7 +8,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"math/big"
+	"reflect"
 	"testing"
 )
 
@@ -79,3 +81,33 @@ func TestSignAlgo(t *testing.T) {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+func TestCAdESSignResponseDecode(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		name string
+		resp CAdESSignResponse
+		want *CAdESSignature // nil: an error
+	}{
+		{"signature only", CAdESSignResponse{CMS: b64("cms")}, &CAdESSignature{CMS: []byte("cms")}},
+		{"with validation data", CAdESSignResponse{CMS: b64("cms"), Timestamped: true, Certificates: []string{b64("c1"), b64("c2")}, OCSPs: []string{b64("o")}, CRLs: []string{b64("r")}},
+			&CAdESSignature{CMS: []byte("cms"), Timestamped: true, Certs: [][]byte{[]byte("c1"), []byte("c2")}, OCSPs: [][]byte{[]byte("o")}, CRLs: [][]byte{[]byte("r")}}},
+		{"no cms", CAdESSignResponse{}, nil},
+		{"cms not base64", CAdESSignResponse{CMS: "!!"}, nil},
+		{"ocsp not base64", CAdESSignResponse{CMS: b64("cms"), OCSPs: []string{"!!"}}, nil},
+		{"crl not base64", CAdESSignResponse{CMS: b64("cms"), CRLs: []string{b64("r"), "%"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.resp.Decode()
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("decoded %+v, want an error", got)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}

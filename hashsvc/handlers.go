@@ -27,9 +27,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, _ *apiKey) (
 	if err != nil {
 		return nil, &apiError{http.StatusRequestEntityTooLarge, csc.ErrTooLarge, "the request body is too large"}
 	}
-	var req struct {
-		Lang string `json:"lang"`
-	}
+	var req csc.InfoRequest
 	if len(bytes.TrimSpace(body)) > 0 && json.Unmarshal(body, &req) != nil {
 		return nil, badRequest("the body is not valid JSON")
 	}

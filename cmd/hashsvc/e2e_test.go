@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,23 +116,38 @@ func TestDevEndToEnd(t *testing.T) {
 		toValidate = append(toValidate, struct{ file, level string }{out, "B-B"})
 	}
 
-	// the batch path
+	// the batch path: three documents signed at once through a Batcher
+	// (SHA-384), their hashes in one signHash request
 	rs, err := remote.NewSigner(ctx, c, hashsvc.DevCredentialP384)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outDir := filepath.Join(work, "batch")
-	os.Mkdir(outDir, 0o755)
-	var docs []remote.Document
-	for _, name := range []string{"a.pdf", "b.pdf", "c.pdf"} {
-		p := filepath.Join(work, name)
-		os.WriteFile(p, src, 0o644)
-		docs = append(docs, remote.Document{In: p, Out: filepath.Join(outDir, name)})
+	b := remote.NewBatcher(rs, 0)
+	var wg sync.WaitGroup
+	names := []string{"a.pdf", "b.pdf", "c.pdf"}
+	errs := make([]error, len(names))
+	for i, name := range names {
+		r := b.Reserve()
+		wg.Go(func() {
+			defer r.Release()
+			f, err := atomicfile.Create(filepath.Join(work, name))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Abort()
+			if _, err := pades.Sign(ctx, bytes.NewReader(src), int64(len(src)), f, r, &pades.SignOptions{Hash: crypto.SHA384}); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = f.Commit()
+		})
 	}
-	if _, err := remote.SignDocuments(ctx, rs, docs, &remote.BatchOptions{Sign: pades.SignOptions{Hash: crypto.SHA384}}); err != nil {
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	toValidate = append(toValidate, struct{ file, level string }{docs[1].Out, "B-B"})
+	toValidate = append(toValidate, struct{ file, level string }{filepath.Join(work, "b.pdf"), "B-B"})
 
 	// MeSign-style: prepare locally, have the whole CMS built remotely
 	// with a signature time-stamp, embed it
@@ -146,21 +162,24 @@ func TestDevEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts, vd := level != "B-B", level == "B-LT"
-		der, dss, err := c.CAdESSignDSS(ctx, &csc.CAdESSignRequest{CredentialID: hashsvc.DevCredentialP256, Digest: b64(p.Digest), Timestamp: ts, ValidationData: vd})
+		sig, err := c.CAdESSign(ctx, &csc.CAdESSignRequest{CredentialID: hashsvc.DevCredentialP256, Digest: b64(p.Digest), Timestamp: ts, ValidationData: vd})
 		if err != nil {
 			t.Fatal(err)
 		}
+		der := sig.CMS
 		if _, err := cms.Parse(der); err != nil {
 			t.Fatal(err)
 		}
-		if (dss != nil) != vd {
-			t.Fatalf("%s: validation data in the answer: %v, asked: %v", level, dss != nil, vd)
+		got := len(sig.Certs) > 0 && len(sig.OCSPs)+len(sig.CRLs) > 0
+		if got != vd || sig.Timestamped != ts {
+			t.Fatalf("%s: validation data in the answer: %v, asked: %v; timestamped %v, asked %v", level, got, vd, sig.Timestamped, ts)
 		}
 		if err := pades.Embed(f, p, der); err != nil {
 			t.Fatal(err)
 		}
-		if dss != nil {
+		if vd {
 			// B-LT in one round trip: the service sent the DSS content
+			dss := &pades.DSS{Certs: sig.Certs, OCSPs: sig.OCSPs, CRLs: sig.CRLs}
 			if _, err := pades.AddDSS(ctx, f, p.Size, dss.WithVRI(p.VRIKey(der)), nil); err != nil {
 				t.Fatal(err)
 			}

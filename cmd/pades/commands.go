@@ -20,8 +20,6 @@ import (
 	"hashsign/csc"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
-	"hashsign/signer"
-	"hashsign/signer/remote"
 )
 
 // commonFlags are the flags shared by sign and prepare.
@@ -107,91 +105,24 @@ func checkPaths(in, out string) error {
 
 func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	var c commonFlags
-	c.register(fs)
-	var chain listFlag
-	key := fs.String("key", "", "private key file (PEM: PKCS#8, PKCS#1 or SEC1)")
-	cert := fs.String("cert", "", "signer certificate (PEM); may also hold the chain")
-	fs.Var(&chain, "chain", "intermediate certificates (PEM), repeatable")
-	p12 := fs.String("p12", "", "PKCS#12 file holding the key and certificates")
-	p12Pass := fs.String("p12-pass", "", "password of the PKCS#12 file")
-	p12PassFile := fs.String("p12-pass-file", "", "file holding the password of the PKCS#12 file")
-	pss := fs.Bool("pss", false, "use RSASSA-PSS for RSA keys")
-	var l ltvFlags
-	l.register(fs, "B-B")
-	var pk pkcs11Flags
-	pk.register(fs)
-	var rf remoteFlags
-	rf.register(fs)
+	var sf signFlags
+	sf.register(fs)
 	pos, err := parseFlags(fs, args, "IN.pdf", "OUT.pdf")
 	if err != nil {
 		return err
 	}
-	h, err := c.hashAlg()
-	if err != nil {
-		return err
-	}
-	level, tsa, fetcher, err := l.build()
+	opts, err := sf.options()
 	if err != nil {
 		return err
 	}
 	if err := checkPaths(pos[0], pos[1]); err != nil {
 		return err
 	}
-	var s signer.Signer
-	switch {
-	case rf.set():
-		if *key != "" || *p12 != "" || pk.set() {
-			return usagef("give one of -remote, -key, -p12 and -pkcs11")
-		}
-		if s, err = rf.signer(ctx, stderr); err != nil {
-			return err
-		}
-	case pk.set():
-		if *key != "" || *p12 != "" {
-			return usagef("give one of -key, -p12 and -pkcs11")
-		}
-		var closer io.Closer
-		s, closer, err = pk.open(ctx, *cert, chain)
-		if err != nil {
-			return err
-		}
-		defer closer.Close()
-	case *p12 != "" && *key != "":
-		return usagef("give either -key or -p12, not both")
-	case *p12 != "":
-		pass := *p12Pass
-		if *p12PassFile != "" {
-			b, err := os.ReadFile(*p12PassFile)
-			if err != nil {
-				return fmt.Errorf("reading -p12-pass-file: %w", err)
-			}
-			pass = strings.TrimRight(string(b), "\r\n")
-		} else if pass == "" {
-			pass = os.Getenv("PADES_P12_PASSWORD")
-		}
-		s, err = signer.LoadPKCS12(*p12, pass)
-		if err != nil {
-			return err
-		}
-		if len(chain) > 0 {
-			return usagef("-chain goes with -key; a PKCS#12 file carries its own chain")
-		}
-	case *key != "":
-		if *cert == "" {
-			return usagef("-key needs -cert")
-		}
-		s, err = signer.LoadKeyFile(*key, *cert, chain...)
-		if err != nil {
-			return err
-		}
-	default:
-		return usagef("no signer: give -key and -cert, -p12, -pkcs11 URI, or -remote URL -credential ID")
-	}
-	password, err := c.pdfPassword()
+	s, closer, err := sf.signer.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
+	defer closer.Close()
 	in, size, err := openInput(pos[0])
 	if err != nil {
 		return err
@@ -202,17 +133,14 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer out.Abort()
-	p, err := pades.Sign(ctx, in, size, out, s, &pades.SignOptions{
-		Hash: h, PSS: *pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
-		Level: level, TSA: tsa, Fetcher: fetcher,
-	})
+	p, err := pades.Sign(ctx, in, size, out, s, opts)
 	if err != nil {
 		return err
 	}
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level %v\n", pos[1], p.Field, p.Size, level)
+	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level %v\n", pos[1], p.Field, p.Size, opts.Level)
 	return nil
 }
 
@@ -360,11 +288,14 @@ func readCMS(path string) ([]byte, *pades.DSS, error) {
 		if err := json.Unmarshal(t, &resp); err != nil || resp.CMS == "" {
 			return nil, nil, fmt.Errorf("%s: JSON without a \"cms\" member: not a /v1/cades/sign response", path)
 		}
-		der, dss, err := remote.DecodeCAdESSignResponse(&resp)
+		sig, err := resp.Decode()
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return der, dss, nil
+		if len(sig.Certs)+len(sig.OCSPs)+len(sig.CRLs) == 0 {
+			return sig.CMS, nil, nil
+		}
+		return sig.CMS, &pades.DSS{Certs: sig.Certs, OCSPs: sig.OCSPs, CRLs: sig.CRLs}, nil
 	}
 	if blk, _ := pem.Decode(b); blk != nil {
 		return blk.Bytes, nil, nil

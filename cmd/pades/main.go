@@ -4,6 +4,7 @@
 //
 //	pades sign -key K.pem -cert C.pem [-chain CHAIN.pem] [-p12 F -p12-pass P] [-hash sha256]
 //	           [-reason R] [-location L] [-name N] IN.pdf OUT.pdf
+//	pades batch [the flags of sign] [-workers N] (-in DIR | IN.pdf...) -out DIR
 //	pades prepare -cert C.pem [-chain CHAIN.pem] IN.pdf PREPARED.pdf
 //	pades embed PREPARED.pdf SIG.p7s OUT.pdf
 //	pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf
@@ -38,7 +39,7 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 const usage = `usage:
   pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12, PKCS#11 or a remote hashsvc)
-  pades sign -remote URL -credential ID -api-key-file F -batch -out-dir DIR IN1.pdf ...  sign many, hashes batched
+  pades batch [flags] (-in DIR | IN.pdf...) -out DIR  sign many documents with the flags of sign
   pades prepare [flags] IN.pdf PREPARED.pdf  add an empty signature; print its digest as JSON
   pades embed PREPARED.pdf SIG.p7s OUT.pdf   put a CMS made elsewhere into a prepared file
   pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
@@ -62,11 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "sign":
-		if isBatchSign(args[1:]) {
-			err = cmdSignBatch(ctx, args[1:], stdout, stderr)
-		} else {
-			err = cmdSign(ctx, args[1:], stdout, stderr)
-		}
+		err = cmdSign(ctx, args[1:], stdout, stderr)
+	case "batch":
+		err = cmdBatch(ctx, args[1:], stdout, stderr)
 	case "prepare":
 		err = cmdPrepare(ctx, args[1:], stdout, stderr)
 	case "embed":
@@ -122,6 +121,13 @@ func parseFlags(fs *flag.FlagSet, args []string, names ...string) ([]string, err
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
+	}
+	if n := len(names); n > 0 && strings.HasSuffix(names[n-1], "...") {
+		// the last name takes any number of arguments, none included
+		if len(pos) < n-1 {
+			return nil, usagef("want at least %d arguments (%s), got %d", n-1, strings.Join(names, " "), len(pos))
+		}
+		return pos, nil
 	}
 	if len(pos) != len(names) {
 		return nil, usagef("want %d arguments (%s), got %d", len(names), strings.Join(names, " "), len(pos))

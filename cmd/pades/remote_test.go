@@ -4,15 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"hashsign/csc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
 	"hashsign/pades"
+	"hashsign/signer/remote"
 	"hashsign/testdata/pdfgen"
 )
 
@@ -58,6 +66,13 @@ func intact(t *testing.T, path string) {
 	}
 }
 
+// remoteSigner returns the signer of -remote url -credential credential
+// -api-key-file apiKeyFile.
+func remoteSigner(ctx context.Context, url, credential, apiKeyFile string) (*remote.Signer, error) {
+	f := remoteFlags{url: url, credential: credential, apiKeyFile: apiKeyFile, timeout: time.Minute, retries: 4}
+	return f.signer(ctx, slog.New(slog.DiscardHandler))
+}
+
 func TestRemoteSigner(t *testing.T) {
 	s := hashsvctest.NewServer(t, hashsvctest.Options{})
 	ctx := context.Background()
@@ -88,98 +103,47 @@ func TestRemoteSigner(t *testing.T) {
 	}
 }
 
-func TestSignBatchCommand(t *testing.T) {
+// TestRetriesLoggedWithV: a retried signHash request is logged with -v
+// only; without it, a signature that succeeds leaves standard error empty.
+func TestRetriesLoggedWithV(t *testing.T) {
 	s := hashsvctest.NewServer(t, hashsvctest.Options{})
-	dir := t.TempDir()
-	outDir := filepath.Join(dir, "out")
-	os.Mkdir(outDir, 0o755)
-	ins := writeInputs(t, dir, 5)
-	args := append([]string{"-remote", s.URL, "-credential", hashsvctest.CredP256, "-api-key-file", writeKey(t, s.Keys[hashsvctest.KeyAll]),
-		"-batch", "-out-dir", outDir, "-batch-size", "2", "-reason", "batch test"}, ins...)
-	if !isBatchSign(args) {
-		t.Fatal("isBatchSign = false")
+	var failNext atomic.Bool
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
-	if err := cmdSignBatch(context.Background(), args, &stdout, &stderr); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
-	for _, in := range ins {
-		intact(t, filepath.Join(outDir, filepath.Base(in)))
-	}
-	if !strings.Contains(stdout.String(), "signed 5 documents") {
-		t.Errorf("stdout:\n%s", stdout.String())
-	}
-	for _, bad := range [][]string{
-		{"-batch", "-out-dir", outDir, ins[0]},                                  // no -remote
-		{"-batch", "-remote", s.URL, "-credential", "p256", ins[0]},             // no -out-dir
-		{"-batch", "-remote", s.URL, "-out-dir", outDir, ins[0]},                // no -credential
-		{"-batch", "-remote", s.URL, "-credential", "p256", "-out-dir", outDir}, // no input
-	} {
-		err := cmdSignBatch(context.Background(), bad, &stdout, &stderr)
-		if _, ok := err.(*usageError); !ok {
-			t.Errorf("%q: %v, want a usage error", bad, err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == csc.PathSignHash && failNext.CompareAndSwap(true, false) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"try again"}`))
+			return
 		}
-	}
-}
-
-func TestIsBatchSign(t *testing.T) {
-	for args, want := range map[string]bool{
-		"-batch a.pdf":        true,
-		"--batch a.pdf":       true,
-		"-batch=true a.pdf":   true,
-		"a.pdf b.pdf":         false,
-		"-key k -- -batch":    false,
-		"-reason batch a.pdf": false,
-	} {
-		if got := isBatchSign(strings.Fields(args)); got != want {
-			t.Errorf("isBatchSign(%q) = %v", args, got)
-		}
-	}
-}
-
-// TestSignBatchServiceKilled kills the service (SIGKILL) while a batch
-// runs: the command fails, and every file in the output directory is a
-// complete signed PDF.
-func TestSignBatchServiceKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs hashsvc")
-	}
-	bin := hashsvctest.Build(t, "./cmd/hashsvc")
-	dev := hashsvctest.StartDev(t, bin, t.TempDir(), "127.0.0.1:0")
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
 	dir := t.TempDir()
-	outDir := filepath.Join(dir, "out")
-	os.Mkdir(outDir, 0o755)
-	ins := writeInputs(t, dir, 200)
-	go func() { // kill -9 the service once the first output appears
-		for {
-			if e, _ := os.ReadDir(outDir); len(e) > 0 {
-				for _, x := range e {
-					if !strings.HasPrefix(x.Name(), ".") {
-						dev.Kill()
-						return
-					}
-				}
+	in := writeInputs(t, dir, 1)[0]
+	key := writeKey(t, s.Keys[hashsvctest.KeyAll])
+	for _, verbose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v=%v", verbose), func(t *testing.T) {
+			failNext.Store(true)
+			out := filepath.Join(dir, fmt.Sprintf("out-%v.pdf", verbose))
+			args := []string{"sign", "-remote", front.URL, "-credential", hashsvctest.CredRSA, "-api-key-file", key}
+			if verbose {
+				args = append(args, "-v")
 			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	args := append([]string{"-remote", dev.URL, "-credential", "dev-p256", "-api-key-file", writeKey(t, dev.APIKey),
-		"-batch", "-out-dir", outDir, "-batch-size", "4", "-remote-attempts", "2"}, ins...)
-	var stdout, stderr bytes.Buffer
-	err := cmdSignBatch(context.Background(), args, &stdout, &stderr)
-	if err == nil {
-		t.Fatal("the command succeeded although the service was killed")
-	}
-	t.Logf("pades sign: %s", oneLine(err.Error()))
-	entries, _ := os.ReadDir(outDir)
-	if len(entries) == 0 || len(entries) >= len(ins) {
-		t.Errorf("%d output files", len(entries))
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("temporary file left: %s", e.Name())
-			continue
-		}
-		intact(t, filepath.Join(outDir, e.Name()))
+			code, _, stderr := runCLI(append(args, in, out)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if failNext.Load() {
+				t.Fatal("the front did not fail the first signHash request")
+			}
+			intact(t, out)
+			if retried := strings.Contains(stderr, "retrying"); retried != verbose || (!verbose && stderr != "") {
+				t.Errorf("-v=%v: standard error %q", verbose, stderr)
+			}
+		})
 	}
 }

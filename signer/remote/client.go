@@ -7,8 +7,8 @@
 // errors and 5xx answers but never on 4xx ones. A Signer is a signer.Signer
 // for one credential; it checks every signature the service returns against
 // the credential's certificate before handing it on, and signs many hashes
-// per request with SignBatch. SignDocuments signs many PDF files with one
-// signHash call per batch of documents.
+// per request with SignBatch. A Batcher gathers the signatures that many
+// goroutines ask for at the same time into few signHash requests.
 package remote
 
 import (
@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"hashsign/csc"
-	"hashsign/pades"
 )
 
 // Errors that the errors of this package wrap, for errors.Is.
@@ -342,7 +341,7 @@ func newRequestID() string {
 // Info returns the service's info (no API key is needed, but it is sent).
 func (c *Client) Info(ctx context.Context) (*csc.InfoResponse, error) {
 	var resp csc.InfoResponse
-	if err := c.call(ctx, csc.PathInfo, struct{}{}, &resp); err != nil {
+	if err := c.call(ctx, csc.PathInfo, csc.InfoRequest{}, &resp); err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
 	return &resp, nil
@@ -405,52 +404,19 @@ func (c *Client) signHash(ctx context.Context, req *csc.SignHashRequest) ([][]by
 }
 
 // CAdESSign asks the service for a complete detached CAdES signature over
-// a PDF byte-range digest (hashsvc's /v1/cades/sign) and returns its DER.
-// Unlike signHash, this sends the byte-range digest.
-func (c *Client) CAdESSign(ctx context.Context, req *csc.CAdESSignRequest) ([]byte, error) {
-	der, _, err := c.CAdESSignDSS(ctx, req)
-	return der, err
-}
-
-// CAdESSignDSS is CAdESSign that also returns the validation data the
-// service sent (with req.ValidationData set), ready for pades.AddDSS: a
-// client reaches B-LT with one round trip. The DSS has no VRI entry; see
-// pades.Prepared.VRIKey.
-func (c *Client) CAdESSignDSS(ctx context.Context, req *csc.CAdESSignRequest) ([]byte, *pades.DSS, error) {
+// a PDF byte-range digest (hashsvc's /v1/cades/sign). Unlike signHash, this
+// sends the byte-range digest. With req.ValidationData set, the answer also
+// carries the certificates, OCSP responses and CRLs of the signer's and
+// the TSA's paths, as DER, for the document's /DSS: a client reaches B-LT
+// with one round trip.
+func (c *Client) CAdESSign(ctx context.Context, req *csc.CAdESSignRequest) (*csc.CAdESSignature, error) {
 	var resp csc.CAdESSignResponse
 	if err := c.call(ctx, csc.PathCAdESSign, req, &resp); err != nil {
-		return nil, nil, fmt.Errorf("remote: %w", err)
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	der, dss, err := DecodeCAdESSignResponse(&resp)
+	sig, err := resp.Decode()
 	if err != nil {
-		return nil, nil, fmt.Errorf("remote: cades/sign: %w", err)
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	return der, dss, nil
-}
-
-// DecodeCAdESSignResponse decodes the CMS and the validation data (nil when
-// the response holds none) of a /v1/cades/sign response.
-func DecodeCAdESSignResponse(resp *csc.CAdESSignResponse) ([]byte, *pades.DSS, error) {
-	der, err := base64.StdEncoding.DecodeString(resp.CMS)
-	if err != nil {
-		return nil, nil, errors.New("cms is not base64")
-	}
-	if len(resp.Certificates)+len(resp.OCSPs)+len(resp.CRLs) == 0 {
-		return der, nil, nil
-	}
-	dss := &pades.DSS{}
-	for _, l := range []struct {
-		name string
-		in   []string
-		out  *[][]byte
-	}{{"certificates", resp.Certificates, &dss.Certs}, {"ocsps", resp.OCSPs, &dss.OCSPs}, {"crls", resp.CRLs, &dss.CRLs}} {
-		for _, b := range l.in {
-			d, err := base64.StdEncoding.DecodeString(b)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: not base64", l.name)
-			}
-			*l.out = append(*l.out, d)
-		}
-	}
-	return der, dss, nil
+	return sig, nil
 }

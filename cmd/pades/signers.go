@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"hashsign/pades"
+	"hashsign/signer"
+)
+
+// signerFlags are the flags that choose the signer, shared by sign and
+// batch: a key file, a PKCS#12 file, a PKCS#11 token or a remote service.
+type signerFlags struct {
+	key, cert, p12, p12Pass, p12PassFile string
+	chain                                listFlag
+	pk                                   pkcs11Flags
+	rf                                   remoteFlags
+	verbose                              bool
+}
+
+// register adds the signer flags to fs.
+func (f *signerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.key, "key", "", "private key file (PEM: PKCS#8, PKCS#1 or SEC1)")
+	fs.StringVar(&f.cert, "cert", "", "signer certificate (PEM); may also hold the chain")
+	fs.Var(&f.chain, "chain", "intermediate certificates (PEM), repeatable")
+	fs.StringVar(&f.p12, "p12", "", "PKCS#12 file holding the key and certificates")
+	fs.StringVar(&f.p12Pass, "p12-pass", "", "password of the PKCS#12 file")
+	fs.StringVar(&f.p12PassFile, "p12-pass-file", "", "file holding the password of the PKCS#12 file")
+	f.pk.register(fs)
+	f.rf.register(fs)
+	fs.BoolVar(&f.verbose, "v", false, "log details, such as the remote signer's retries, to standard error")
+}
+
+// logger returns the logger of -v: standard error when it is set,
+// nowhere otherwise, so that a failure stays one line.
+func (f *signerFlags) logger(stderr io.Writer) *slog.Logger {
+	if !f.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// open returns the signer that the flags describe, and the closer to call
+// when done signing (it logs out of a PKCS#11 token).
+func (f *signerFlags) open(ctx context.Context, stderr io.Writer) (signer.Signer, io.Closer, error) {
+	switch {
+	case f.rf.set():
+		if f.key != "" || f.p12 != "" || f.pk.set() {
+			return nil, nil, usagef("give one of -remote, -key, -p12 and -pkcs11")
+		}
+		s, err := f.rf.signer(ctx, f.logger(stderr))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, io.NopCloser(nil), nil
+	case f.pk.set():
+		if f.key != "" || f.p12 != "" {
+			return nil, nil, usagef("give one of -key, -p12 and -pkcs11")
+		}
+		return f.pk.open(ctx, f.cert, f.chain)
+	case f.p12 != "" && f.key != "":
+		return nil, nil, usagef("give either -key or -p12, not both")
+	case f.p12 != "":
+		if len(f.chain) > 0 {
+			return nil, nil, usagef("-chain goes with -key; a PKCS#12 file carries its own chain")
+		}
+		pass := f.p12Pass
+		if f.p12PassFile != "" {
+			b, err := os.ReadFile(f.p12PassFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading -p12-pass-file: %w", err)
+			}
+			pass = strings.TrimRight(string(b), "\r\n")
+		} else if pass == "" {
+			pass = os.Getenv("PADES_P12_PASSWORD")
+		}
+		s, err := signer.LoadPKCS12(f.p12, pass)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, io.NopCloser(nil), nil
+	case f.key != "":
+		if f.cert == "" {
+			return nil, nil, usagef("-key needs -cert")
+		}
+		s, err := signer.LoadKeyFile(f.key, f.cert, f.chain...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, io.NopCloser(nil), nil
+	}
+	return nil, nil, usagef("no signer: give -key and -cert, -p12, -pkcs11 URI, or -remote URL -credential ID")
+}
+
+// signFlags are the flags of sign and batch: the signer, the options of
+// the signature, and the level.
+type signFlags struct {
+	common commonFlags
+	signer signerFlags
+	pss    bool
+	level  ltvFlags
+}
+
+// register adds the flags to fs.
+func (f *signFlags) register(fs *flag.FlagSet) {
+	f.common.register(fs)
+	f.signer.register(fs)
+	fs.BoolVar(&f.pss, "pss", false, "use RSASSA-PSS for RSA keys")
+	f.level.register(fs, "B-B")
+}
+
+// options returns the signature options that the flags describe.
+func (f *signFlags) options() (*pades.SignOptions, error) {
+	h, err := f.common.hashAlg()
+	if err != nil {
+		return nil, err
+	}
+	level, tsa, fetcher, err := f.level.build()
+	if err != nil {
+		return nil, err
+	}
+	password, err := f.common.pdfPassword()
+	if err != nil {
+		return nil, err
+	}
+	c := &f.common
+	return &pades.SignOptions{
+		Hash: h, PSS: f.pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
+		Level: level, TSA: tsa, Fetcher: fetcher,
+	}, nil
+}
