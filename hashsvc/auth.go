@@ -20,7 +20,7 @@ const APIKeyPrefix = "hsk_"
 func NewAPIKey() (key, sha256Hex string, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("hashsvc: generating an API key: %w", err)
+		return "", "", fmt.Errorf("generating an API key: %w", err)
 	}
 	key = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
 	return key, HashAPIKey(key), nil

@@ -2,6 +2,7 @@ package hashsvc
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 )
+
+// ExampleConfig is a commented example of the configuration file
+// (config.example.yaml), which `hashsvc example-config` prints.
+//
+//go:embed config.example.yaml
+var ExampleConfig []byte
 
 // Defaults used when the corresponding Config fields are zero.
 const (
@@ -152,21 +159,21 @@ type InfoConfig struct {
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc: reading config: %w", err)
+		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var c Config
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("hashsvc: config %s: %w", path, err)
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc: config %s: %w", path, err)
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	c.dir = filepath.Dir(abs)
 	if err := c.Check(); err != nil {
-		return nil, fmt.Errorf("hashsvc: config %s: %w", path, err)
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	return &c, nil
 }

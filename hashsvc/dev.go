@@ -65,6 +65,8 @@ type Dev struct {
 	PKI *devpki.PKI
 	// Trust serves the PKI's trust services.
 	Trust *devtrust.Services
+	// Info describes the service for its clients.
+	Info *DevInfo
 }
 
 // NewDev prepares a development service in opts.Dir.
@@ -81,10 +83,10 @@ type Dev struct {
 func NewDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 	dir := opts.Dir
 	if dir == "" {
-		return nil, errors.New("hashsvc dev: no directory")
+		return nil, errors.New("no development directory")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, fmt.Errorf("creating the development directory: %w", err)
 	}
 	addr := opts.Addr
 	if addr == "" {
@@ -92,10 +94,10 @@ func NewDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc dev: -addr %q: %w", addr, err)
+		return nil, fmt.Errorf("address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("hashsvc dev: -addr %q: the development service listens on a loopback IP address only", addr)
+		return nil, fmt.Errorf("address %q: the development service listens on a loopback IP address only", addr)
 	}
 	addrFile := filepath.Join(dir, DevAddrFile)
 	stored, err := os.ReadFile(addrFile)
@@ -108,17 +110,17 @@ func NewDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 			}
 		}
 		if addr != s {
-			return nil, fmt.Errorf("hashsvc dev: %s was created for %s, whose URL its certificates name; use -addr %s (or port 0), or remove %s", dir, s, s, dir)
+			return nil, fmt.Errorf("%s was created for %s, whose URL its certificates name; listen there (or on port 0), or remove %s", dir, s, dir)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if stored != nil {
-			return nil, fmt.Errorf("hashsvc dev: the port stored in %s is busy (%w); stop what uses it, or remove %s to start afresh on a new port", addrFile, err, dir)
+			return nil, fmt.Errorf("the port stored in %s is busy (%w); stop what uses it, or remove %s to start afresh on a new port", addrFile, err, dir)
 		}
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, err
 	}
 	d, err := newDev(ctx, opts, ln)
 	if err != nil {
@@ -131,24 +133,24 @@ func NewDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error) {
 	dir := opts.Dir
 	addr := ln.Addr().String()
-	base := "http://" + addr
+	info := devInfo(dir, addr)
 	if err := writeFileAtomic(filepath.Join(dir, DevAddrFile), []byte(addr+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	pkiDir := filepath.Join(dir, DevPKIDir)
-	p, err := devpki.LoadOrGenerate(pkiDir, devpki.Options{BaseURL: base})
+	p, err := devpki.LoadOrGenerate(pkiDir, devpki.Options{BaseURL: info.URL})
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, fmt.Errorf("the test PKI in %s: %w", pkiDir, err)
 	}
 	rootPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Root.Cert.Raw})
 	interPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Intermediate.Cert.Raw})
-	if err := writeFileAtomic(filepath.Join(dir, DevRootFile), rootPEM, 0o644); err != nil {
+	if err := writeFileAtomic(info.RootFile, rootPEM, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, DevChainFile), interPEM, 0o644); err != nil {
+	if err := writeFileAtomic(info.ChainFile, interPEM, 0o644); err != nil {
 		return nil, err
 	}
-	keyFile := filepath.Join(dir, DevAPIKeyFile)
+	keyFile := info.APIKeyFile
 	var apiKey string
 	if b, err := os.ReadFile(keyFile); err == nil {
 		apiKey = strings.TrimSpace(string(b))
@@ -160,20 +162,23 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 			return nil, err
 		}
 	} else {
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, err
 	}
 	if apiKey == "" {
-		return nil, fmt.Errorf("hashsvc dev: %s is empty", keyFile)
+		return nil, fmt.Errorf("%s is empty", keyFile)
 	}
 
 	trust, err := devtrust.New(p, devtrust.Options{Logger: opts.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc dev: %w", err)
+		return nil, fmt.Errorf("the test PKI's trust services: %w", err)
 	}
 	th := trust.Handler()
-	inter := filepath.Join(pkiDir, devpki.IntermediateCertFile)
-	cred := func(id, key, cert, desc string) CredentialConfig {
-		return CredentialConfig{ID: id, Description: desc, Key: filepath.Join(pkiDir, key), Cert: filepath.Join(pkiDir, cert), Chain: []string{inter}}
+	var creds []CredentialConfig
+	for _, c := range info.Credentials {
+		creds = append(creds, CredentialConfig{
+			ID: c.ID, Description: c.Description, Key: c.KeyFile, Cert: c.CertFile,
+			Chain: []string{filepath.Join(pkiDir, devpki.IntermediateCertFile)},
+		})
 	}
 	cfg := &Config{
 		Listen: addr,
@@ -181,13 +186,9 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		APIKeys: []APIKeyConfig{{
 			ID: DevAPIKeyID, SHA256: HashAPIKey(apiKey), Credentials: []string{AllCredentials},
 		}},
-		Credentials: []CredentialConfig{
-			cred(DevCredentialRSA, devpki.SignerRSAKeyFile, devpki.SignerRSACertFile, "development RSA-2048 key"),
-			cred(DevCredentialP256, devpki.SignerP256KeyFile, devpki.SignerP256CertFile, "development ECDSA P-256 key"),
-			cred(DevCredentialP384, devpki.SignerP384KeyFile, devpki.SignerP384CertFile, "development ECDSA P-384 key"),
-		},
-		TSA:  TSAConfig{URL: base + devtrust.TSAPath, Roots: filepath.Join(dir, DevRootFile)},
-		Info: InfoConfig{Name: "hashsvc (development)", Description: "Development hash-signing service with a test PKI. Not for real signatures."},
+		Credentials: creds,
+		TSA:         TSAConfig{URL: info.TSA, Roots: info.RootFile},
+		Info:        InfoConfig{Name: "hashsvc (development)", Description: "Development hash-signing service with a test PKI. Not for real signatures."},
 	}
 	srv, err := New(ctx, Options{
 		Config: cfg,
@@ -207,7 +208,69 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Dev{Server: srv, Listener: ln, URL: base, APIKey: apiKey, PKI: p, Trust: trust}, nil
+	return &Dev{Server: srv, Listener: ln, URL: info.URL, APIKey: apiKey, PKI: p, Trust: trust, Info: info}, nil
+}
+
+// DevInfo is what a client of a development service needs: its URL, the
+// files of its directory, its credentials with their key and certificate
+// files, and the URLs of the test PKI's trust services.
+type DevInfo struct {
+	Dir, URL string
+	// APIKeyFile holds the dev API key, which may use every credential.
+	APIKeyFile string
+	// RootFile is the dev root CA, the trust anchor for verifiers, and
+	// ChainFile the intermediate CA.
+	RootFile, ChainFile string
+	Credentials         []DevCredential
+	// TSA is the time-stamping authority's URL and OCSP the OCSP
+	// responder's; CRLs and CACerts are the URLs of the CAs' CRLs and
+	// certificates.
+	TSA, OCSP     string
+	CRLs, CACerts []string
+}
+
+// DevCredential is a credential of the development service.
+type DevCredential struct {
+	ID, Description   string
+	KeyFile, CertFile string // PEM files in Dir/pki
+}
+
+// ReadDevInfo describes the development directory dir, which NewDev has
+// set up before.
+func ReadDevInfo(dir string) (*DevInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, DevAddrFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a development directory (no %s): start `hashsvc serve -dev %s` once", dir, DevAddrFile, dir)
+		}
+		return nil, err
+	}
+	return devInfo(dir, strings.TrimSpace(string(b))), nil
+}
+
+// devInfo describes the development directory dir whose service listens
+// on addr.
+func devInfo(dir, addr string) *DevInfo {
+	base := "http://" + addr
+	pki := filepath.Join(dir, DevPKIDir)
+	cred := func(id, desc, key, cert string) DevCredential {
+		return DevCredential{ID: id, Description: desc, KeyFile: filepath.Join(pki, key), CertFile: filepath.Join(pki, cert)}
+	}
+	return &DevInfo{
+		Dir: dir, URL: base,
+		APIKeyFile: filepath.Join(dir, DevAPIKeyFile),
+		RootFile:   filepath.Join(dir, DevRootFile),
+		ChainFile:  filepath.Join(dir, DevChainFile),
+		Credentials: []DevCredential{
+			cred(DevCredentialRSA, "development RSA-2048 key", devpki.SignerRSAKeyFile, devpki.SignerRSACertFile),
+			cred(DevCredentialP256, "development ECDSA P-256 key", devpki.SignerP256KeyFile, devpki.SignerP256CertFile),
+			cred(DevCredentialP384, "development ECDSA P-384 key", devpki.SignerP384KeyFile, devpki.SignerP384CertFile),
+		},
+		TSA:     base + devtrust.TSAPath,
+		OCSP:    base + devpki.OCSPPath,
+		CRLs:    []string{base + devpki.RootCRLPath, base + devpki.IntermediateCRLPath},
+		CACerts: []string{base + devpki.RootCertPath, base + devpki.IntermediateCertPath},
+	}
 }
 
 // handlerTransport is an http.RoundTripper that serves requests with a
@@ -229,22 +292,22 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func writeFileAtomic(name string, data []byte, perm fs.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("hashsvc dev: %w", err)
+		return err
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("hashsvc dev: writing %s: %w", name, err)
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
-		return fmt.Errorf("hashsvc dev: %w", err)
+		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("hashsvc dev: writing %s: %w", name, err)
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("hashsvc dev: %w", err)
+		return err
 	}
 	return nil
 }

@@ -92,11 +92,11 @@ type Server struct {
 // Serve. The caller must Close it.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Config == nil {
-		return nil, errors.New("hashsvc: no configuration")
+		return nil, errors.New("no configuration (Options.Config)")
 	}
 	cfg := opts.Config
 	if err := cfg.Check(); err != nil {
-		return nil, fmt.Errorf("hashsvc: config: %w", err)
+		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -107,7 +107,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		cr, err := openCredential(ctx, cfg, cc, opts.KeyOpeners)
 		if err != nil {
 			s.closeCredentials()
-			return nil, fmt.Errorf("hashsvc: %w", err)
+			return nil, err
 		}
 		s.creds[cc.ID] = cr
 		s.credIDs = append(s.credIDs, cc.ID)
@@ -119,12 +119,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			pem, err := os.ReadFile(cfg.path(cfg.TSA.Roots))
 			if err != nil {
 				s.closeCredentials()
-				return nil, fmt.Errorf("hashsvc: tsa.roots: %w", err)
+				return nil, fmt.Errorf("tsa.roots: %w", err)
 			}
 			tc.Roots = x509.NewCertPool()
 			if !tc.Roots.AppendCertsFromPEM(pem) {
 				s.closeCredentials()
-				return nil, fmt.Errorf("hashsvc: tsa.roots %s: no PEM certificate", cfg.TSA.Roots)
+				return nil, fmt.Errorf("tsa.roots %s: no PEM certificate", cfg.TSA.Roots)
 			}
 		}
 		s.tsa = tc
@@ -136,7 +136,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		a, err := OpenAudit(ctx, cfg.path(cfg.Audit.Path))
 		if err != nil {
 			s.closeCredentials()
-			return nil, fmt.Errorf("hashsvc: %w", err)
+			return nil, err
 		}
 		s.audit = a
 	}
@@ -158,7 +158,7 @@ func (s *Server) Close() error {
 	}
 	s.closeCredentials()
 	if err := s.audit.Close(); err != nil {
-		return fmt.Errorf("hashsvc: closing the audit log: %w", err)
+		return fmt.Errorf("closing the audit log: %w", err)
 	}
 	return nil
 }
@@ -175,17 +175,17 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(c.path(c.TLS.Cert), c.path(c.TLS.Key))
 	if err != nil {
-		return nil, fmt.Errorf("hashsvc: tls: %w", err)
+		return nil, fmt.Errorf("tls: %w", err)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if c.TLS.ClientCA != "" {
 		pem, err := os.ReadFile(c.path(c.TLS.ClientCA))
 		if err != nil {
-			return nil, fmt.Errorf("hashsvc: tls.client_ca: %w", err)
+			return nil, fmt.Errorf("tls.client_ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("hashsvc: tls.client_ca %s: no PEM certificate", c.TLS.ClientCA)
+			return nil, fmt.Errorf("tls.client_ca %s: no PEM certificate", c.TLS.ClientCA)
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
@@ -204,6 +204,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
+	} else if !onLoopback(ln.Addr()) {
+		s.log.Warn("serving plain HTTP on an address that is not loopback: API keys and hashes cross the network in clear; configure tls (see config.example.yaml)", "addr", ln.Addr().String())
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -219,7 +221,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("hashsvc: serve: %w", err)
+		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
@@ -228,11 +230,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
-		return fmt.Errorf("hashsvc: shutdown: %w", err)
+		return fmt.Errorf("shutting down: %w", err)
 	}
 	<-errc
 	s.log.Info("shut down")
 	return nil
+}
+
+// onLoopback reports whether a listener's address is reachable from this
+// machine only.
+func onLoopback(a net.Addr) bool {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.Network() == "unix"
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // routes builds the mux and its middleware.
@@ -362,7 +375,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 			attrs := []any{
 				"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", sw.code,
-				"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr,
+				"duration", d, "remote", r.RemoteAddr,
 			}
 			if ri.keyID != "" {
 				attrs = append(attrs, "key_id", ri.keyID)

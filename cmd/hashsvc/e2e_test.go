@@ -273,6 +273,11 @@ func TestCommandLine(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), hashsvc.OpenAPI) {
 		t.Error("openapi does not print the document")
 	}
+	out.Reset()
+	run(context.Background(), []string{"example-config"}, &out, io.Discard)
+	if !bytes.Equal(out.Bytes(), hashsvc.ExampleConfig) || !bytes.Contains(out.Bytes(), []byte("client_ca:")) {
+		t.Error("example-config does not print the example configuration")
+	}
 }
 
 func readCert(t *testing.T, path string) *x509.Certificate {

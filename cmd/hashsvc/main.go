@@ -4,13 +4,17 @@
 //
 //	hashsvc serve -config FILE
 //	hashsvc serve -dev DIR [-addr 127.0.0.1:0]
+//	hashsvc dev info DIR
 //	hashsvc apikey new [-id ID] [-credentials ID,ID]
 //	hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+//	hashsvc example-config
 //	hashsvc openapi
 //
 // serve prints "listening on URL" as its first line on standard output once
 // it accepts requests, and logs (log/slog) to standard error. SIGINT or
-// SIGTERM stops it after the requests in flight have finished.
+// SIGTERM stops it after the requests in flight have finished. It warns
+// when it serves plain HTTP on an address that is not loopback.
+// example-config prints a commented configuration file.
 //
 // serve -dev DIR runs a development service on a loopback port: on first
 // start it creates a test PKI in DIR whose certificates name that port, and
@@ -20,7 +24,10 @@
 // (/tsa), OCSP responder (/ocsp), CRLs (/crl/...) and CA certificates
 // (/ca/...) on the same port. The address is stored in DIR/addr and reused
 // by later starts when -addr has port 0, because the certificates name it.
-// The audit log is DIR/audit.db.
+// The audit log is DIR/audit.db. After its first line, serve -dev prints
+// what a client needs: the credential IDs with their key and certificate
+// files, the API key file, the trust anchor, and the URLs of the TSA, the
+// OCSP responder and the CRLs; dev info prints the same for a directory.
 //
 // apikey new prints a new API key once, and the lines to add to the
 // configuration, which stores only its SHA-256.
@@ -54,9 +61,17 @@ import (
 const usage = `usage:
   hashsvc serve -config FILE                   run the service
   hashsvc serve -dev DIR [-addr 127.0.0.1:0]   run a development service with a test PKI
+  hashsvc dev info DIR                         what a client of the development service needs
   hashsvc apikey new [-id ID] [-credentials ID,ID]
   hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+  hashsvc example-config                       print a commented configuration file
   hashsvc openapi                              print the OpenAPI 3 document
+`
+
+// serveHelp follows the usage line of serve -h.
+const serveHelp = `The configuration is one YAML file: 'hashsvc example-config' prints a commented
+example (hashsvc/config.example.yaml in the source) with TLS, mutual TLS, API keys
+and credentials; 'hashsvc apikey new' makes an API key. -dev needs no configuration.
 `
 
 // usageError is a mistake in the command line (exit status 2).
@@ -97,6 +112,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		name = "audit verify"
 		err = cmdAuditVerify(ctx, args[2:], stdout)
+	case "dev":
+		if len(args) < 2 || args[1] != "info" {
+			err = usagef("want: hashsvc dev info DIR")
+			break
+		}
+		name = "dev info"
+		err = cmdDevInfo(args[2:], stdout)
+	case "example-config":
+		_, err = stdout.Write(hashsvc.ExampleConfig)
 	case "openapi":
 		_, err = stdout.Write(hashsvc.OpenAPI)
 	case "-h", "-help", "--help", "help":
@@ -117,13 +141,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// parseFlags parses fs and refuses positional arguments.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses fs and refuses positional arguments. help, if not
+// empty, follows the usage line of -h.
+func parseFlags(fs *flag.FlagSet, args []string, help string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stdout)
-			fmt.Fprintf(os.Stdout, "usage: hashsvc %s [flags]\n", fs.Name())
+			fmt.Fprintf(os.Stdout, "usage: hashsvc %s [flags]\n%s", fs.Name(), help)
 			fs.PrintDefaults()
 			return err
 		}
@@ -140,7 +165,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, usagef("-log-level %q: use debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationText}
 	switch format {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -150,6 +175,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, usagef("-log-format %q: use json or text", format)
 }
 
+// durationText writes durations as Go durations ("1.5ms"), not as the
+// nanosecond counts that the JSON handler writes.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	config := fs.String("config", "", "YAML configuration file")
@@ -157,7 +191,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "", "listen address (overrides the configuration; with -dev, default 127.0.0.1:0)")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, serveHelp); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
@@ -165,9 +199,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var (
-		srv *hashsvc.Server
-		ln  net.Listener
-		url string
+		srv  *hashsvc.Server
+		ln   net.Listener
+		url  string
+		info *hashsvc.DevInfo
 	)
 	switch {
 	case *config != "" && *dev != "":
@@ -177,9 +212,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		srv, ln, url = d.Server, d.Listener, d.URL
-		log.Info("development service", "dir", *dev, "url", url,
-			"root", filepath.Join(*dev, hashsvc.DevRootFile), "api_key_file", filepath.Join(*dev, hashsvc.DevAPIKeyFile))
+		srv, ln, url, info = d.Server, d.Listener, d.URL, d.Info
+		log.Info("development service", "dir", *dev, "url", url, "root", info.RootFile, "api_key_file", info.APIKeyFile)
 	case *config != "":
 		cfg, err := hashsvc.LoadConfig(*config)
 		if err != nil {
@@ -209,9 +243,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("give -config FILE or -dev DIR")
 	}
 	defer srv.Close()
+	// The first line is what scripts wait for (.ci/demo, hashsvctest).
 	if _, err := fmt.Fprintf(stdout, "listening on %s\n", url); err != nil {
 		ln.Close()
 		return err
+	}
+	if info != nil {
+		printDevInfo(stdout, info)
 	}
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
@@ -224,7 +262,7 @@ func cmdAPIKeyNew(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("apikey new", flag.ContinueOnError)
 	id := fs.String("id", "client", "id of the key in the configuration and the audit log")
 	creds := fs.String("credentials", "*", "comma-separated credential IDs the key may use (* for all)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, ""); err != nil {
 		return err
 	}
 	key, sum, err := hashsvc.NewAPIKey()
@@ -251,7 +289,7 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout io.Writer) error 
 	dev := fs.String("dev", "", "development directory")
 	db := fs.String("db", "", "audit database file")
 	head := fs.String("head", "", "a head hash noted earlier that must still be in the chain")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, ""); err != nil {
 		return err
 	}
 	path := *db
@@ -286,4 +324,40 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "audit log %s: %d records, chain intact, head %s\n", path, sum.Records, sum.Head)
 	return nil
+}
+
+// cmdDevInfo is `hashsvc dev info DIR`.
+func cmdDevInfo(args []string, stdout io.Writer) error {
+	switch {
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		fmt.Fprintln(stdout, "usage: hashsvc dev info DIR\n  print what a client of the development service in DIR needs: its URL, credentials, files and trust services")
+		return flag.ErrHelp
+	case len(args) != 1:
+		return usagef("want: hashsvc dev info DIR")
+	}
+	info, err := hashsvc.ReadDevInfo(args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "url %s\n", info.URL)
+	printDevInfo(stdout, info)
+	return nil
+}
+
+// printDevInfo writes what a client of a development service needs, one
+// item a line.
+func printDevInfo(w io.Writer, info *hashsvc.DevInfo) {
+	fmt.Fprintf(w, "development service in %s (a test PKI: never for real signatures)\n", info.Dir)
+	fmt.Fprintf(w, "  api key file   %s (may use every credential)\n", info.APIKeyFile)
+	fmt.Fprintf(w, "  trust anchor   %s\n", info.RootFile)
+	fmt.Fprintf(w, "  intermediate   %s\n", info.ChainFile)
+	for _, c := range info.Credentials {
+		fmt.Fprintf(w, "  credential     %s: key %s, certificate %s (%s)\n", c.ID, c.KeyFile, c.CertFile, c.Description)
+	}
+	fmt.Fprintf(w, "  tsa            %s\n", info.TSA)
+	fmt.Fprintf(w, "  ocsp           %s\n", info.OCSP)
+	fmt.Fprintf(w, "  crls           %s\n", strings.Join(info.CRLs, " "))
+	fmt.Fprintf(w, "  ca certs       %s\n", strings.Join(info.CACerts, " "))
+	fmt.Fprintf(w, "  try            pades sign -remote %s -credential %s -api-key-file %s -level B-LTA -tsa %s -trust %s IN.pdf OUT.pdf\n",
+		info.URL, info.Credentials[0].ID, info.APIKeyFile, info.TSA, info.RootFile)
 }

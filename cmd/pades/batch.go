@@ -40,7 +40,7 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	outDir := fs.String("out", "", "write the signed files to `DIR`, named as their inputs; it is created when missing")
 	workers := fs.Int("workers", runtime.NumCPU(), "documents prepared and signed at the same time")
 	batchSize := fs.Int("batch-size", remote.DefaultBatchSize, "with -remote, the most hashes per signHash call (the credential's multisign caps it)")
-	pos, err := parseFlags(fs, args, "IN.pdf...")
+	pos, err := parseFlags(fs, args, "-out DIR (-in DIR | IN.pdf...)")
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func parseFlags(fs *flag.FlagSet, args []string, names ...string) ([]string, err
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	if n := len(names); n > 0 && strings.HasSuffix(names[n-1], "...") {
+	if n := len(names); n > 0 && strings.Contains(names[n-1], "...") {
 		// the last name takes any number of arguments, none included
 		if len(pos) < n-1 {
 			return nil, usagef("want at least %d arguments (%s), got %d", n-1, strings.Join(names, " "), len(pos))
