@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -209,7 +210,10 @@ func TestBatcherCallerGivesUp(t *testing.T) {
 		_, err := quitter.SignContext(qctx, digestOf(0), crypto.SHA256)
 		done <- err
 	}()
-	cancel() // whether it was already waiting or not, it gives up
+	for b.Waiting() == 0 { // the quitter's hash is in the batch
+		runtime.Gosched()
+	}
+	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("quitter: %v, want context.Canceled", err)
 	}
