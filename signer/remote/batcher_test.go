@@ -79,6 +79,26 @@ func deadline(t *testing.T) context.Context {
 	return ctx
 }
 
+// reserveAll reserves n signatures of b before it starts anything, then
+// runs f for each reservation in its own goroutine, releases the
+// reservation, and returns the errors of f in order.
+func reserveAll(b *remote.Batcher, n int, f func(i int, r *remote.Reservation) error) []error {
+	res := make([]*remote.Reservation, n)
+	for i := range res {
+		res[i] = b.Reserve()
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, r := range res {
+		wg.Go(func() {
+			defer r.Release()
+			errs[i] = f(i, r)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
 func digestOf(i int) []byte {
 	sum := sha256.Sum256([]byte(fmt.Sprint("document ", i)))
 	return sum[:]
@@ -102,20 +122,11 @@ func TestBatcherGathersReserved(t *testing.T) {
 			ctx := deadline(t)
 			before := log.count()
 			b := remote.NewBatcher(rs, tc.size)
-			res := make([]*remote.Reservation, tc.n)
-			for i := range res {
-				res[i] = b.Reserve()
-			}
 			sigs := make([][]byte, tc.n)
-			errs := make([]error, tc.n)
-			var wg sync.WaitGroup
-			for i, r := range res {
-				wg.Go(func() {
-					defer r.Release()
-					sigs[i], errs[i] = r.SignContext(ctx, digestOf(i), crypto.SHA256)
-				})
-			}
-			wg.Wait()
+			errs := reserveAll(b, tc.n, func(i int, r *remote.Reservation) (err error) {
+				sigs[i], err = r.SignContext(ctx, digestOf(i), crypto.SHA256)
+				return err
+			})
 			pub := rs.Public().(*ecdsa.PublicKey)
 			for i := range sigs {
 				if errs[i] != nil {
@@ -180,13 +191,10 @@ func TestBatcherErrorReachesEveryCaller(t *testing.T) {
 	rs := newSigner(t, front.URL, s.Keys[hashsvctest.KeyAll], hashsvctest.CredRSA)
 	ctx := deadline(t)
 	b := remote.NewBatcher(rs, 64)
-	res := []*remote.Reservation{b.Reserve(), b.Reserve(), b.Reserve()}
-	errs := make([]error, len(res))
-	var wg sync.WaitGroup
-	for i, r := range res {
-		wg.Go(func() { _, errs[i] = r.SignContext(ctx, digestOf(i), crypto.SHA256) })
-	}
-	wg.Wait()
+	errs := reserveAll(b, 3, func(i int, r *remote.Reservation) error {
+		_, err := r.SignContext(ctx, digestOf(i), crypto.SHA256)
+		return err
+	})
 	for i, err := range errs {
 		if !errors.Is(err, remote.ErrBadSignature) {
 			t.Errorf("caller %d: %v, want ErrBadSignature", i, err)
@@ -248,17 +256,11 @@ func TestBatcherMixedOptions(t *testing.T) {
 		{digestOf(2), pss, false},
 		{digestOf(3)[:20], crypto.SHA256, true},
 	}
-	res := make([]*remote.Reservation, len(cases))
-	for i := range res {
-		res[i] = b.Reserve()
-	}
 	sigs := make([][]byte, len(cases))
-	errs := make([]error, len(cases))
-	var wg sync.WaitGroup
-	for i, c := range cases {
-		wg.Go(func() { sigs[i], errs[i] = res[i].SignContext(ctx, c.digest, c.opts) })
-	}
-	wg.Wait()
+	errs := reserveAll(b, len(cases), func(i int, r *remote.Reservation) (err error) {
+		sigs[i], err = r.SignContext(ctx, cases[i].digest, cases[i].opts)
+		return err
+	})
 	pub := rs.Public().(*rsa.PublicKey)
 	for i, c := range cases {
 		if c.bad {
@@ -297,21 +299,14 @@ func TestBatcherPool(t *testing.T) {
 	dir := t.TempDir()
 	const n = 6
 	b := remote.NewBatcher(rs, 64)
-	res := make([]*remote.Reservation, n)
-	for i := range res {
-		res[i] = b.Reserve()
-	}
 	tsa := &ltv.TSAClient{URLs: []string{s.URL + devtrust.TSAPath}}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, r := range res {
-		wg.Go(func() {
-			defer r.Release()
-			in := writePDF(t, dir, fmt.Sprintf("in%d.pdf", i))
-			errs[i] = signFileCtx(ctx, in, filepath.Join(dir, fmt.Sprintf("out%d.pdf", i)), r, &pades.SignOptions{Level: pades.LevelBT, TSA: tsa})
-		})
+	ins := make([]string, n)
+	for i := range ins {
+		ins[i] = writePDF(t, dir, fmt.Sprintf("in%d.pdf", i))
 	}
-	wg.Wait()
+	errs := reserveAll(b, n, func(i int, r *remote.Reservation) error {
+		return signFileCtx(ctx, ins[i], filepath.Join(dir, fmt.Sprintf("out%d.pdf", i)), r, &pades.SignOptions{Level: pades.LevelBT, TSA: tsa})
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("document %d: %v", i, err)
