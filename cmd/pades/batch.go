@@ -6,9 +6,9 @@ package main
 //
 // It writes OUT/<name of each input>. A pool of -workers goroutines (the
 // number of CPUs by default) prepares, hashes and signs the documents.
-// With a remote signer, up to -batch-size more documents wait for their
-// signatures while the workers prepare the next ones, and the hashes of
-// the documents that wait together go out in one signHash call
+// With a remote signer, up to twice -batch-size more documents wait for
+// their signatures while the workers prepare the next ones, and the hashes
+// of the documents that wait together go out in one signHash call
 // (remote.Batcher). Each document that fails is reported on its own line
 // and gets no output; the others are signed.
 
@@ -171,7 +171,8 @@ type batchRunner struct {
 	batcher *remote.Batcher
 	opts    pades.SignOptions
 	// workers is the number of documents that are prepared at the same
-	// time. With a batcher, up to its size more wait for their signatures.
+	// time. With a batcher, up to twice its size more wait for their
+	// signatures.
 	workers int
 	// report is called once for each document that was attempted, by one
 	// goroutine at a time.
@@ -197,9 +198,9 @@ func (r *batchRunner) run(ctx context.Context, jobs []batchJob) batchSummary {
 	var first []*remote.Reservation
 	if r.batcher != nil {
 		// Documents waiting for their signatures give up their CPU slot
-		// (yieldSigner), so that up to a batch of them can wait while
-		// the workers prepare others.
-		inflight += r.batcher.Size()
+		// (yieldSigner), so that a batch can wait for its signatures
+		// while the workers prepare the next one.
+		inflight += 2 * r.batcher.Size()
 		cpu = make(chan struct{}, r.workers)
 		// Announce the first documents before any starts, so that their
 		// hashes go out together however fast each is prepared.
