@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -584,17 +586,26 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		done <- result{code: resp.StatusCode, body: b}
 	}()
-	pw.Write(body[:10]) // the request is in flight
-	time.Sleep(200 * time.Millisecond)
+	pw.Write(body[:10])
+	// Wait until the handler runs: the in-flight gauge, read by a request
+	// of its own, counts both.
+	for inFlight(t, url) < 2 {
+		runtime.Gosched()
+	}
 	cancel() // SIGTERM
-	time.Sleep(200 * time.Millisecond)
+	// Wait until the listener is closed: the shutdown has begun.
+	for {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		runtime.Gosched()
+	}
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned before the request in flight finished: %v", err)
 	default:
-	}
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
-		t.Error("new connections still accepted while shutting down")
 	}
 	pw.Write(body[10:])
 	pw.Close()
@@ -605,6 +616,32 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+}
+
+// inFlight returns the service's hashsvc_requests_in_flight, which counts
+// the request that asks for it.
+func inFlight(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "hashsvc_requests_in_flight "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("in-flight gauge %q", line)
+			}
+			return n
+		}
+	}
+	t.Fatal("no hashsvc_requests_in_flight in /metrics")
+	return 0
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
