@@ -314,16 +314,12 @@ func TestErrors(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close() // nothing listens there now
-		start := time.Now()
 		_, err = remote.NewSigner(ctx, newClient(t, "http://"+addr, "k", 3), "c")
 		if !errors.Is(err, remote.ErrUnavailable) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
 		if !strings.Contains(err.Error(), "3 attempts") || !strings.Contains(err.Error(), addr) {
 			t.Errorf("error does not name the service and the attempts: %v", err)
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("took %v", time.Since(start))
 		}
 		t.Logf("error: %v", err)
 	})
