@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -589,7 +588,7 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	pw.Write(body[:10])
 	// Wait until the handler runs: the in-flight gauge, read by a request
 	// of its own, counts both.
-	for inFlight(t, url) < 2 {
+	for hashsvctest.Metric(t, url, "hashsvc_requests_in_flight") < 2 {
 		runtime.Gosched()
 	}
 	cancel() // SIGTERM
@@ -616,32 +615,6 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-}
-
-// inFlight returns the service's hashsvc_requests_in_flight, which counts
-// the request that asks for it.
-func inFlight(t *testing.T, url string) int {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "hashsvc_requests_in_flight "); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatalf("in-flight gauge %q", line)
-			}
-			return n
-		}
-	}
-	t.Fatal("no hashsvc_requests_in_flight in /metrics")
-	return 0
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {

@@ -13,8 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,29 +65,12 @@ func runBin(t *testing.T, bin string, args ...string) (int, string, string) {
 }
 
 // signHashMetrics returns the number of signHash requests that the
-// service answered with 200 and the signatures it made for credential, from
-// its /metrics.
+// service at base answered with 200 and the signatures it made for
+// credential, from its /metrics.
 func signHashMetrics(t *testing.T, base, credential string) (requests, signatures int) {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(pattern string) int {
-		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(pattern) + ` ([0-9]+)$`).FindSubmatch(body)
-		if m == nil {
-			return 0
-		}
-		n, _ := strconv.Atoi(string(m[1]))
-		return n
-	}
-	return read(`hashsvc_requests_total{route="` + csc.PathSignHash + `",code="200"}`),
-		read(`hashsvc_signatures_total{credential="` + credential + `",operation="signHash"}`)
+	return hashsvctest.Metric(t, base, `hashsvc_requests_total{route="`+csc.PathSignHash+`",code="200"}`),
+		hashsvctest.Metric(t, base, `hashsvc_signatures_total{credential="`+credential+`",operation="signHash"}`)
 }
 
 // TestBatch runs the built `pades batch` with a key file and with `hashsvc

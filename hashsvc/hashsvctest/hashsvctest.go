@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -433,4 +434,32 @@ func (p *Proxy) Conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.conns
+}
+
+// Metric returns the value of one sample of the /metrics of the service at
+// base, named as the exposition writes it with its labels, such as
+// `hashsvc_requests_in_flight` or
+// `hashsvc_requests_total{route="/csc/v2/signatures/signHash",code="200"}`;
+// 0 when the service has no such sample yet.
+func Metric(t testing.TB, base, sample string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("metric %q", line)
+			}
+			return n
+		}
+	}
+	return 0
 }
