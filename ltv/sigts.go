@@ -2,6 +2,7 @@ package ltv
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 
 	"hashsign/cms"
@@ -13,7 +14,11 @@ import (
 // SignerInfo's digest algorithm (RFC 3161, appendix A); the token goes into
 // the unsigned attribute id-aa-signatureTimeStampToken. It returns the new
 // CMS and the token.
-func SignatureTimestamp(ctx context.Context, tsa *TSAClient, cmsDER []byte) ([]byte, *Token, error) {
+//
+// tsa is a *TSAClient, or anything else that gets tokens the same way.
+func SignatureTimestamp(ctx context.Context, tsa interface {
+	Timestamp(ctx context.Context, digest []byte, h crypto.Hash) (*Token, error)
+}, cmsDER []byte) ([]byte, *Token, error) {
 	sd, err := cms.Parse(cmsDER)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ltv: signature time-stamp: %w", err)

@@ -33,7 +33,7 @@ const (
 // the write-back of the output as it goes, so that a final fsync has little
 // left to wait for. It returns errNoKernelCopy, having written nothing, when
 // the kernel cannot copy between the two files.
-func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, h hash.Hash, holeStart, holeEnd int64) error {
+func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, h hash.Hash) error {
 	src, ok := in.(fdFile)
 	if !ok {
 		return errNoKernelCopy
@@ -75,7 +75,7 @@ func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFi
 				cancel()
 				return
 			}
-			hashOutside(h, b, off, holeStart, holeEnd)
+			h.Write(b)
 			off += int64(m)
 		}
 		herr <- nil

@@ -126,7 +126,7 @@ func TestCorpus(t *testing.T) {
 					o.TSA = &ltv.TSAClient{URLs: []string{ts.TSAURL}}
 				}
 				if level >= pades.LevelBLT {
-					o.Fetcher = &ltv.Fetcher{Roots: roots, Extra: rootCerts}
+					o.Validation = &ltv.Fetcher{Roots: roots, Extra: rootCerts}
 				}
 				return o
 			})

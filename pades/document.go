@@ -22,7 +22,7 @@ var (
 	ErrNotPDF = pdf.ErrNotPDF
 	// ErrPasswordNeeded reports an encrypted PDF whose user password is not
 	// empty, opened without a password.
-	ErrPasswordNeeded = errors.New("encrypted PDF: a password is needed (-password)")
+	ErrPasswordNeeded = errors.New("encrypted PDF: a password is needed")
 	// ErrWrongPassword reports an encrypted PDF opened with a wrong password.
 	ErrWrongPassword = errors.New("encrypted PDF: wrong password")
 	// ErrCertified reports a document certified with DocMDP /P 1, which
@@ -31,31 +31,43 @@ var (
 	// ErrPermission reports an encrypted PDF whose permissions forbid
 	// adding a signature with the password given.
 	ErrPermission = errors.New("encrypted PDF: its permissions forbid adding a signature field; give the owner password")
+	// ErrTruncated reports a file cut short: its end lacks the startxref
+	// offset or the %%EOF marker that follows it.
+	ErrTruncated = pdf.ErrTruncated
 )
 
-// Document is a PDF file opened for signing or inspection.
-type Document struct {
-	rd       *pdf.Reader
-	sec      *crypt.Handler
-	encRef   pdf.Ref
-	catalog  *pdf.Dict
-	rootRef  pdf.Ref
-	password []byte
+// document is a PDF file opened for signing or inspection.
+type document struct {
+	rd      *pdf.Reader
+	sec     *crypt.Handler
+	catalog *pdf.Dict
+	rootRef pdf.Ref
 }
 
-// Open opens the PDF file r of the given size. password is used when the
-// file is encrypted; it may be nil for files without a user password.
-func Open(r io.ReaderAt, size int64, password []byte) (*Document, error) {
+// openDocument opens the PDF file r of the given size. password is used when
+// the file is encrypted; it may be nil for files without a user password.
+func openDocument(r io.ReaderAt, size int64, password []byte) (*document, error) {
 	rd, err := pdf.Open(r, size)
+	if err == nil {
+		err = pdf.CheckEnd(r, size)
+	}
 	if err != nil {
-		if errors.Is(err, pdf.ErrNotPDF) {
+		if errors.Is(err, pdf.ErrNotPDF) || errors.Is(err, pdf.ErrTruncated) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("reading PDF structure: %w", err)
 	}
-	d := &Document{rd: rd, password: password}
-	if err := d.openSecurity(); err != nil {
-		return nil, err
+	d := &document{rd: rd}
+	switch h, err := crypt.OpenDocument(rd, password); {
+	case err == nil:
+		d.sec = h
+	case errors.Is(err, crypt.ErrNotEncrypted):
+	case errors.Is(err, crypt.ErrWrongPassword) && len(password) == 0:
+		return nil, ErrPasswordNeeded
+	case errors.Is(err, crypt.ErrWrongPassword):
+		return nil, ErrWrongPassword
+	default:
+		return nil, fmt.Errorf("encrypted PDF: %w", err)
 	}
 	d.rootRef = rd.Trailer.Get("Root").(pdf.Ref)
 	cat, err := rd.ResolveDict(d.rootRef)
@@ -69,95 +81,17 @@ func Open(r io.ReaderAt, size int64, password []byte) (*Document, error) {
 	return d, nil
 }
 
-// Encrypted reports whether the document is encrypted.
-func (d *Document) Encrypted() bool { return d.sec != nil }
-
-// Repaired reports whether the document's cross-reference information was
-// damaged and had to be rebuilt, and why.
-func (d *Document) Repaired() (bool, string) { return d.rd.Repaired, d.rd.RepairReason }
-
-func (d *Document) openSecurity() error {
-	encObj := d.rd.Trailer.Get("Encrypt")
-	if encObj == nil {
+// encrypter returns what encrypts new objects, or nil.
+func (d *document) encrypter() pdf.Encrypter {
+	if d.sec == nil {
 		return nil
 	}
-	if r, ok := encObj.(pdf.Ref); ok {
-		d.encRef = r
-	}
-	enc, err := d.rd.ResolveDict(encObj)
-	if err != nil {
-		return fmt.Errorf("reading the /Encrypt dictionary: %w", err)
-	}
-	if enc == nil {
-		return errors.New("encrypted PDF: the /Encrypt entry is not a dictionary")
-	}
-	p := crypt.Params{EncryptMetadata: true}
-	if f, ok := enc.Get("Filter").(pdf.Name); ok {
-		p.Filter = string(f)
-	}
-	geti := func(k pdf.Name) int {
-		v, _ := pdf.Int(enc.Get(k))
-		return int(v)
-	}
-	getb := func(k pdf.Name) []byte {
-		if s, ok := enc.Get(k).(pdf.String); ok {
-			return s.Value
-		}
-		return nil
-	}
-	p.V, p.R, p.Length = geti("V"), geti("R"), geti("Length")
-	p.O, p.U, p.OE, p.UE, p.Perms = getb("O"), getb("U"), getb("OE"), getb("UE"), getb("Perms")
-	pv, _ := pdf.Int(enc.Get("P"))
-	p.P = int32(pv)
-	if b, ok := enc.Get("EncryptMetadata").(pdf.Bool); ok {
-		p.EncryptMetadata = bool(b)
-	}
-	if p.V >= 4 {
-		cf, _ := d.rd.ResolveDict(enc.Get("CF"))
-		method := func(key pdf.Name) string {
-			name, _ := enc.Get(key).(pdf.Name)
-			if name == "" || name == "Identity" {
-				return "None"
-			}
-			f, _ := d.rd.ResolveDict(cf.Get(name))
-			if f == nil {
-				return "unknown crypt filter " + string(name)
-			}
-			if l, ok := pdf.Int(f.Get("Length")); ok && p.CFLength == 0 {
-				p.CFLength = int(l)
-			}
-			m, _ := f.Get("CFM").(pdf.Name)
-			if m == "" {
-				return "None"
-			}
-			return string(m)
-		}
-		p.StmF, p.StrF = method("StmF"), method("StrF")
-	}
-	var id0 []byte
-	if ids, ok := d.rd.Trailer.Get("ID").(pdf.Array); ok && len(ids) > 0 {
-		if s, ok := ids[0].(pdf.String); ok {
-			id0 = s.Value
-		}
-	}
-	h, err := crypt.Open(p, id0, d.password)
-	if err != nil {
-		switch {
-		case errors.Is(err, crypt.ErrWrongPassword) && len(d.password) == 0:
-			return ErrPasswordNeeded
-		case errors.Is(err, crypt.ErrWrongPassword):
-			return ErrWrongPassword
-		}
-		return fmt.Errorf("encrypted PDF: %w", err)
-	}
-	d.sec = h
-	d.rd.SetSecurity(h, d.encRef)
-	return nil
+	return d.sec
 }
 
 // docMDP returns the /P value of the document's certification signature,
 // or 0 when the document is not certified.
-func (d *Document) docMDP() (int, error) {
+func (d *document) docMDP() (int, error) {
 	perms, err := d.rd.ResolveDict(d.catalog.Get("Perms"))
 	if err != nil || perms == nil {
 		return 0, err
@@ -189,7 +123,7 @@ func (d *Document) docMDP() (int, error) {
 // field needs bits 4 and 6 (modify, annotate) or bit 9 (fill in forms,
 // which Acrobat takes to include signing), unless the owner password was
 // given.
-func (d *Document) canAddSignature() error {
+func (d *document) canAddSignature() error {
 	if d.sec == nil || d.sec.AuthenticatedAsOwner() {
 		return nil
 	}
@@ -202,7 +136,7 @@ func (d *Document) canAddSignature() error {
 }
 
 // page returns the reference and dictionary of page n (1-based).
-func (d *Document) page(n int) (pdf.Ref, *pdf.Dict, error) {
+func (d *document) page(n int) (pdf.Ref, *pdf.Dict, error) {
 	node := d.catalog.Get("Pages")
 	seen := map[int]bool{}
 	for depth := 0; depth < 64; depth++ {

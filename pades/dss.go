@@ -17,12 +17,15 @@ import (
 	"hashsign/pades/internal/pdf"
 )
 
-// File is a PDF file that can be read, patched in place and appended to:
-// later incremental updates (DSS, document timestamps) are appended to the
-// file that holds the earlier ones instead of copying it.
+// File is a PDF file that Sign, AppendPrepare, AddDSS and Extend write:
+// it is read back, patched and appended to in place (later incremental
+// updates go into the file that holds the earlier ones, without copying
+// it), and cut back to a given size to try again when a signature does not
+// fit its placeholder. *os.File is a File.
 type File interface {
 	io.ReaderAt
 	io.WriterAt
+	Truncate(size int64) error
 }
 
 // DSS is validation data for the document security store (/DSS), as DER.
@@ -84,7 +87,7 @@ func FromValidationData(vd *ltv.ValidationData, vriKeys ...string) *DSS {
 // update that adds dss to the document security store. Entries already in
 // the store are kept and not written twice. It returns the new size.
 func AddDSS(ctx context.Context, f File, size int64, dss *DSS, password []byte) (int64, error) {
-	doc, err := Open(f, size, password)
+	doc, err := openDocument(f, size, password)
 	if err != nil {
 		return 0, err
 	}
@@ -180,13 +183,13 @@ func (u *update) addDSS(dss *DSS) error {
 	// The merged store is a new object and the catalog is rewritten to
 	// point at it, so that the update visibly holds the /DSS (validators
 	// look for it after the signature they judge).
-	num := u.alloc()
-	if err := u.writeObject(num, 0, newDSS); err != nil {
+	num := u.Alloc()
+	if err := u.WriteObject(num, 0, newDSS); err != nil {
 		return err
 	}
 	cat := d.catalog.Clone()
 	cat.Set("DSS", pdf.Ref{Num: num})
-	return u.writeObject(d.rootRef.Num, d.rootRef.Gen, cat)
+	return u.WriteObject(d.rootRef.Num, d.rootRef.Gen, cat)
 }
 
 // dssStream writes item as a compressed stream unless the store already
@@ -200,10 +203,10 @@ func (u *update) dssStream(item []byte, known map[[32]byte]pdf.Ref) (*pdf.Ref, e
 	zw := zlib.NewWriter(&z)
 	zw.Write(item)
 	zw.Close()
-	num := u.alloc()
+	num := u.Alloc()
 	d := pdf.NewDict()
 	d.Set("Filter", pdf.Name("FlateDecode"))
-	if err := u.writeStream(num, d, z.Bytes()); err != nil {
+	if err := u.WriteStream(num, d, z.Bytes()); err != nil {
 		return nil, err
 	}
 	r := pdf.Ref{Num: num}
@@ -211,48 +214,34 @@ func (u *update) dssStream(item []byte, known map[[32]byte]pdf.Ref) (*pdf.Ref, e
 	return &r, nil
 }
 
-// appendTo writes the update at offset size of f, after hashing the
-// existing bytes with h when the update holds a placeholder.
+// appendTo finishes the update and writes it at offset size of f. When
+// the update holds a placeholder, its byte range is hashed with h from f.
 func (u *update) appendTo(ctx context.Context, f File, size int64, h crypto.Hash) (*Prepared, error) {
-	if err := u.finish(); err != nil {
+	if err := u.Finish(); err != nil {
 		return nil, err
 	}
-	total := u.start + int64(len(u.body))
-	p := &Prepared{Size: total, Field: u.fieldName}
-	if u.contents >= 0 {
-		hh := h.New()
-		if err := copyHashing(ctx, io.NewSectionReader(f, 0, size), size, io.Discard, hh, -1, -1); err != nil {
-			return nil, err
-		}
-		holeStart, holeEnd := u.contents, u.contents+u.hexLen+2
-		hh.Write(u.body[:holeStart])
-		hh.Write(u.body[holeEnd:])
-		p.Hash, p.Digest = h, hh.Sum(nil)
-		p.ContentsOffset = u.start + int64(u.contents) + 1
-		p.ContentsSize = u.hexLen / 2
-		p.ByteRange = [4]int64{0, u.start + int64(holeStart), u.start + int64(holeEnd), total - (u.start + int64(holeEnd))}
-	}
-	if _, err := f.WriteAt(u.body, size); err != nil {
+	if _, err := f.WriteAt(u.Bytes(), size); err != nil {
 		return nil, fmt.Errorf("appending the update: %w", err)
 	}
-	return p, nil
+	if !u.HasPlaceholder() {
+		return u.prepared(0, nil), nil
+	}
+	sum, err := hashByteRange(ctx, f, h, u.ByteRange())
+	if err != nil {
+		return nil, err
+	}
+	return u.prepared(h, sum), nil
 }
 
 // AppendPrepare appends to f (a complete PDF of the given size) an
 // incremental update with an empty signature or document timestamp, as
-// Prepare does, without copying the file.
+// Prepare does, without copying the file. A nil opts takes the defaults.
 func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions) (*Prepared, error) {
-	o := *opts
-	if o.Hash == 0 {
-		o.Hash = crypto.SHA256
+	o, err := opts.normalized()
+	if err != nil {
+		return nil, err
 	}
-	if o.Page == 0 {
-		o.Page = 1
-	}
-	if o.ContentsSize <= 0 {
-		return nil, errors.New("prepare: the placeholder size is not set")
-	}
-	doc, err := Open(f, size, o.Password)
+	doc, err := openDocument(f, size, o.Password)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func newSigner(t testing.TB, id *devpki.Identity) signer.Signer {
 }
 
 // signBytes signs in with s into a file in dir and returns its path.
-func signBytes(t testing.TB, in []byte, s signer.Signer, opts *pades.SignOptions, dir, name string) (string, *pades.Prepared) {
+func signBytes(t testing.TB, in []byte, s signer.Signer, opts *pades.SignOptions, dir, name string) (string, *pades.Result) {
 	t.Helper()
 	out := filepath.Join(dir, name)
 	f, err := os.Create(out)

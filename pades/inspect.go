@@ -49,13 +49,13 @@ type SignatureReport struct {
 // Inspect reads the structure of a PDF file and checks that each signature
 // still matches its byte range (integrity only: it does not judge trust).
 func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*Report, error) {
-	d, err := Open(r, size, password)
+	d, err := openDocument(r, size, password)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Version: d.rd.Version, Size: size, Encrypted: d.Encrypted()}
-	if ok, why := d.Repaired(); ok {
-		rep.Repaired = why
+	rep := &Report{Version: d.rd.Version, Size: size, Encrypted: d.sec != nil}
+	if d.rd.Repaired {
+		rep.Repaired = d.rd.RepairReason
 	}
 	for i := len(d.rd.Sections) - 1; i >= 0; i-- {
 		s := d.rd.Sections[i]
@@ -94,7 +94,7 @@ type sigField struct {
 }
 
 // signatureFields walks the AcroForm field tree for /FT /Sig fields.
-func (d *Document) signatureFields() ([]sigField, error) {
+func (d *document) signatureFields() ([]sigField, error) {
 	acro, _, err := d.acroForm()
 	if err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func (d *Document) signatureFields() ([]sigField, error) {
 	return out, nil
 }
 
-func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *SignatureReport) {
+func (d *document) checkSignature(ctx context.Context, v *pdf.Dict, sr *SignatureReport) {
 	if t, ok := v.Get("Type").(pdf.Name); ok {
 		sr.Type = string(t)
 	}
@@ -190,6 +190,7 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 		sr.Problem = "the /ByteRange does not fit the file"
 		return
 	}
+	br4 := [4]int64(sr.ByteRange)
 	switch sr.SubFilter {
 	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
 		sd, err := cms.Parse(contents.Value) // Parse skips the zero padding and reads BER
@@ -200,13 +201,12 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 		if sd.Signer != nil {
 			sr.Signer = sd.Signer.Subject.String()
 		}
-		h := sd.DigestAlgorithm.New()
-		sec := io.NewSectionReader(d.rd.ReaderAt(), 0, end)
-		if err := copyHashing(ctx, sec, end, io.Discard, h, sr.ByteRange[1], sr.ByteRange[2]); err != nil {
+		sum, err := hashByteRange(ctx, d.rd.ReaderAt(), sd.DigestAlgorithm, br4)
+		if err != nil {
 			sr.Problem = err.Error()
 			return
 		}
-		if err := sd.Verify(h.Sum(nil)); err != nil {
+		if err := sd.Verify(sum); err != nil {
 			sr.Problem = err.Error()
 			return
 		}
@@ -221,13 +221,12 @@ func (d *Document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 			sr.Signer = tok.Signer.Subject.String()
 		}
 		sr.Time = tok.GenTime.UTC().Format("2006-01-02T15:04:05Z")
-		h := tok.Hash.New()
-		sec := io.NewSectionReader(d.rd.ReaderAt(), 0, end)
-		if err := copyHashing(ctx, sec, end, io.Discard, h, sr.ByteRange[1], sr.ByteRange[2]); err != nil {
+		sum, err := hashByteRange(ctx, d.rd.ReaderAt(), tok.Hash, br4)
+		if err != nil {
 			sr.Problem = err.Error()
 			return
 		}
-		if !bytes.Equal(h.Sum(nil), tok.Imprint) {
+		if !bytes.Equal(sum, tok.Imprint) {
 			sr.Problem = "the timestamp imprint does not match the byte range"
 			return
 		}

@@ -88,7 +88,7 @@ func (e *devEnv) options(level pades.Level) *pades.SignOptions {
 	return &pades.SignOptions{
 		Level:   level,
 		TSA:     &ltv.TSAClient{URLs: []string{e.url + devtrust.TSAPath}},
-		Fetcher: &ltv.Fetcher{Roots: e.pki.RootPool(), Extra: []*x509.Certificate{e.pki.Root.Cert}},
+		Validation: &ltv.Fetcher{Roots: e.pki.RootPool(), Extra: []*x509.Certificate{e.pki.Root.Cert}},
 	}
 }
 
@@ -133,7 +133,7 @@ func TestExtendTwice(t *testing.T) {
 		}
 		st, _ := f.Stat()
 		o := env.options(pades.LevelBLTA)
-		res, err := pades.Extend(context.Background(), f, st.Size(), &pades.ExtendOptions{Level: pades.LevelBLTA, TSA: o.TSA, Fetcher: o.Fetcher})
+		res, err := pades.Extend(context.Background(), f, st.Size(), &pades.ExtendOptions{Level: pades.LevelBLTA, TSA: o.TSA, Validation: o.Validation})
 		f.Close()
 		if err != nil {
 			t.Fatalf("extend %d: %v", round, err)
@@ -224,7 +224,7 @@ func TestExtendForeignSignature(t *testing.T) {
 		pool.AddCert(c)
 	}
 	_, err = pades.Extend(context.Background(), f, int64(len(data)), &pades.ExtendOptions{
-		Level: pades.LevelBLTA, TSA: &ltv.TSAClient{URLs: []string{ts.TSAURL}}, Fetcher: &ltv.Fetcher{Roots: pool, Extra: roots},
+		Level: pades.LevelBLTA, TSA: &ltv.TSAClient{URLs: []string{ts.TSAURL}}, Validation: &ltv.Fetcher{Roots: pool, Extra: roots},
 	})
 	f.Close()
 	if err != nil {

@@ -3,12 +3,8 @@ package pades
 import (
 	"context"
 	"crypto"
-	"crypto/md5"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"time"
 
@@ -65,29 +61,54 @@ type Prepared struct {
 	Field string
 }
 
+// DefaultContentsSize is the placeholder size Prepare uses when
+// PrepareOptions.ContentsSize is zero: room for an RSA-4096 signature with
+// a three-certificate chain and a signature timestamp.
+const DefaultContentsSize = 16384
+
+// normalized returns the options with their defaults filled in, or an
+// error naming the one that is wrong. A nil o is the zero options.
+func (o *PrepareOptions) normalized() (PrepareOptions, error) {
+	var n PrepareOptions
+	if o != nil {
+		n = *o
+	}
+	if n.Hash == 0 {
+		n.Hash = crypto.SHA256
+	}
+	if !n.Hash.Available() || (n.Hash != crypto.SHA256 && n.Hash != crypto.SHA384 && n.Hash != crypto.SHA512) {
+		return n, fmt.Errorf("unsupported digest algorithm %v: use SHA-256, SHA-384 or SHA-512", n.Hash)
+	}
+	if n.ContentsSize == 0 {
+		n.ContentsSize = DefaultContentsSize
+	}
+	if n.ContentsSize < 0 {
+		return n, fmt.Errorf("the placeholder size %d is negative", n.ContentsSize)
+	}
+	if n.Page == 0 {
+		n.Page = 1
+	}
+	if n.Page < 0 {
+		return n, fmt.Errorf("page %d: pages are numbered from 1", n.Page)
+	}
+	if n.Time.IsZero() {
+		n.Time = time.Now()
+	}
+	return n, nil
+}
+
 // Prepare reads the PDF in (of the given size), and writes to out the same
 // bytes followed by one incremental update that adds a signature field and
 // a signature dictionary whose /Contents is a zero-filled placeholder of
 // opts.ContentsSize bytes. The byte-range digest is computed while the
-// output is written. Embed later writes the CMS into the placeholder.
+// output is written. Embed later writes the CMS into the placeholder. A nil
+// opts takes the defaults.
 func Prepare(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts *PrepareOptions) (*Prepared, error) {
-	o := *opts
-	if o.Hash == 0 {
-		o.Hash = crypto.SHA256
+	o, err := opts.normalized()
+	if err != nil {
+		return nil, err
 	}
-	if !o.Hash.Available() || (o.Hash != crypto.SHA256 && o.Hash != crypto.SHA384 && o.Hash != crypto.SHA512) {
-		return nil, fmt.Errorf("unsupported digest algorithm %v: use SHA-256, SHA-384 or SHA-512", o.Hash)
-	}
-	if o.ContentsSize <= 0 {
-		return nil, errors.New("prepare: the signature placeholder size is not set")
-	}
-	if o.Page == 0 {
-		o.Page = 1
-	}
-	if o.Time.IsZero() {
-		o.Time = time.Now()
-	}
-	doc, err := Open(in, size, o.Password)
+	doc, err := openDocument(in, size, o.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -98,25 +119,19 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opt
 	return u.write(ctx, in, size, out, o.Hash)
 }
 
-// update is the incremental update being built.
+// update is the incremental update being built, and the field it signs.
 type update struct {
-	doc  *Document
-	prev int64 // /Prev, or -1 in a repaired file
-	form pdf.XRefKind
-	next int // next free object number
-
-	body      []byte // the objects, from the first byte after the input
-	offsets   map[int]int64
-	gens      map[int]int
-	start     int64 // offset of body[0] in the output
-	brPos     int   // offset in body of the /ByteRange array
-	brWidth   int
-	contents  int // offset in body of '<'
-	hexLen    int
+	*pdf.Update
+	doc       *document
 	fieldName string
 }
 
-func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
+// newUpdate starts an incremental update after the last byte of the file.
+func (d *document) newUpdate() *update {
+	return &update{Update: pdf.NewUpdate(d.rd, d.encrypter()), doc: d}
+}
+
+func (d *document) buildUpdate(o *PrepareOptions) (*update, error) {
 	if p, err := d.docMDP(); err != nil {
 		return nil, fmt.Errorf("reading the certification signature: %w", err)
 	} else if p == 1 && !o.DocTimeStamp {
@@ -153,7 +168,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 	}
 	u.fieldName = name
 
-	sigNum := u.alloc()
+	sigNum := u.Alloc()
 	if err := u.writeSigDict(sigNum, o); err != nil {
 		return nil, err
 	}
@@ -162,7 +177,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 		f := target.field.Clone()
 		f.Set("V", pdf.Ref{Num: sigNum})
 		if !f.Has("AP") && f.Has("Rect") && f.Get("Subtype") == pdf.Name("Widget") {
-			apNum := u.alloc()
+			apNum := u.Alloc()
 			if err := u.writeEmptyAppearance(apNum, f.Get("Rect")); err != nil {
 				return nil, err
 			}
@@ -170,7 +185,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 			ap.Set("N", pdf.Ref{Num: apNum})
 			f.Set("AP", ap)
 		}
-		if err := u.writeObject(target.ref.Num, target.ref.Gen, f); err != nil {
+		if err := u.WriteObject(target.ref.Num, target.ref.Gen, f); err != nil {
 			return nil, err
 		}
 		if err := u.setSigFlags(acro, acroRef, nil); err != nil {
@@ -179,7 +194,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 		return u, nil
 	}
 
-	fieldNum, apNum := u.alloc(), u.alloc()
+	fieldNum, apNum := u.Alloc(), u.Alloc()
 	// the field, merged with its widget annotation
 	field := pdf.NewDict()
 	field.Set("Type", pdf.Name("Annot"))
@@ -193,7 +208,7 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 	ap := pdf.NewDict()
 	ap.Set("N", pdf.Ref{Num: apNum})
 	field.Set("AP", ap)
-	if err := u.writeObject(fieldNum, 0, field); err != nil {
+	if err := u.WriteObject(fieldNum, 0, field); err != nil {
 		return nil, err
 	}
 	// an empty appearance, which PDF/A requires even for invisible widgets
@@ -210,14 +225,14 @@ func (d *Document) buildUpdate(o *PrepareOptions) (*update, error) {
 			return nil, fmt.Errorf("reading /Annots of page %d: %w", o.Page, err)
 		}
 		arr, _ := arrObj.(pdf.Array)
-		if err := u.writeObject(a.Num, a.Gen, append(append(pdf.Array{}, arr...), widget)); err != nil {
+		if err := u.WriteObject(a.Num, a.Gen, append(append(pdf.Array{}, arr...), widget)); err != nil {
 			return nil, err
 		}
 	default:
 		arr, _ := a.(pdf.Array)
 		pd := pageDict.Clone()
 		pd.Set("Annots", append(append(pdf.Array{}, arr...), widget))
-		if err := u.writeObject(pageRef.Num, pageRef.Gen, pd); err != nil {
+		if err := u.WriteObject(pageRef.Num, pageRef.Gen, pd); err != nil {
 			return nil, err
 		}
 	}
@@ -242,7 +257,7 @@ func (u *update) setSigFlags(acro *pdf.Dict, acroRef *pdf.Ref, field *pdf.Ref) e
 		fields, _ := fieldsObj.(pdf.Array)
 		all := append(append(pdf.Array{}, fields...), *field)
 		if fr, ok := acro.Get("Fields").(pdf.Ref); ok && fieldsObj != nil {
-			if err := u.writeObject(fr.Num, fr.Gen, all); err != nil {
+			if err := u.WriteObject(fr.Num, fr.Gen, all); err != nil {
 				return err
 			}
 		} else {
@@ -250,15 +265,15 @@ func (u *update) setSigFlags(acro *pdf.Dict, acroRef *pdf.Ref, field *pdf.Ref) e
 		}
 	}
 	if acroRef != nil {
-		return u.writeObject(acroRef.Num, acroRef.Gen, newAcro)
+		return u.WriteObject(acroRef.Num, acroRef.Gen, newAcro)
 	}
 	cat := d.catalog.Clone()
-	num := u.alloc()
-	if err := u.writeObject(num, 0, newAcro); err != nil {
+	num := u.Alloc()
+	if err := u.WriteObject(num, 0, newAcro); err != nil {
 		return err
 	}
 	cat.Set("AcroForm", pdf.Ref{Num: num})
-	return u.writeObject(d.rootRef.Num, d.rootRef.Gen, cat)
+	return u.WriteObject(d.rootRef.Num, d.rootRef.Gen, cat)
 }
 
 // writeEmptyAppearance writes an empty form XObject the size of rect (or
@@ -279,7 +294,7 @@ func (u *update) writeEmptyAppearance(num int, rect pdf.Object) error {
 	d.Set("Subtype", pdf.Name("Form"))
 	d.Set("BBox", bbox)
 	d.Set("Resources", pdf.NewDict())
-	return u.writeStream(num, d, nil)
+	return u.WriteStream(num, d, nil)
 }
 
 func number(o pdf.Object) float64 {
@@ -305,7 +320,7 @@ func formatNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // targetField picks the existing empty signature field to sign into: the
 // one named name, or, when name is empty, the first empty signature field
 // of the form. It returns nil when a new field is to be created.
-func (d *Document) targetField(name string) (*sigField, error) {
+func (d *document) targetField(name string) (*sigField, error) {
 	fields, err := d.signatureFields()
 	if err != nil {
 		return nil, fmt.Errorf("reading the signature fields: %w", err)
@@ -336,39 +351,10 @@ func (d *Document) targetField(name string) (*sigField, error) {
 	return nil, nil
 }
 
-// newUpdate starts an incremental update after the last byte of the file.
-func (d *Document) newUpdate() *update {
-	u := &update{doc: d, offsets: map[int]int64{}, gens: map[int]int{}, next: d.rd.NextObjectNumber(), contents: -1}
-	u.start = d.rd.Size()
-	if d.rd.Repaired {
-		u.prev = -1
-		u.form = pdf.XRefTable
-		for _, e := range d.rd.Entries() {
-			if e.Type == pdf.EntryCompressed {
-				u.form = pdf.XRefStream
-				break
-			}
-		}
-	} else {
-		u.prev = d.rd.StartXRef
-		u.form = d.rd.Sections[0].Kind
-		if u.form == pdf.XRefHybrid {
-			u.form = pdf.XRefTable
-		}
-	}
-	// The input may end without an end of line after %%EOF.
-	last := make([]byte, 1)
-	if _, err := d.rd.ReaderAt().ReadAt(last, d.rd.Size()-1); err == nil && last[0] != '\n' && last[0] != '\r' {
-		u.body = append(u.body, '\n')
-	}
-
-	return u
-}
-
 // acroForm returns the document's AcroForm dictionary and its reference
 // when it is an indirect object. A document without one gets a new empty
 // dictionary (ref nil).
-func (d *Document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
+func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
 	obj := d.catalog.Get("AcroForm")
 	dict, err := d.rd.ResolveDict(obj)
 	if err != nil {
@@ -383,7 +369,7 @@ func (d *Document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
 	return dict, nil, nil
 }
 
-func (d *Document) fieldNameTaken(fields pdf.Array, name string) bool {
+func (d *document) fieldNameTaken(fields pdf.Array, name string) bool {
 	for _, f := range fields {
 		fd, err := d.rd.ResolveDict(f)
 		if err != nil || fd == nil {
@@ -396,67 +382,13 @@ func (d *Document) fieldNameTaken(fields pdf.Array, name string) bool {
 	return false
 }
 
-func (d *Document) freeFieldName(fields pdf.Array) string {
+func (d *document) freeFieldName(fields pdf.Array) string {
 	for i := 1; ; i++ {
 		name := "Signature" + strconv.Itoa(i)
 		if !d.fieldNameTaken(fields, name) {
 			return name
 		}
 	}
-}
-
-func (u *update) alloc() int {
-	n := u.next
-	u.next++
-	return n
-}
-
-// encrypter returns the string encrypter for object num, or nil.
-func (u *update) encrypter(num, gen int) pdf.StringEncrypter {
-	if u.doc.sec == nil {
-		return nil
-	}
-	return func(b []byte) ([]byte, error) { return u.doc.sec.EncryptString(num, gen, b) }
-}
-
-func (u *update) beginObject(num, gen int) {
-	u.offsets[num] = u.start + int64(len(u.body))
-	u.gens[num] = gen
-	u.body = strconv.AppendInt(u.body, int64(num), 10)
-	u.body = append(u.body, ' ')
-	u.body = strconv.AppendInt(u.body, int64(gen), 10)
-	u.body = append(u.body, " obj\n"...)
-}
-
-func (u *update) writeObject(num, gen int, o pdf.Object) error {
-	u.beginObject(num, gen)
-	var err error
-	u.body, err = pdf.AppendObject(u.body, o, u.encrypter(num, gen))
-	if err != nil {
-		return fmt.Errorf("writing object %d: %w", num, err)
-	}
-	u.body = append(u.body, "\nendobj\n"...)
-	return nil
-}
-
-func (u *update) writeStream(num int, d *pdf.Dict, data []byte) error {
-	if u.doc.sec != nil {
-		var err error
-		if data, err = u.doc.sec.EncryptStream(num, 0, data); err != nil {
-			return fmt.Errorf("encrypting stream %d: %w", num, err)
-		}
-	}
-	d = d.Clone()
-	d.Set("Length", pdf.Integer(len(data)))
-	u.beginObject(num, 0)
-	var err error
-	if u.body, err = pdf.AppendObject(u.body, d, u.encrypter(num, 0)); err != nil {
-		return fmt.Errorf("writing object %d: %w", num, err)
-	}
-	u.body = append(u.body, "\nstream\n"...)
-	u.body = append(u.body, data...)
-	u.body = append(u.body, "\nendstream\nendobj\n"...)
-	return nil
 }
 
 // pdfDate formats t as a PDF date string.
@@ -474,7 +406,6 @@ func pdfDate(t time.Time) string {
 }
 
 func (u *update) writeSigDict(num int, o *PrepareOptions) error {
-	enc := u.encrypter(num, 0)
 	d := pdf.NewDict()
 	if o.DocTimeStamp {
 		d.Set("Type", pdf.Name("DocTimeStamp"))
@@ -494,218 +425,5 @@ func (u *update) writeSigDict(num int, o *PrepareOptions) error {
 			}
 		}
 	}
-	u.beginObject(num, 0)
-	var err error
-	if u.body, err = pdf.AppendObject(u.body, d, enc); err != nil {
-		return fmt.Errorf("writing the signature dictionary: %w", err)
-	}
-	u.body = u.body[:len(u.body)-2] // reopen the dictionary
-	// /ByteRange: fixed width, filled in once the layout is known
-	u.body = append(u.body, "/ByteRange "...)
-	u.brPos = len(u.body)
-	u.brWidth = len("[0 ") + 3*12 + len("]")
-	for i := 0; i < u.brWidth; i++ {
-		u.body = append(u.body, ' ')
-	}
-	// /Contents: never encrypted
-	u.body = append(u.body, "/Contents "...)
-	u.contents = len(u.body)
-	u.hexLen = 2 * o.ContentsSize
-	u.body = append(u.body, '<')
-	for i := 0; i < u.hexLen; i++ {
-		u.body = append(u.body, '0')
-	}
-	u.body = append(u.body, ">>>\nendobj\n"...)
-	return nil
-}
-
-// finish appends the cross-reference section and trailer, and fills in
-// the /ByteRange.
-func (u *update) finish() error {
-	rd := u.doc.rd
-	trailer := pdf.NewDict()
-	for _, k := range []pdf.Name{"Root", "Info", "ID", "Encrypt"} {
-		if v := rd.Trailer.Get(k); v != nil {
-			trailer.Set(k, v)
-		}
-	}
-	if !trailer.Has("ID") && u.doc.sec == nil {
-		// an unencrypted file without /ID gets one; an encrypted file's key
-		// depends on the (missing) ID, so it must stay without
-		sum := md5.Sum([]byte(fmt.Sprint(rd.Size(), time.Now().UnixNano(), u.fieldName)))
-		id := pdf.String{Value: sum[:], Hex: true}
-		trailer.Set("ID", pdf.Array{id, id})
-	}
-	if u.prev >= 0 {
-		trailer.Set("Prev", pdf.Integer(u.prev))
-	}
-	entries := map[int]pdf.Entry{}
-	if u.prev < 0 { // repaired: list every object
-		for num, e := range rd.Entries() {
-			if e.Type != pdf.EntryFree && num > 0 {
-				entries[num] = e
-			}
-		}
-	}
-	for num, off := range u.offsets {
-		entries[num] = pdf.Entry{Type: pdf.EntryInUse, Offset: off, Gen: u.gens[num]}
-	}
-	var xrefOff int64
-	if u.form == pdf.XRefStream {
-		num := u.alloc()
-		xrefOff = u.start + int64(len(u.body))
-		entries[num] = pdf.Entry{Type: pdf.EntryInUse, Offset: xrefOff}
-		trailer.Set("Size", pdf.Integer(u.next))
-		data, index, w := xrefStreamData(entries, u.prev < 0)
-		d := pdf.NewDict()
-		d.Set("Type", pdf.Name("XRef"))
-		for _, k := range trailer.Keys() {
-			d.Set(k, trailer.Get(k))
-		}
-		d.Set("Index", index)
-		d.Set("W", w)
-		d.Set("Length", pdf.Integer(len(data)))
-		u.beginObject(num, 0)
-		var err error
-		if u.body, err = pdf.AppendObject(u.body, d, nil); err != nil {
-			return err
-		}
-		u.body = append(u.body, "\nstream\n"...)
-		u.body = append(u.body, data...)
-		u.body = append(u.body, "\nendstream\nendobj\n"...)
-	} else {
-		trailer.Set("Size", pdf.Integer(u.next))
-		xrefOff = u.start + int64(len(u.body))
-		u.body = appendXRefTable(u.body, entries, u.prev < 0)
-		u.body = append(u.body, "trailer\n"...)
-		var err error
-		if u.body, err = pdf.AppendObject(u.body, trailer, nil); err != nil {
-			return err
-		}
-		u.body = append(u.body, '\n')
-	}
-	u.body = append(u.body, "startxref\n"...)
-	u.body = strconv.AppendInt(u.body, xrefOff, 10)
-	u.body = append(u.body, "\n%%EOF\n"...)
-
-	if u.contents < 0 {
-		return nil // an update without a signature placeholder
-	}
-	total := u.start + int64(len(u.body))
-	br := [4]int64{0, u.start + int64(u.contents), u.start + int64(u.contents+u.hexLen+2), 0}
-	br[3] = total - br[2]
-	s := fmt.Sprintf("[%d %d %d %d]", br[0], br[1], br[2], br[3])
-	if len(s) > u.brWidth {
-		return errors.New("byte range does not fit its field")
-	}
-	copy(u.body[u.brPos:], s)
-	return nil
-}
-
-// appendXRefTable appends a classic cross-reference table. A full table
-// (for a repaired file) is one subsection from object 0, with free entries
-// for the gaps; otherwise each run of consecutive numbers is a subsection.
-func appendXRefTable(buf []byte, entries map[int]pdf.Entry, full bool) []byte {
-	nums := make([]int, 0, len(entries)+1)
-	for n := range entries {
-		if n != 0 {
-			nums = append(nums, n)
-		}
-	}
-	nums = append(nums, 0)
-	sort.Ints(nums)
-	if full {
-		last := nums[len(nums)-1]
-		nums = nums[:0]
-		for n := 0; n <= last; n++ {
-			nums = append(nums, n)
-		}
-	}
-	buf = append(buf, "xref\n"...)
-	for i := 0; i < len(nums); {
-		j := i
-		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
-			j++
-		}
-		buf = fmt.Appendf(buf, "%d %d\n", nums[i], j-i+1)
-		for _, n := range nums[i : j+1] {
-			e, ok := entries[n]
-			if !ok || n == 0 {
-				buf = append(buf, "0000000000 65535 f\r\n"...)
-				continue
-			}
-			buf = fmt.Appendf(buf, "%010d %05d n\r\n", e.Offset, e.Gen)
-		}
-		i = j + 1
-	}
-	return buf
-}
-
-// xrefStreamData encodes the entries of a cross-reference stream.
-func xrefStreamData(entries map[int]pdf.Entry, full bool) ([]byte, pdf.Array, pdf.Array) {
-	nums := make([]int, 0, len(entries))
-	maxOff, maxF3 := int64(0), 0
-	for n, e := range entries {
-		nums = append(nums, n)
-		switch e.Type {
-		case pdf.EntryInUse:
-			maxOff = max(maxOff, e.Offset)
-			maxF3 = max(maxF3, e.Gen)
-		case pdf.EntryCompressed:
-			maxOff = max(maxOff, int64(e.Stream))
-			maxF3 = max(maxF3, e.Index)
-		}
-	}
-	sort.Ints(nums)
-	w2 := 1
-	for maxOff >= 1<<(8*w2) {
-		w2++
-	}
-	w3 := 1
-	for int64(maxF3) >= 1<<(8*w3) {
-		w3++
-	}
-	var index pdf.Array
-	var data []byte
-	row := func(typ byte, f2 int64, f3 int) {
-		data = append(data, typ)
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(f2))
-		data = append(data, b[8-w2:]...)
-		binary.BigEndian.PutUint64(b[:], uint64(f3))
-		data = append(data, b[8-w3:]...)
-	}
-	if full {
-		maxNum := nums[len(nums)-1]
-		index = pdf.Array{pdf.Integer(0), pdf.Integer(maxNum + 1)}
-		for n := 0; n <= maxNum; n++ {
-			e, ok := entries[n]
-			switch {
-			case !ok || n == 0:
-				row(0, 0, 65535&(1<<(8*w3)-1))
-			case e.Type == pdf.EntryCompressed:
-				row(2, int64(e.Stream), e.Index)
-			default:
-				row(1, e.Offset, e.Gen)
-			}
-		}
-	} else {
-		for i := 0; i < len(nums); {
-			j := i
-			for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
-				j++
-			}
-			index = append(index, pdf.Integer(nums[i]), pdf.Integer(j-i+1))
-			for k := i; k <= j; k++ {
-				e := entries[nums[k]]
-				if e.Type == pdf.EntryCompressed {
-					row(2, int64(e.Stream), e.Index)
-				} else {
-					row(1, e.Offset, e.Gen)
-				}
-			}
-			i = j + 1
-		}
-	}
-	return data, index, pdf.Array{pdf.Integer(1), pdf.Integer(w2), pdf.Integer(w3)}
+	return u.WriteSignature(num, d, o.ContentsSize)
 }

@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -14,7 +15,29 @@ import (
 	"hashsign/signer"
 )
 
-// SignOptions controls Sign.
+// Timestamper gets RFC 3161 time-stamp tokens over a digest: the signature
+// timestamps of level B-T and the document timestamps of B-T (for
+// signatures made without one) and B-LTA. *ltv.TSAClient is one.
+type Timestamper interface {
+	Timestamp(ctx context.Context, digest []byte, h crypto.Hash) (*ltv.Token, error)
+}
+
+// ValidationSource collects the validation data of certificates: their
+// paths and the OCSP responses or CRLs of every certificate on them (level
+// B-LT). pool holds candidate issuers. *ltv.Fetcher is one.
+type ValidationSource interface {
+	Collect(ctx context.Context, leaves, pool []*x509.Certificate) (*ltv.ValidationData, error)
+}
+
+// IssuerSource finds the issuer certificates that a signer's chain lacks:
+// it returns the certification path of chain[0], and with an error the part
+// of it that it found. *ltv.Fetcher is one (through AIA caIssuers).
+type IssuerSource interface {
+	CompleteChain(ctx context.Context, chain []*x509.Certificate) ([]*x509.Certificate, error)
+}
+
+// SignOptions controls Sign. The zero value (or nil) signs at B-B with
+// SHA-256 into a new invisible field on page 1.
 type SignOptions struct {
 	// Hash is the digest algorithm (default SHA-256).
 	Hash crypto.Hash
@@ -26,70 +49,109 @@ type SignOptions struct {
 	Info SignatureInfo
 	// Password opens encrypted documents.
 	Password []byte
-	// FieldName names the new signature field.
+	// FieldName names the field to sign: an existing empty signature
+	// field, or a new one (default: the first empty signature field, else
+	// a new field named Signature1, Signature2, ...).
 	FieldName string
-	// Page carries the invisible widget (default 1).
+	// Page carries the invisible widget of a new field (default 1).
 	Page int
 	// Level is the PAdES baseline level (default B-B). B-T and above need
-	// TSA; B-LT and above need Fetcher.
+	// TSA; B-LT and above need Validation.
 	Level Level
 	// TSA makes the signature timestamp (B-T) and the document timestamp
 	// (B-LTA).
-	TSA *ltv.TSAClient
-	// Fetcher collects the certificates and revocation data (B-LT).
-	Fetcher *ltv.Fetcher
+	TSA Timestamper
+	// Validation collects the certificates and revocation data (B-LT).
+	Validation ValidationSource
+	// Issuers completes a signer chain that lacks intermediate
+	// certificates. When it is nil and Validation is also an
+	// IssuerSource, Validation is used.
+	Issuers IssuerSource
 }
 
-// Output is where Sign writes: a file, or anything that can be written
-// sequentially, patched in place and started over.
-type Output interface {
-	io.Writer
-	io.WriterAt
-	io.ReaderAt
-	io.Seeker
-	Truncate(size int64) error
+// Result describes a file that Sign wrote.
+type Result struct {
+	// Size is the size of the final file, all its updates included.
+	Size int64
+	// Level is the PAdES level the file reached.
+	Level Level
+	// Field is the name of the signature field.
+	Field string
+	// Hash is the digest algorithm of the signature.
+	Hash crypto.Hash
+	// ByteRange is the /ByteRange of the signature; the updates that B-LT
+	// and B-LTA append lie after it.
+	ByteRange [4]int64
+	// VRIKey is the signature's key in the /DSS /VRI dictionary: the
+	// uppercase hex SHA-1 of its /Contents, zero padding included.
+	VRIKey string
+	// Chain lists the certificates of the signature, the signer's first:
+	// the signer's chain, completed through Issuers when it lacked some.
+	Chain []*x509.Certificate
+	// TimestampTime is the time of the signature timestamp (B-T and
+	// above), zero at B-B.
+	TimestampTime time.Time
 }
+
+// ErrIncompleteChain reports a signer whose certificate chain lacks the
+// issuer of its certificate, which could not be fetched: validators would
+// not be able to chain the signature to a trust anchor.
+var ErrIncompleteChain = errors.New("the signer's certificate chain is incomplete")
 
 // Sign signs the PDF in (of the given size) with s at the PAdES level that
-// opts asks (B-B by default) and writes the signed file to out. The
-// placeholder is sized from the signer's certificates and algorithm, plus
-// room for a timestamp at B-T and above; should the CMS ever not fit, the
-// document is prepared again from scratch with a larger one. B-LT appends
-// the validation data in a second incremental update and B-LTA a document
-// timestamp in a third, both to out.
-func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.Signer, opts *SignOptions) (*Prepared, error) {
-	if opts == nil {
-		opts = &SignOptions{}
+// opts asks (B-B by default) and writes the signed file to out, from its
+// offset 0. The placeholder is sized from the signer's certificates and
+// algorithm, plus room for a timestamp at B-T and above; should the CMS
+// ever not fit, the document is prepared again from scratch with a larger
+// one. B-LT appends the validation data in a second incremental update and
+// B-LTA a document timestamp in a third, both to out.
+//
+// When the signer's chain lacks the issuer of its certificate, Sign fetches
+// it through opts.Issuers (or opts.Validation) and fails with
+// ErrIncompleteChain when it cannot.
+func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Signer, opts *SignOptions) (*Result, error) {
+	var o SignOptions
+	if opts != nil {
+		o = *opts
 	}
-	chain := s.Chain()
-	if len(chain) == 0 {
-		return nil, errors.New("sign: the signer has no certificate")
+	if o.Level < LevelBB || o.Level > LevelBLTA {
+		return nil, fmt.Errorf("unknown PAdES level %v", o.Level)
 	}
-	copts := cms.Options{Hash: opts.Hash, PSS: opts.PSS}
+	if o.Level >= LevelBT && o.TSA == nil {
+		return nil, fmt.Errorf("level %v needs a time-stamping authority (TSA)", o.Level)
+	}
+	if o.Level >= LevelBLT && o.Validation == nil {
+		return nil, fmt.Errorf("level %v needs a source of validation data", o.Level)
+	}
+	if o.Issuers == nil {
+		o.Issuers, _ = o.Validation.(IssuerSource)
+	}
+	chain, err := completeChain(ctx, s.Chain(), o.Issuers)
+	if err != nil {
+		return nil, err
+	}
+	s = chainSigner{s, chain}
+	copts := cms.Options{Hash: o.Hash, PSS: o.PSS}
 	need, err := cms.MaxSize(chain, s.Public(), copts)
 	if err != nil {
 		return nil, fmt.Errorf("sizing the signature: %w", err)
 	}
-	if opts.Level >= LevelBT {
-		if opts.TSA == nil || len(opts.TSA.URLs) == 0 {
-			return nil, fmt.Errorf("level %v needs a TSA (-tsa)", opts.Level)
-		}
+	if o.Level >= LevelBT {
 		need += timestampReserve
 	}
-	if opts.Level >= LevelBLT && opts.Fetcher == nil {
-		return nil, fmt.Errorf("level %v needs a revocation data fetcher", opts.Level)
-	}
 	po := PrepareOptions{
-		Hash: copts.DigestAlgorithm(), Time: opts.Time, Info: opts.Info, Password: opts.Password,
-		FieldName: opts.FieldName, Page: opts.Page, ContentsSize: need,
+		Hash: copts.DigestAlgorithm(), Time: o.Time, Info: o.Info, Password: o.Password,
+		FieldName: o.FieldName, Page: o.Page, ContentsSize: need,
 	}
+	w := io.NewOffsetWriter(out, 0)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if err := restart(out); err != nil {
-				return nil, err
+			if err := out.Truncate(0); err != nil {
+				return nil, fmt.Errorf("restarting the output: %w", err)
 			}
+			w = io.NewOffsetWriter(out, 0)
 		}
-		p, err := Prepare(ctx, in, size, out, &po)
+		p, err := Prepare(ctx, in, size, fileWriter{w, out}, &po)
 		if err != nil {
 			return nil, err
 		}
@@ -97,40 +159,119 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out Output, s signer.
 		if err != nil {
 			return nil, fmt.Errorf("signing: %w", err)
 		}
+		res := &Result{Level: LevelBB, Field: p.Field, Hash: p.Hash, ByteRange: p.ByteRange, Chain: chain, Size: p.Size}
 		leaves, pool := []*x509.Certificate{chain[0]}, chain
-		if opts.Level >= LevelBT {
+		if o.Level >= LevelBT {
 			var tok *ltv.Token
-			if der, tok, err = ltv.SignatureTimestamp(ctx, opts.TSA, der); err != nil {
+			if der, tok, err = ltv.SignatureTimestamp(ctx, o.TSA, der); err != nil {
 				return nil, fmt.Errorf("signature timestamp: %w", err)
 			}
 			leaves = append(leaves, tok.Signer)
 			pool = append(append([]*x509.Certificate{}, pool...), tok.Certificates...)
+			res.Level, res.TimestampTime = LevelBT, tok.GenTime
 		}
 		err = writeContents(out, p, der)
-		var tooSmall *ContentsTooSmallError
-		if errors.As(err, &tooSmall) && attempt == 0 {
+		if tooSmall, ok := errors.AsType[*ContentsTooSmallError](err); ok && attempt == 0 {
 			po.ContentsSize = tooSmall.Need + 256
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if opts.Level >= LevelBLT {
-			if p.Size, err = raise(ctx, out, p.Size, opts, p.VRIKey(der), leaves, pool); err != nil {
+		res.VRIKey = p.VRIKey(der)
+		if o.Level >= LevelBLT {
+			if res.Size, err = raise(ctx, out, p.Size, &o, res.VRIKey, leaves, pool); err != nil {
 				return nil, err
 			}
+			res.Level = o.Level
 		}
-		return p, nil
+		return res, nil
 	}
 }
 
-// restart empties out so that the document can be prepared again.
-func restart(out Output) error {
-	if err := out.Truncate(0); err != nil {
-		return fmt.Errorf("restarting output: %w", err)
+// fileWriter writes a File sequentially; it keeps the file's descriptor
+// visible, so that copying between two files stays in the kernel.
+type fileWriter struct {
+	*io.OffsetWriter
+	f File
+}
+
+// Fd returns the descriptor of the file, or ^uintptr(0) when it has none.
+func (w fileWriter) Fd() uintptr {
+	if fd, ok := w.f.(fdFile); ok {
+		return fd.Fd()
 	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("restarting output: %w", err)
+	return ^uintptr(0)
+}
+
+// chainSigner is a signer with a completed chain.
+type chainSigner struct {
+	signer.Signer
+	chain []*x509.Certificate
+}
+
+func (s chainSigner) Chain() []*x509.Certificate { return s.chain }
+
+// completeChain returns chain, completed through src when it lacks the
+// issuer of the signer's certificate: without it no validator can chain
+// the signature. A chain that holds that issuer is used as it is, without
+// going to the network: its topmost certificate is taken to be issued by a
+// trust anchor that validators hold.
+func completeChain(ctx context.Context, chain []*x509.Certificate, src IssuerSource) ([]*x509.Certificate, error) {
+	if len(chain) == 0 || chain[0] == nil {
+		return nil, errors.New("the signer has no certificate")
+	}
+	leaf := chain[0]
+	if selfSigned(leaf) || issuerOf(leaf, chain[1:]) != nil {
+		return chain, nil
+	}
+	fetchErr := errors.New("no source of issuer certificates was given")
+	if src != nil {
+		got, err := src.CompleteChain(ctx, chain)
+		if len(got) > 1 && got[0].Equal(leaf) {
+			for _, c := range chain[1:] {
+				if !containsCert(got, c) {
+					got = append(got, c) // keep what was given
+				}
+			}
+			chain = got
+		}
+		if err != nil {
+			fetchErr = err
+		}
+	}
+	if issuerOf(leaf, chain[1:]) != nil {
+		return chain, nil
+	}
+	return nil, fmt.Errorf("%w: the issuer %q of the signer certificate %q is missing (%w)",
+		ErrIncompleteChain, leaf.Issuer.String(), leaf.Subject.String(), fetchErr)
+}
+
+// issuerOf returns the certificate of pool that issued c, or nil.
+func issuerOf(c *x509.Certificate, pool []*x509.Certificate) *x509.Certificate {
+	for _, p := range pool {
+		if p != nil && !p.Equal(c) && issues(p, c) {
+			return p
+		}
 	}
 	return nil
+}
+
+// issues reports whether issuer signed c.
+func issues(issuer, c *x509.Certificate) bool {
+	if !bytes.Equal(issuer.RawSubject, c.RawIssuer) {
+		return false
+	}
+	err := c.CheckSignatureFrom(issuer)
+	_, insecure := errors.AsType[x509.InsecureAlgorithmError](err)
+	return err == nil || insecure
+}
+
+func selfSigned(c *x509.Certificate) bool {
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+	_, insecure := errors.AsType[x509.InsecureAlgorithmError](err)
+	return err == nil || insecure
 }

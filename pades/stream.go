@@ -21,18 +21,17 @@ const (
 	copyBufs    = 4
 )
 
-// copyHashing copies size bytes of in to out and writes them, except the
-// bytes in [holeStart, holeEnd), to h. Between two files the kernel copies
+// copyHashing copies size bytes of in to out and writes them to h. Between two files the kernel copies
 // while a goroutine hashes (kernelCopyHashing); otherwise reading and
 // hashing run in one goroutine and writing in another, so that hashing
 // overlaps the writes.
-func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, h hash.Hash, holeStart, holeEnd int64) error {
+func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, h hash.Hash) error {
 	if size == 0 {
 		return nil
 	}
 	if f, ok := out.(fdFile); ok {
 		// file to file: let the kernel copy while this process hashes
-		if err := kernelCopyHashing(ctx, in, size, f, h, holeStart, holeEnd); !errors.Is(err, errNoKernelCopy) {
+		if err := kernelCopyHashing(ctx, in, size, f, h); !errors.Is(err, errNoKernelCopy) {
 			return err
 		}
 	}
@@ -77,7 +76,7 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 			break
 		}
 		full <- b
-		hashOutside(h, b, off, holeStart, holeEnd)
+		h.Write(b)
 		off += n
 	}
 	close(full)
@@ -106,30 +105,56 @@ func hashOutside(h hash.Hash, b []byte, off, holeStart, holeEnd int64) {
 // write copies the input and the update to out, computing the byte-range
 // digest on the way.
 func (u *update) write(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, hh crypto.Hash) (*Prepared, error) {
-	if err := u.finish(); err != nil {
+	if err := u.Finish(); err != nil {
 		return nil, err
 	}
 	h := hh.New()
-	if err := copyHashing(ctx, in, size, out, h, -1, -1); err != nil {
+	if err := copyHashing(ctx, in, size, out, h); err != nil {
 		return nil, err
 	}
-	holeStart, holeEnd := u.contents, u.contents+u.hexLen+2
-	h.Write(u.body[:holeStart])
-	h.Write(u.body[holeEnd:])
-	if _, err := out.Write(u.body); err != nil {
+	br := u.ByteRange()
+	hashOutside(h, u.Bytes(), u.Start(), br[1], br[2])
+	if _, err := out.Write(u.Bytes()); err != nil {
 		return nil, fmt.Errorf("writing output: %w", err)
 	}
-	total := u.start + int64(len(u.body))
-	p := &Prepared{
-		Hash:           hh,
-		Digest:         h.Sum(nil),
-		ContentsOffset: u.start + int64(u.contents) + 1,
-		ContentsSize:   u.hexLen / 2,
-		Size:           total,
-		Field:          u.fieldName,
+	return u.prepared(hh, h.Sum(nil)), nil
+}
+
+// prepared describes the finished update, whose byte range has the digest
+// sum.
+func (u *update) prepared(h crypto.Hash, sum []byte) *Prepared {
+	p := &Prepared{Size: u.Size(), Field: u.fieldName}
+	if u.HasPlaceholder() {
+		p.Hash, p.Digest, p.ByteRange = h, sum, u.ByteRange()
+		p.ContentsOffset = p.ByteRange[1] + 1
+		p.ContentsSize = u.ContentsSize()
 	}
-	p.ByteRange = [4]int64{0, u.start + int64(holeStart), u.start + int64(holeEnd), total - (u.start + int64(holeEnd))}
-	return p, nil
+	return p
+}
+
+// hashByteRange returns the digest with h of the two parts of r that the
+// /ByteRange br names, reading them in chunks.
+func hashByteRange(ctx context.Context, r io.ReaderAt, h crypto.Hash, br [4]int64) ([]byte, error) {
+	hh := h.New()
+	buf := make([]byte, min(copyBufSize, max(br[1], br[3])))
+	for _, part := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
+		for off, end := part[0], part[0]+part[1]; off < end; {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			b := buf[:min(int64(len(buf)), end-off)]
+			n, err := r.ReadAt(b, off)
+			if n < len(b) {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, fmt.Errorf("reading the byte range at offset %d: %w", off, err)
+			}
+			hh.Write(b)
+			off += int64(n)
+		}
+	}
+	return hh.Sum(nil), nil
 }
 
 // ContentsTooSmallError reports a CMS that does not fit the placeholder.
@@ -211,13 +236,12 @@ func FindPlaceholder(ctx context.Context, r io.ReaderAt, size int64, h crypto.Ha
 		if lt[0] != '<' || gt[0] != '>' || int64(len(contents.Value))*2 != v[2]-v[1]-2 {
 			return nil, errors.New("the placeholder's /ByteRange does not bracket its /Contents")
 		}
-		hh := h.New()
-		sr := io.NewSectionReader(r, 0, size)
-		if err := copyHashing(ctx, sr, size, io.Discard, hh, v[1], v[2]); err != nil {
+		sum, err := hashByteRange(ctx, r, h, v)
+		if err != nil {
 			return nil, err
 		}
 		return &Prepared{
-			Hash: h, Digest: hh.Sum(nil), ByteRange: v,
+			Hash: h, Digest: sum, ByteRange: v,
 			ContentsOffset: v[1] + 1, ContentsSize: len(contents.Value), Size: size,
 		}, nil
 	}

@@ -36,7 +36,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.contact, "contact", "", "/ContactInfo of the signer")
 	fs.StringVar(&c.password, "password", "", "password of an encrypted input PDF")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password of an encrypted input PDF")
-	fs.StringVar(&c.field, "field", "", "name of the new signature field (default SignatureN)")
+	fs.StringVar(&c.field, "field", "", "signature field to sign: an existing empty signature field of that name, or a new field (default: the first empty signature field, else a new SignatureN)")
 	fs.IntVar(&c.page, "page", 1, "page that carries the invisible signature widget")
 }
 
@@ -73,6 +73,27 @@ func (c *commonFlags) info() pades.SignatureInfo {
 	return pades.SignatureInfo{Name: c.name, Reason: c.reason, Location: c.location, ContactInfo: c.contact}
 }
 
+// outputFlags are the flags that shape output files.
+type outputFlags struct {
+	keepMode bool
+}
+
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.keepMode, "keep-mode", false, "give the output the input's permission bits (default: as cp and os.Create, 0666 less the umask, or an existing output's)")
+}
+
+// create starts the output file target for the input in.
+func (o *outputFlags) create(target string, in *os.File) (*atomicfile.File, error) {
+	if !o.keepMode {
+		return atomicfile.Create(target)
+	}
+	st, err := in.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return atomicfile.CreateMode(target, st.Mode().Perm())
+}
+
 // openInput opens a PDF input and checks that it is a regular file.
 func openInput(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
@@ -105,8 +126,11 @@ func checkPaths(in, out string) error {
 
 func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	var sf signFlags
 	sf.register(fs)
+	var of outputFlags
+	of.register(fs)
 	pos, err := parseFlags(fs, args, "IN.pdf", "OUT.pdf")
 	if err != nil {
 		return err
@@ -128,19 +152,19 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer in.Close()
-	out, err := atomicfile.Create(pos[1])
+	out, err := of.create(pos[1], in)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	p, err := pades.Sign(ctx, in, size, out, s, opts)
+	res, err := pades.Sign(ctx, in, size, out, s, opts)
 	if err != nil {
 		return err
 	}
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level %v\n", pos[1], p.Field, p.Size, opts.Level)
+	fmt.Fprintf(stdout, "signed %s: field %s, %d bytes, level %v\n", pos[1], res.Field, res.Size, res.Level)
 	return nil
 }
 
@@ -171,6 +195,8 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	size := fs.Int("size", 0, "placeholder size in bytes (default: computed from -cert and -chain)")
 	extra := fs.Int("extra", 0, "bytes to reserve beyond the computed size (for unsigned attributes such as a timestamp)")
 	pss := fs.Bool("pss", false, "size the placeholder for RSASSA-PSS")
+	var of outputFlags
+	of.register(fs)
 	pos, err := parseFlags(fs, args, "IN.pdf", "PREPARED.pdf")
 	if err != nil {
 		return err
@@ -212,7 +238,7 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer in.Close()
-	out, err := atomicfile.Create(pos[1])
+	out, err := of.create(pos[1], in)
 	if err != nil {
 		return err
 	}
@@ -312,6 +338,8 @@ func readCMS(path string) ([]byte, *pades.DSS, error) {
 func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
 	password := fs.String("password", "", "password of an encrypted PDF (for the DSS update)")
+	var of outputFlags
+	of.register(fs)
 	pos, err := parseFlags(fs, args, "PREPARED.pdf", "SIG.p7s|RESPONSE.json", "OUT.pdf")
 	if err != nil {
 		return err
@@ -336,7 +364,7 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	out, err := atomicfile.Create(pos[2])
+	out, err := of.create(pos[2], in)
 	if err != nil {
 		return err
 	}

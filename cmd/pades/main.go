@@ -10,6 +10,7 @@
 //	pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf
 //	pades inspect FILE.pdf
 //	pades pkcs11 list 'pkcs11:module-path=...'
+//	pades version
 //
 // pades sign also takes -pkcs11 'pkcs11:token=...;object=...?module-path=...' for keys held in an HSM, and
 // -level B-T|B-LT|B-LTA -tsa URL for the levels above B-B.
@@ -26,8 +27,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"hashsign/pades"
 )
 
 // usageError is a mistake in the command line (exit status 2).
@@ -45,6 +49,7 @@ const usage = `usage:
   pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
   pades inspect [-json] FILE.pdf          list revisions, xref kinds and signature fields
   pades pkcs11 list 'pkcs11:module-path=...'  list the tokens, keys and certificates of a PKCS#11 module
+  pades version                           print the version and the versions of the modules built in
 Run 'pades COMMAND -h' for the flags of a command.
 `
 
@@ -76,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdExtend(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		printVersion(stdout)
+		return 0
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -89,13 +97,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	var ue *usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "pades %s: %s\n", args[0], oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if _, ok := errors.AsType[*usageError](err); ok {
+		fmt.Fprintf(stderr, "pades %s: %s\n", args[0], msg)
 		return 2
 	}
-	fmt.Fprintf(stderr, "pades %s: %s\n", args[0], oneLine(err.Error()))
+	if h := hint(err); h != "" {
+		msg += " (" + h + ")"
+	}
+	fmt.Fprintf(stderr, "pades %s: %s\n", args[0], msg)
 	return 1
+}
+
+// hint returns what the user can do about an error of the pades library,
+// in terms of the command's flags, or "".
+func hint(err error) string {
+	switch {
+	case errors.Is(err, pades.ErrPasswordNeeded):
+		return "give it with -password-file, -password or $PADES_PDF_PASSWORD"
+	case errors.Is(err, pades.ErrPermission):
+		return "with -password"
+	case errors.Is(err, pades.ErrIncompleteChain):
+		return "give the issuer certificates with -chain (or -certs)"
+	}
+	return ""
+}
+
+// printVersion writes the version of pades and of the modules built into
+// it, from the build information.
+func printVersion(w io.Writer) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "pades (no build information)")
+		return
+	}
+	version := bi.Main.Version
+	if version == "" || version == "(devel)" {
+		version = "devel"
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+		if rev != "" {
+			version += " " + rev[:min(12, len(rev))] + dirty
+		}
+	}
+	fmt.Fprintf(w, "pades %s (%s, %s)\n", version, bi.Main.Path, bi.GoVersion)
+	for _, m := range bi.Deps {
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		fmt.Fprintf(w, "  %s %s\n", m.Path, m.Version)
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,6 +81,9 @@ func (f *signerFlags) open(ctx context.Context, stderr io.Writer) (signer.Signer
 			pass = os.Getenv("PADES_P12_PASSWORD")
 		}
 		s, err := signer.LoadPKCS12(f.p12, pass)
+		if errors.Is(err, signer.ErrWrongPassword) && pass == "" {
+			return nil, nil, fmt.Errorf("%s is protected by a password: give it with -p12-pass-file, -p12-pass or $PADES_P12_PASSWORD", f.p12)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -111,7 +115,7 @@ func (f *signFlags) register(fs *flag.FlagSet) {
 	f.common.register(fs)
 	f.signer.register(fs)
 	fs.BoolVar(&f.pss, "pss", false, "use RSASSA-PSS for RSA keys")
-	f.level.register(fs, "B-B")
+	f.level.register(fs, "B-B", "B-B, B-T, B-LT or B-LTA")
 }
 
 // options returns the signature options that the flags describe.
@@ -120,7 +124,7 @@ func (f *signFlags) options() (*pades.SignOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	level, tsa, fetcher, err := f.level.build()
+	setup, err := f.level.build()
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +135,6 @@ func (f *signFlags) options() (*pades.SignOptions, error) {
 	c := &f.common
 	return &pades.SignOptions{
 		Hash: h, PSS: f.pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
-		Level: level, TSA: tsa, Fetcher: fetcher,
+		Level: setup.level, TSA: setup.timestamper(), Validation: setup.fetcher,
 	}, nil
 }

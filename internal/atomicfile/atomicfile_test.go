@@ -45,3 +45,55 @@ func TestCommitAndAbort(t *testing.T) {
 		t.Error("Create in a missing directory gave no error")
 	}
 }
+
+// TestMode: a new output gets 0666 less the umask, as os.Create gives; an
+// existing target keeps its mode; CreateMode sets the mode asked.
+func TestMode(t *testing.T) {
+	dir := t.TempDir()
+	// what os.Create gives under this process's umask
+	ref, err := os.Create(filepath.Join(dir, "reference"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.Close()
+	st, _ := os.Stat(ref.Name())
+	want := st.Mode().Perm()
+	os.Remove(ref.Name())
+
+	modeOf := func(path string) os.FileMode {
+		t.Helper()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode().Perm()
+	}
+	commit := func(f *File, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newTarget := filepath.Join(dir, "new.pdf")
+	commit(Create(newTarget))
+	if got := modeOf(newTarget); got != want {
+		t.Errorf("new output has mode %v, want %v (as os.Create)", got, want)
+	}
+	existing := filepath.Join(dir, "existing.pdf")
+	if err := os.WriteFile(existing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(existing, 0o640)
+	commit(Create(existing))
+	if got := modeOf(existing); got != 0o640 {
+		t.Errorf("replaced output has mode %v, want the target's 0640", got)
+	}
+	kept := filepath.Join(dir, "kept.pdf")
+	commit(CreateMode(kept, 0o604))
+	if got := modeOf(kept); got != 0o604 {
+		t.Errorf("CreateMode output has mode %v, want 0604", got)
+	}
+}

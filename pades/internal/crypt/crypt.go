@@ -3,9 +3,9 @@
 // file encryption key, and encryption and decryption of the strings and
 // streams of individual objects.
 //
-// The package does not parse PDF. The caller reads the /Encrypt dictionary
-// and the first element of the trailer /ID array and passes their values in
-// a Params. Revisions 2 to 6 are supported: RC4 with 40 to 128 bit keys (V1,
+// OpenDocument reads the /Encrypt dictionary and the first element of the
+// trailer /ID array of a file opened with package pdf; Open takes their
+// values in a Params. Revisions 2 to 6 are supported: RC4 with 40 to 128 bit keys (V1,
 // V2 and V4 with the V2 crypt filter method), AES-128 (V4, AESV2) and
 // AES-256 (V5, AESV3, revisions 5 and 6).
 //
