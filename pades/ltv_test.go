@@ -10,15 +10,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
 	"hashsign/ltv"
 	"hashsign/pades"
+	"hashsign/pades/internal/pdf"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
 )
@@ -86,8 +91,8 @@ func startDevTrust(t *testing.T) *devEnv {
 
 func (e *devEnv) options(level pades.Level) *pades.SignOptions {
 	return &pades.SignOptions{
-		Level:   level,
-		TSA:     &ltv.TSAClient{URLs: []string{e.url + devtrust.TSAPath}},
+		Level:      level,
+		TSA:        &ltv.TSAClient{URLs: []string{e.url + devtrust.TSAPath}},
 		Validation: &ltv.Fetcher{Roots: e.pki.RootPool(), Extra: []*x509.Certificate{e.pki.Root.Cert}},
 	}
 }
@@ -185,15 +190,14 @@ func TestRevokedSignerRefusesBLT(t *testing.T) {
 	}
 }
 
-// TestExtendForeignSignature extends a file signed by poppler's pdfsig
-// (through NSS, with the trust-services key) to B-LTA.
-func TestExtendForeignSignature(t *testing.T) {
-	shared := sharedDir(t)
+// pdfsigSign signs in with poppler's pdfsig -add-signature (through NSS,
+// with the trust-services key) and returns the signed file: a B-B
+// signature that has no timestamp of its own, made by another tool.
+func pdfsigSign(t *testing.T, ts *trustServices, dir string, in []byte) []byte {
+	t.Helper()
 	for _, tool := range []string{"pdfsig", "certutil", "pk12util"} {
 		needTool(t, tool)
 	}
-	ts := startTrustServices(t)
-	dir := t.TempDir()
 	nss := filepath.Join(dir, "nss")
 	os.Mkdir(nss, 0o700)
 	run := func(name string, args ...string) {
@@ -203,41 +207,240 @@ func TestExtendForeignSignature(t *testing.T) {
 	}
 	run("certutil", "-N", "-d", "sql:"+nss, "--empty-password")
 	run("pk12util", "-i", filepath.Join(filepath.Dir(ts.Root), "signer.p12"), "-d", "sql:"+nss, "-W", "test")
-	in := filepath.Join(dir, "in.pdf")
-	b, _ := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
-	os.WriteFile(in, b, 0o644)
+	inPath := filepath.Join(dir, "pdfsig-in.pdf")
+	if err := os.WriteFile(inPath, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	signed := filepath.Join(dir, "pdfsig.pdf")
-	run("pdfsig", "-nssdir", "sql:"+nss, "-add-signature", "-nick", "signer", in, signed)
-
+	run("pdfsig", "-nssdir", "sql:"+nss, "-add-signature", "-nick", "signer", inPath, signed)
 	data, err := os.ReadFile(signed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, "lta.pdf"))
+	return data
+}
+
+// pdfsigSubFilter is the one check that a pdfsig signature fails whatever
+// extend does: poppler 22.12 writes /SubFilter /adbe.pkcs7.detached (its
+// -etsi is refused with -add-signature and ignored with -sign), a bit that
+// the signature covers.
+const pdfsigSubFilter = "FAIL signature 1: SubFilter is ETSI.CAdES.detached: adbe.pkcs7.detached"
+
+// TestExtendUntimed extends B-B signatures that have no timestamp of their
+// own, one made by pdfsig and one of ours, with one Extend each: the
+// signature must first get its time from a document timestamp, then the
+// DSS, then (B-LTA) a document timestamp over the DSS. Every signature of
+// the result is judged at the level asked (check-signed-pdf's default
+// --newest), and the DSS must hold the certificates and revocation data of
+// the signer's, the TSA's and the OCSP responders' chains.
+func TestExtendUntimed(t *testing.T) {
+	shared := sharedDir(t)
+	ts := startTrustServices(t)
+	dir := t.TempDir()
+	in, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(data)
-	roots, _ := readPEMCerts(ts.Root)
+	s, err := signer.LoadKeyFile(ts.SignerKey, ts.SignerCert, ts.Inter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, _ := signBytes(t, in, s, nil, dir, "ours-bb.pdf")
+	oursBB, err := os.ReadFile(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := readPEMCerts(ts.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
 	for _, c := range roots {
 		pool.AddCert(c)
 	}
-	_, err = pades.Extend(context.Background(), f, int64(len(data)), &pades.ExtendOptions{
-		Level: pades.LevelBLTA, TSA: &ltv.TSAClient{URLs: []string{ts.TSAURL}}, Validation: &ltv.Fetcher{Roots: pool, Extra: roots},
-	})
-	f.Close()
+	inputs := []struct {
+		name    string
+		data    []byte
+		allowed []string // failures of the input that extend cannot change
+	}{
+		{"pdfsig", pdfsigSign(t, ts, dir, in), []string{pdfsigSubFilter}},
+		{"hashsign", oursBB, nil},
+	}
+	for _, input := range inputs {
+		for _, level := range []pades.Level{pades.LevelBLT, pades.LevelBLTA} {
+			t.Run(input.name+"/"+level.String(), func(t *testing.T) {
+				path := filepath.Join(dir, input.name+"-"+level.String()+".pdf")
+				if err := os.WriteFile(path, input.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				f, err := os.OpenFile(path, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := pades.Extend(context.Background(), f, int64(len(input.data)), &pades.ExtendOptions{
+					Level: level, TSA: &ltv.TSAClient{URLs: []string{ts.TSAURL}}, Validation: &ltv.Fetcher{Roots: pool, Extra: roots},
+				})
+				f.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.Timestamped || res.Level != level {
+					t.Errorf("Extend: timestamped %v, level %v; want a first document timestamp and %v", res.Timestamped, res.Level, level)
+				}
+				out, _ := os.ReadFile(path)
+				if !bytes.HasPrefix(out, input.data) {
+					t.Fatal("extend changed the signed bytes")
+				}
+				checkDSS(t, out, ts)
+				ok, report := checkSignedPDFRoot(t, shared, ts.Root, path, level.String(), "", -1)
+				if !ok && !onlyFailures(report, input.allowed) {
+					t.Fatalf("check-signed-pdf --level %v:\n%s", level, report)
+				}
+			})
+		}
+	}
+}
+
+// onlyFailures reports whether the FAIL lines of a check-signed-pdf report
+// are the allowed ones and PadesCheck's count of them.
+func onlyFailures(report string, allowed []string) bool {
+	fails := 0
+	for _, l := range strings.Split(report, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "FAIL") {
+			continue
+		}
+		if slices.Contains(allowed, l) {
+			fails++
+			continue
+		}
+		if m := padesLine.FindStringSubmatch(l); m != nil && m[1] == strconv.Itoa(len(allowed)) {
+			continue
+		}
+		return false
+	}
+	return fails == len(allowed)
+}
+
+// checkDSS checks that the /DSS of the signed file data holds the
+// certificates of the signer's chain (trust-services' signer and
+// intermediate), of every document timestamp's TSA and of every OCSP
+// responder, and revocation data (an OCSP response for it, or a CRL of its
+// issuer) for each of them but the root and responders with
+// id-pkix-ocsp-nocheck.
+func checkDSS(t *testing.T, data []byte, ts *trustServices) {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := os.ReadFile(f.Name())
-	if !bytes.HasPrefix(out, data) {
-		t.Fatal("extend changed the signed bytes")
+	cat, _ := rd.ResolveDict(rd.Trailer.Get("Root"))
+	dss, _ := rd.ResolveDict(cat.Get("DSS"))
+	if dss == nil {
+		t.Fatal("no /DSS")
 	}
-	// pdfsig writes adbe.pkcs7.detached without a signature timestamp, so
-	// its signature is judged for integrity (--newest 0) and what extend
-	// added (DSS, document timestamp) at B-LTA.
-	if ok, report := checkSignedPDFRoot(t, shared, ts.Root, f.Name(), "B-LTA", "", 0); !ok {
-		t.Fatalf("check-signed-pdf:\n%s", report)
+	items := func(key pdf.Name) [][]byte {
+		arrObj, _ := rd.Resolve(dss.Get(key))
+		arr, _ := arrObj.(pdf.Array)
+		var out [][]byte
+		for _, e := range arr {
+			r, _ := e.(pdf.Ref)
+			o, err := rd.Object(r.Num)
+			st, ok := o.(*pdf.Stream)
+			if err != nil || !ok {
+				t.Fatalf("/DSS /%s entry %v is not a stream: %v", key, e, err)
+			}
+			b, err := rd.StreamData(st, r.Num, r.Gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
 	}
+	var certs []*x509.Certificate
+	for _, der := range items("Certs") {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatalf("/DSS /Certs: %v", err)
+		}
+		certs = append(certs, c)
+	}
+	var ocsps []*ocsp.Response
+	for _, der := range items("OCSPs") {
+		r, err := ocsp.ParseResponse(der, nil)
+		if err != nil {
+			t.Fatalf("/DSS /OCSPs: %v", err)
+		}
+		ocsps = append(ocsps, r)
+	}
+	var crls []*x509.RevocationList
+	for _, der := range items("CRLs") {
+		c, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatalf("/DSS /CRLs: %v", err)
+		}
+		crls = append(crls, c)
+	}
+	var need []*x509.Certificate // what the DSS must hold, with revocation data
+	for _, p := range []string{ts.SignerCert, ts.Inter} {
+		cs, err := readPEMCerts(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		need = append(need, cs[0])
+	}
+	// every document timestamp's TSA certificate and its issuers
+	timestamps := 0
+	for num := range rd.Entries() {
+		d, err := rd.ResolveDict(pdf.Ref{Num: num})
+		if err != nil || d == nil || d.Get("SubFilter") != pdf.Name("ETSI.RFC3161") {
+			continue
+		}
+		contents, _ := d.Get("Contents").(pdf.String)
+		tok, err := ltv.ParseToken(contents.Value)
+		if err != nil {
+			t.Fatalf("document timestamp (object %d): %v", num, err)
+		}
+		timestamps++
+		need = append(need, tok.Signer)
+		for _, c := range tok.Certificates {
+			if !c.Equal(tok.Signer) && !selfIssued(c) {
+				need = append(need, c)
+			}
+		}
+	}
+	if timestamps == 0 {
+		t.Fatal("no document timestamp")
+	}
+	// the OCSP responders
+	for _, r := range ocsps {
+		if r.Certificate != nil {
+			need = append(need, r.Certificate)
+		}
+	}
+	for _, c := range need {
+		if !slices.ContainsFunc(certs, c.Equal) {
+			t.Errorf("the DSS lacks the certificate %q", c.Subject)
+		}
+		if selfIssued(c) || hasOCSPNoCheck(c) {
+			continue
+		}
+		covered := slices.ContainsFunc(ocsps, func(r *ocsp.Response) bool { return r.SerialNumber.Cmp(c.SerialNumber) == 0 }) ||
+			slices.ContainsFunc(crls, func(l *x509.RevocationList) bool { return bytes.Equal(l.RawIssuer, c.RawIssuer) })
+		if !covered {
+			t.Errorf("the DSS holds no OCSP response or CRL for %q", c.Subject)
+		}
+	}
+}
+
+func selfIssued(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }
+
+func hasOCSPNoCheck(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.String() == "1.3.6.1.5.5.7.48.1.5" {
+			return true
+		}
+	}
+	return false
 }
