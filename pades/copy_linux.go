@@ -26,28 +26,33 @@ const (
 	writebackEvery  = 64 << 20 // start the write-back of the output this often
 )
 
-// kernelCopyHashing copies size bytes from in to the current offset of out
-// with copy_file_range, so that the data never passes through user space,
+// kernelCopyHashing copies size bytes from in to out with copy_file_range:
+// at *dstOff, which it advances, or at the current offset of out when
+// dstOff is nil, so that the data never passes through user space,
 // while another goroutine reads in and hashes it: hashing and copying run
 // on two CPUs at once, and the input is hashed exactly once. It also starts
 // the write-back of the output as it goes, so that a final fsync has little
 // left to wait for. It returns errNoKernelCopy, having written nothing, when
 // the kernel cannot copy between the two files.
-func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, h hash.Hash) error {
+func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, dstOff *int64, h hash.Hash) error {
 	src, ok := in.(fdFile)
 	if !ok {
 		return errNoKernelCopy
 	}
 	sfd, dfd := int(src.Fd()), int(out.Fd())
 	before, _ := stateOf(in)
-	dstStart, err := unix.Seek(dfd, 0, io.SeekCurrent)
-	if err != nil {
+	var dstStart int64
+	if dstOff != nil {
+		dstStart = *dstOff
+	} else if off, err := unix.Seek(dfd, 0, io.SeekCurrent); err == nil {
+		dstStart = off
+	} else {
 		return errNoKernelCopy
 	}
 	// the first chunk tells whether the kernel copies between these files
 	var soff int64
 	first := min(size, kernelCopyChunk)
-	n, err := unix.CopyFileRange(sfd, &soff, dfd, nil, int(first), 0)
+	n, err := unix.CopyFileRange(sfd, &soff, dfd, dstOff, int(first), 0)
 	if err != nil || n <= 0 {
 		if soff == 0 {
 			return errNoKernelCopy
@@ -88,7 +93,7 @@ func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFi
 			cerr = err
 			break
 		}
-		n, err := unix.CopyFileRange(sfd, &soff, dfd, nil, int(min(size-soff, kernelCopyChunk)), 0)
+		n, err := unix.CopyFileRange(sfd, &soff, dfd, dstOff, int(min(size-soff, kernelCopyChunk)), 0)
 		if err != nil {
 			cerr = fmt.Errorf("copying the input at offset %d: %w", soff, err)
 			break

@@ -15,6 +15,6 @@ type fdFile interface {
 
 var errNoKernelCopy = errors.New("kernel copy not supported on this system")
 
-func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, h hash.Hash) error {
+func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFile, dstOff *int64, h hash.Hash) error {
 	return errNoKernelCopy
 }

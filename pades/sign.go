@@ -143,15 +143,13 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Si
 		Hash: copts.DigestAlgorithm(), Time: o.Time, Info: o.Info, Password: o.Password,
 		FieldName: o.FieldName, Page: o.Page, ContentsSize: need,
 	}
-	w := io.NewOffsetWriter(out, 0)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if err := out.Truncate(0); err != nil {
 				return nil, fmt.Errorf("restarting the output: %w", err)
 			}
-			w = io.NewOffsetWriter(out, 0)
 		}
-		p, err := Prepare(ctx, in, size, fileWriter{w, out}, &po)
+		p, err := Prepare(ctx, in, size, &fileWriter{f: out}, &po)
 		if err != nil {
 			return nil, err
 		}
@@ -189,19 +187,17 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Si
 	}
 }
 
-// fileWriter writes a File sequentially; it keeps the file's descriptor
-// visible, so that copying between two files stays in the kernel.
+// fileWriter writes a File sequentially from offset 0. copyHashing copies
+// into it in the kernel when the File has a descriptor.
 type fileWriter struct {
-	*io.OffsetWriter
-	f File
+	f   File
+	off int64
 }
 
-// Fd returns the descriptor of the file, or ^uintptr(0) when it has none.
-func (w fileWriter) Fd() uintptr {
-	if fd, ok := w.f.(fdFile); ok {
-		return fd.Fd()
-	}
-	return ^uintptr(0)
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.WriteAt(p, w.off)
+	w.off += int64(n)
+	return n, err
 }
 
 // chainSigner is a signer with a completed chain.

@@ -29,9 +29,19 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 	if size == 0 {
 		return nil
 	}
-	if f, ok := out.(fdFile); ok {
-		// file to file: let the kernel copy while this process hashes
-		if err := kernelCopyHashing(ctx, in, size, f, h); !errors.Is(err, errNoKernelCopy) {
+	// file to file: let the kernel copy while this process hashes
+	var dst fdFile
+	var dstOff *int64
+	switch w := out.(type) {
+	case *fileWriter:
+		if f, ok := w.f.(fdFile); ok {
+			dst, dstOff = f, &w.off
+		}
+	case fdFile:
+		dst = w
+	}
+	if dst != nil {
+		if err := kernelCopyHashing(ctx, in, size, dst, dstOff, h); !errors.Is(err, errNoKernelCopy) {
 			return err
 		}
 	}
