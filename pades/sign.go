@@ -221,26 +221,26 @@ func completeChain(ctx context.Context, chain []*x509.Certificate, src IssuerSou
 	if selfSigned(leaf) || issuerOf(leaf, chain[1:]) != nil {
 		return chain, nil
 	}
-	fetchErr := errors.New("no source of issuer certificates was given")
-	if src != nil {
-		got, err := src.CompleteChain(ctx, chain)
-		if len(got) > 1 && got[0].Equal(leaf) {
-			for _, c := range chain[1:] {
-				if !containsCert(got, c) {
-					got = append(got, c) // keep what was given
-				}
+	if src == nil {
+		return nil, fmt.Errorf("%w: the issuer %q of the signer certificate %q is missing, and no source of issuer certificates was given",
+			ErrIncompleteChain, leaf.Issuer.String(), leaf.Subject.String())
+	}
+	got, err := src.CompleteChain(ctx, chain)
+	if len(got) > 1 && got[0].Equal(leaf) {
+		for _, c := range chain[1:] {
+			if !containsCert(got, c) {
+				got = append(got, c) // keep what was given
 			}
-			chain = got
 		}
-		if err != nil {
-			fetchErr = err
-		}
+		chain = got
 	}
 	if issuerOf(leaf, chain[1:]) != nil {
 		return chain, nil
 	}
-	return nil, fmt.Errorf("%w: the issuer %q of the signer certificate %q is missing (%w)",
-		ErrIncompleteChain, leaf.Issuer.String(), leaf.Subject.String(), fetchErr)
+	if err == nil {
+		err = fmt.Errorf("the issuer %q of the signer certificate %q is missing", leaf.Issuer.String(), leaf.Subject.String())
+	}
+	return nil, fmt.Errorf("%w: %w", ErrIncompleteChain, err)
 }
 
 // issuerOf returns the certificate of pool that issued c, or nil.

@@ -187,6 +187,7 @@ func hashName(h crypto.Hash) string {
 
 func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	var c commonFlags
 	c.register(fs)
 	var chain listFlag
@@ -337,6 +338,7 @@ func readCMS(path string) ([]byte, *pades.DSS, error) {
 
 func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	password := fs.String("password", "", "password of an encrypted PDF (for the DSS update)")
 	var of outputFlags
 	of.register(fs)
@@ -392,6 +394,7 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	asJSON := fs.Bool("json", false, "print JSON")
 	password := fs.String("password", "", "password of an encrypted PDF")
 	pos, err := parseFlags(fs, args, "FILE.pdf")

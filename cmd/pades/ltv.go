@@ -91,6 +91,7 @@ func (l *ltvFlags) build() (*ltvSetup, error) {
 
 func cmdExtend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("extend", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	var l ltvFlags
 	l.register(fs, "B-LTA", "B-LT or B-LTA")
 	password := fs.String("password", "", "password of an encrypted PDF")

@@ -118,7 +118,7 @@ func hint(err error) string {
 	case errors.Is(err, pades.ErrPermission):
 		return "with -password"
 	case errors.Is(err, pades.ErrIncompleteChain):
-		return "give the issuer certificates with -chain (or -certs)"
+		return "give the issuer certificates with -chain or -certs"
 	}
 	return ""
 }
@@ -161,15 +161,20 @@ func printVersion(w io.Writer) {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // parseFlags parses fs, also accepting flags after the positional
-// arguments, and checks the number of positional arguments.
+// arguments, and checks the number of positional arguments. -h prints the
+// usage to fs's output when the command set one, else to os.Stdout.
 func parseFlags(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	help := fs.Output() // os.Stderr unless the command set its stdout
+	if help == os.Stderr {
+		help = os.Stdout
+	}
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stdout)
-				fmt.Fprintf(os.Stdout, "usage: pades %s [flags] %s\n", fs.Name(), strings.Join(names, " "))
+				fs.SetOutput(help)
+				fmt.Fprintf(help, "usage: pades %s [flags] %s\n", fs.Name(), strings.Join(names, " "))
 				fs.PrintDefaults()
 				return nil, err
 			}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"hashsign/cms"
 	"hashsign/internal/devpki"
@@ -118,7 +122,11 @@ func TestSignErrors(t *testing.T) {
 		{"truncated PDF", func(t *testing.T, dir string) string {
 			return writeFile(t, dir, "in.pdf", good[:len(good)*2/3])
 		}, nil, 1, "truncated or incomplete PDF"},
-		{"encrypted without password", encrypted, nil, 1, "encrypted PDF: a password is needed (-password)"},
+		{"truncated inside its startxref offset", func(t *testing.T, dir string) string {
+			i := bytes.LastIndex(good, []byte("startxref"))
+			return writeFile(t, dir, "in.pdf", good[:i+len("startxref\n")+1])
+		}, nil, 1, "truncated or incomplete PDF"},
+		{"encrypted without password", encrypted, nil, 1, "encrypted PDF: a password is needed (give it with -password-file, -password or $PADES_PDF_PASSWORD)"},
 		{"encrypted with wrong password", encrypted, []string{"-password", "guess"}, 1, "encrypted PDF: wrong password"},
 		{"key does not match certificate", func(t *testing.T, dir string) string {
 			return writeFile(t, dir, "in.pdf", good)
@@ -135,7 +143,7 @@ func TestSignErrors(t *testing.T) {
 			dir := t.TempDir()
 			in := c.input(t, dir)
 			out := filepath.Join(dir, "out.pdf")
-			args := []string{"sign", "-key", key, "-cert", cert}
+			args := []string{"sign", "-key", key, "-cert", cert, "-chain", filepath.Join(pki, devpki.IntermediateCertFile)}
 			args = append(args, c.args...)
 			args = append(args, in, out)
 			code, _, stderr := runCLI(args...)
@@ -176,7 +184,7 @@ func TestSignEncryptedWithPassword(t *testing.T) {
 				t.Fatalf("qpdf: %v\n%s", err, b)
 			}
 			out := filepath.Join(dir, c.name+"-signed.pdf")
-			code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+			code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile),
 				"-password", "user pw", "-reason", "encrypted test", in, out)
 			if code != 0 {
 				t.Fatalf("sign: %s", stderr)
@@ -207,7 +215,7 @@ func TestPrepareEmbed(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.pdf", samplePDF(t))
 	prepared := filepath.Join(dir, "prepared.pdf")
-	code, stdout, stderr := runCLI("prepare", "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile), in, prepared)
+	code, stdout, stderr := runCLI("prepare", "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile), in, prepared)
 	if code != 0 {
 		t.Fatalf("prepare: %s", stderr)
 	}
@@ -268,15 +276,106 @@ func TestLevelFailuresLeaveNoOutput(t *testing.T) {
 	in := writeFile(t, dir, "in.pdf", samplePDF(t))
 	for _, level := range []string{"B-T", "B-LT", "B-LTA"} {
 		out := filepath.Join(dir, "out-"+level+".pdf")
-		code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+		code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile),
 			"-level", level, "-tsa", down, "-timeout", "5s", in, out)
 		if code != 1 || !strings.Contains(stderr, down) {
 			t.Errorf("%s with the TSA down: exit %d, stderr %q (want the TSA's URL named)", level, code, stderr)
 		}
 	}
-	if code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+	if code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile),
 		"-level", "B-T", in, filepath.Join(dir, "x.pdf")); code != 2 || !strings.Contains(stderr, "needs -tsa") {
 		t.Errorf("B-T without -tsa: exit %d, %q", code, stderr)
+	}
+	noOutput(t, dir, in)
+}
+
+// TestHelpAndVersion: extend -h offers only the levels extend takes, -field
+// says that it picks an existing empty field too, and version prints the
+// module versions.
+func TestHelpAndVersion(t *testing.T) {
+	code, stdout, _ := runCLI("extend", "-h")
+	if code != 0 || !strings.Contains(stdout, "PAdES level: B-LT or B-LTA") || strings.Contains(stdout, "B-B") {
+		t.Errorf("extend -h: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCLI("sign", "-h")
+	if code != 0 || !strings.Contains(stdout, "an existing empty signature field of that name") {
+		t.Errorf("sign -h does not say that -field picks an existing empty field: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCLI("version")
+	if code != 0 || !strings.HasPrefix(stdout, "pades ") || !strings.Contains(stdout, "golang.org/x/crypto v") {
+		t.Errorf("version: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestP12WithoutPassword: a protected PKCS#12 file without a password
+// says that a password is needed and how to give it.
+func TestP12WithoutPassword(t *testing.T) {
+	pki, err := devpki.LoadOrGenerate(testPKIDir(t), devpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := pkcs12.Modern.Encode(pki.SignerRSA.Key, pki.SignerRSA.Cert, []*x509.Certificate{pki.Intermediate.Cert}, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p12 := writeFile(t, dir, "signer.p12", der)
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	t.Setenv("PADES_P12_PASSWORD", "")
+	code, _, stderr := runCLI("sign", "-p12", p12, in, filepath.Join(dir, "out.pdf"))
+	if code != 1 || !strings.Contains(stderr, "protected by a password: give it with -p12-pass-file") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("sign", "-p12", p12, "-p12-pass", "secret", in, filepath.Join(dir, "out.pdf")); code != 0 {
+		t.Errorf("with the password: exit %d, %q", code, stderr)
+	}
+}
+
+// TestOutputMode: outputs get the mode os.Create gives (0666 less the
+// umask), or the input's with -keep-mode.
+func TestOutputMode(t *testing.T) {
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	if err := os.Chmod(in, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.Create(filepath.Join(dir, "reference"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.Close()
+	st, _ := os.Stat(ref.Name())
+	want := st.Mode().Perm()
+	for _, c := range []struct {
+		args []string
+		want os.FileMode
+	}{{nil, want}, {[]string{"-keep-mode"}, 0o640}} {
+		out := filepath.Join(dir, fmt.Sprintf("out%d.pdf", len(c.args)))
+		args := append([]string{"sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile)}, c.args...)
+		if code, _, stderr := runCLI(append(args, in, out)...); code != 0 {
+			t.Fatalf("sign %v: %s", c.args, stderr)
+		}
+		st, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != c.want {
+			t.Errorf("sign %v: output mode %v, want %v", c.args, st.Mode().Perm(), c.want)
+		}
+	}
+}
+
+// TestMissingIntermediate: -key and -cert without -chain, for a
+// certificate that names no caIssuers URL, fail naming the missing issuer
+// and the flags that give it, and write nothing.
+func TestMissingIntermediate(t *testing.T) {
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	code, _, stderr := runCLI("sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), in, filepath.Join(dir, "out.pdf"))
+	if code != 1 || !strings.Contains(stderr, `issuer "CN=hashsign Test Intermediate CA`) || !strings.Contains(stderr, "give the issuer certificates with -chain or -certs") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 	noOutput(t, dir, in)
 }
