@@ -1,3 +1,7 @@
+// Some corpus files hold certificates with negative serial numbers, which
+// crypto/x509 refuses by default; cmd/pades accepts them too.
+//
+//go:debug x509negativeserial=1
 package pades_test
 
 import (
@@ -8,8 +12,10 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,6 +168,85 @@ func TestCorpus(t *testing.T) {
 	if path := os.Getenv("CORPUS_REPORT"); path != "" {
 		os.WriteFile(path, []byte(report.String()), 0o644)
 	}
+}
+
+// TestCorpusIntegrity: for every signature of every corpus file, Inspect
+// agrees with pdfsig -nocert on its integrity (the digest over the byte
+// range and the signature value), whatever its profile. Signatures that
+// pdfsig does not judge (document timestamps, which poppler 22.12 cannot
+// validate) are left out.
+func TestCorpusIntegrity(t *testing.T) {
+	shared := sharedDir(t)
+	pdfsig := needTool(t, "pdfsig")
+	corpus := filepath.Join(shared, "corpus")
+	compared := 0
+	for _, cf := range readManifest(t, corpus) {
+		path := filepath.Join(corpus, cf.name)
+		args := []string{"-nocert"}
+		if cf.password != "" {
+			args = append(args, "-upw", cf.password)
+		}
+		out, _ := exec.Command(pdfsig, append(args, path)...).CombinedOutput()
+		verdicts := pdfsigVerdicts(string(out))
+		if len(verdicts) == 0 {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), []byte(cf.password))
+		if err != nil {
+			t.Errorf("%s: inspect: %v", cf.name, err)
+			continue
+		}
+		for field, valid := range verdicts {
+			i := slices.IndexFunc(rep.Fields, func(f pades.SignatureReport) bool { return f.Field == field })
+			if i < 0 {
+				t.Errorf("%s: signature %q: pdfsig judges it, inspect does not list it", cf.name, field)
+				continue
+			}
+			f := rep.Fields[i]
+			if f.Intact == nil || *f.Intact != valid {
+				t.Errorf("%s: signature %q: pdfsig -nocert says valid=%v, inspect says %s", cf.name, field, valid, describeIntegrity(f))
+			}
+			compared++
+		}
+	}
+	t.Logf("%d signatures compared with pdfsig -nocert", compared)
+	if compared == 0 {
+		t.Fatal("no signature compared: the corpus or pdfsig's output changed")
+	}
+}
+
+// pdfsigVerdicts reads pdfsig's output: for each signature field that it
+// judged, whether its signature is valid.
+func pdfsigVerdicts(out string) map[string]bool {
+	verdicts := map[string]bool{}
+	for _, block := range regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)[1:] {
+		name := regexp.MustCompile(`(?m)^\s*- Signature Field Name: (.*)$`).FindStringSubmatch(block)
+		status := regexp.MustCompile(`(?m)^\s*- Signature Validation: (.*)$`).FindStringSubmatch(block)
+		if name == nil || status == nil {
+			continue
+		}
+		switch strings.TrimSpace(status[1]) {
+		case "Signature is Valid.":
+			verdicts[name[1]] = true
+		case "Signature is Invalid.", "Digest Mismatch.", "Document isn't signed or corrupted data.":
+			verdicts[name[1]] = false
+		}
+	}
+	return verdicts
+}
+
+func describeIntegrity(f pades.SignatureReport) string {
+	switch {
+	case f.Intact == nil:
+		return "not checked: " + f.Problem
+	case *f.Intact:
+		return "intact"
+	}
+	return "broken: " + f.Problem
 }
 
 // signCorpus signs each file with the options newOpts gives and judges the

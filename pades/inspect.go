@@ -3,6 +3,8 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -31,23 +33,36 @@ type RevisionReport struct {
 	Objects int    `json:"objects"`
 }
 
-// SignatureReport describes one signature field.
+// SignatureReport describes one signature field. Integrity (Intact) and
+// conformance to the PAdES baseline profile (PAdES) are separate answers:
+// a signature made by another profile (adbe.pkcs7.detached without an ESS
+// signing-certificate attribute, SHA-1, no signed attributes) is intact
+// when its bytes and its signature value verify.
 type SignatureReport struct {
-	Field     string   `json:"field"`
-	Signed    bool     `json:"signed"`
-	Type      string   `json:"type,omitempty"` // Sig or DocTimeStamp
-	SubFilter string   `json:"subFilter,omitempty"`
-	ByteRange []int64  `json:"byteRange,omitempty"`
-	Signer    string   `json:"signer,omitempty"`
-	Time      string   `json:"time,omitempty"` // /M
-	Intact    *bool    `json:"intact,omitempty"`
-	Problem   string   `json:"problem,omitempty"`
-	Covers    string   `json:"covers,omitempty"` // "whole file" or "revision ending at N"
-	Lock      []string `json:"-"`
+	Field     string  `json:"field"`
+	Signed    bool    `json:"signed"`
+	Type      string  `json:"type,omitempty"` // Sig or DocTimeStamp
+	SubFilter string  `json:"subFilter,omitempty"`
+	ByteRange []int64 `json:"byteRange,omitempty"`
+	Signer    string  `json:"signer,omitempty"`
+	Time      string  `json:"time,omitempty"` // /M, or the genTime of a document timestamp
+	// Intact is true when the digest over the byte range and the
+	// signature value verify, false when either does not, and nil when
+	// they could not be checked (Problem says why).
+	Intact  *bool  `json:"intact,omitempty"`
+	Problem string `json:"problem,omitempty"`
+	// PAdES tells whether the signature follows the PAdES baseline
+	// profile (ETSI EN 319 142-1); NotPAdES says why not. It is nil when
+	// the signature could not be read.
+	PAdES    *bool  `json:"pades,omitempty"`
+	NotPAdES string `json:"notPAdES,omitempty"`
+	Covers   string `json:"covers,omitempty"` // "whole file" or "revision ending at N"
 }
 
-// Inspect reads the structure of a PDF file and checks that each signature
-// still matches its byte range (integrity only: it does not judge trust).
+// Inspect reads the structure of a PDF file and checks the integrity of each
+// signature (the digest over its byte range and its signature value) and
+// whether it follows the PAdES profile. It does not judge trust: neither
+// certificate chains nor revocation are checked.
 func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*Report, error) {
 	d, err := openDocument(r, size, password)
 	if err != nil {
@@ -158,6 +173,25 @@ func (d *document) signatureFields() ([]sigField, error) {
 	return out, nil
 }
 
+// setIntact records the integrity answer: intact, or broken because of
+// err.
+func (sr *SignatureReport) setIntact(err error) {
+	ok := err == nil
+	sr.Intact = &ok
+	if err != nil {
+		sr.Problem = err.Error()
+	}
+}
+
+// setPAdES records the profile answer: conforming, or not because of err.
+func (sr *SignatureReport) setPAdES(err error) {
+	ok := err == nil
+	sr.PAdES = &ok
+	if err != nil {
+		sr.NotPAdES = err.Error()
+	}
+}
+
 func (d *document) checkSignature(ctx context.Context, v *pdf.Dict, sr *SignatureReport) {
 	if t, ok := v.Get("Type").(pdf.Name); ok {
 		sr.Type = string(t)
@@ -171,67 +205,133 @@ func (d *document) checkSignature(ctx context.Context, v *pdf.Dict, sr *Signatur
 	br, _ := v.Get("ByteRange").(pdf.Array)
 	contents, _ := v.Get("Contents").(pdf.String)
 	if len(br) != 4 {
-		sr.Problem = "no /ByteRange of four numbers"
+		sr.setIntact(errors.New("no /ByteRange of four numbers"))
 		return
 	}
 	for _, x := range br {
 		n, _ := pdf.Int(x)
 		sr.ByteRange = append(sr.ByteRange, n)
 	}
-	end := sr.ByteRange[2] + sr.ByteRange[3]
+	b := [4]int64(sr.ByteRange)
+	end := b[2] + b[3]
 	if end == d.rd.Size() {
 		sr.Covers = "whole file"
 	} else {
 		sr.Covers = fmt.Sprintf("revision ending at byte %d", end)
 	}
-	intact := false
-	defer func() { sr.Intact = &intact }()
-	if sr.ByteRange[0] != 0 || sr.ByteRange[1] < 0 || sr.ByteRange[2] < sr.ByteRange[1] || end > d.rd.Size() {
-		sr.Problem = "the /ByteRange does not fit the file"
+	if b[0] != 0 || b[1] < 0 || b[2] < b[1] || b[3] < 0 || end > d.rd.Size() {
+		sr.setIntact(errors.New("the /ByteRange does not fit the file"))
 		return
 	}
-	br4 := [4]int64(sr.ByteRange)
 	switch sr.SubFilter {
-	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
-		sd, err := cms.Parse(contents.Value) // Parse skips the zero padding and reads BER
-		if err != nil {
-			sr.Problem = "the CMS does not parse: " + err.Error()
-			return
-		}
-		if sd.Signer != nil {
-			sr.Signer = sd.Signer.Subject.String()
-		}
-		sum, err := hashByteRange(ctx, d.rd.ReaderAt(), sd.DigestAlgorithm, br4)
-		if err != nil {
-			sr.Problem = err.Error()
-			return
-		}
-		if err := sd.Verify(sum); err != nil {
-			sr.Problem = err.Error()
-			return
-		}
-		intact = true
+	case "ETSI.CAdES.detached", "adbe.pkcs7.detached", "adbe.pkcs7.sha1":
+		d.checkCMS(ctx, contents.Value, b, sr)
 	case "ETSI.RFC3161":
-		tok, err := ltv.ParseToken(contents.Value) // padding and BER are accepted
-		if err != nil {
-			sr.Problem = err.Error()
-			return
-		}
-		if tok.Signer != nil {
-			sr.Signer = tok.Signer.Subject.String()
-		}
-		sr.Time = tok.GenTime.UTC().Format("2006-01-02T15:04:05Z")
-		sum, err := hashByteRange(ctx, d.rd.ReaderAt(), tok.Hash, br4)
-		if err != nil {
-			sr.Problem = err.Error()
-			return
-		}
-		if !bytes.Equal(sum, tok.Imprint) {
-			sr.Problem = "the timestamp imprint does not match the byte range"
-			return
-		}
-		intact = true
+		d.checkDocTimeStamp(ctx, contents.Value, b, sr)
 	default:
 		sr.Problem = "sub-filter not checked by inspect"
 	}
+}
+
+// checkCMS checks a CMS signature over the byte range b.
+func (d *document) checkCMS(ctx context.Context, contents []byte, b [4]int64, sr *SignatureReport) {
+	sd, err := cms.Parse(contents) // Parse skips the zero padding and reads BER
+	if err != nil {
+		sr.Problem = "the CMS does not parse: " + err.Error()
+		return
+	}
+	if sd.Signer == nil {
+		sr.Problem = "the CMS does not carry the signer's certificate: its signature value cannot be checked"
+		return
+	}
+	sr.Signer = sd.Signer.Subject.String()
+	h := sd.DigestAlgorithm
+	if sr.SubFilter == "adbe.pkcs7.sha1" {
+		h = crypto.SHA1 // the signed content is the SHA-1 digest of the byte range
+	}
+	sum, err := hashByteRange(ctx, d.rd.ReaderAt(), h, b)
+	if err != nil {
+		sr.Problem = err.Error()
+		return
+	}
+	if sr.SubFilter == "adbe.pkcs7.sha1" {
+		err = sd.VerifyIntegrity(nil)
+		if err == nil && !bytes.Equal(sd.Content, sum) {
+			err = errors.New("the signed SHA-1 digest does not match the byte range")
+		}
+	} else {
+		err = sd.VerifyIntegrity(sum)
+	}
+	sr.setIntact(err)
+	if sr.SubFilter != "ETSI.CAdES.detached" {
+		sr.setPAdES(fmt.Errorf("sub-filter %s: PAdES baseline signatures are ETSI.CAdES.detached", sr.SubFilter))
+	} else {
+		sr.setPAdES(sd.CheckPAdES())
+	}
+}
+
+// checkDocTimeStamp checks a document timestamp over the byte range b.
+func (d *document) checkDocTimeStamp(ctx context.Context, contents []byte, b [4]int64, sr *SignatureReport) {
+	sd, err := cms.Parse(contents)
+	if err != nil {
+		sr.Problem = "the time-stamp token does not parse: " + err.Error()
+		return
+	}
+	tsa := sd.Signer
+	if tsa == nil {
+		// RFC 3161 lets a token leave out the TSA certificate; the DSS
+		// may hold it
+		if tok, err := ltv.ParseTokenWithCertificates(contents, d.dssCertificates()); err == nil {
+			tsa = tok.Signer
+		}
+	}
+	if tsa == nil {
+		sr.Problem = "the TSA certificate is neither in the time-stamp token nor in the DSS: its signature value cannot be checked"
+		return
+	}
+	sr.Signer = tsa.Subject.String()
+	tok, err := ltv.ParseTokenWithCertificates(contents, []*x509.Certificate{tsa})
+	if err != nil {
+		sr.setIntact(err)
+		return
+	}
+	sr.Time = tok.GenTime.UTC().Format("2006-01-02T15:04:05Z")
+	sum, err := hashByteRange(ctx, d.rd.ReaderAt(), tok.Hash, b)
+	if err != nil {
+		sr.Problem = err.Error()
+		return
+	}
+	if !bytes.Equal(sum, tok.Imprint) {
+		sr.setIntact(errors.New("the timestamp imprint does not match the byte range"))
+		return
+	}
+	sr.setIntact(nil)
+	sr.setPAdES(nil)
+}
+
+// dssCertificates returns the certificates of the document security store.
+func (d *document) dssCertificates() []*x509.Certificate {
+	dss, _ := d.rd.ResolveDict(d.catalog.Get("DSS"))
+	arrObj, _ := d.rd.Resolve(dss.Get("Certs"))
+	arr, _ := arrObj.(pdf.Array)
+	var out []*x509.Certificate
+	for _, e := range arr {
+		r, ok := e.(pdf.Ref)
+		if !ok {
+			continue
+		}
+		o, err := d.rd.Object(r.Num)
+		st, ok := o.(*pdf.Stream)
+		if err != nil || !ok {
+			continue
+		}
+		der, err := d.rd.StreamData(st, r.Num, r.Gen)
+		if err != nil {
+			continue
+		}
+		if c, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -392,6 +392,18 @@ func cmdEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// integrity says whether the bytes and the signature value of a signature
+// verify: intact, BROKEN or not checked, with the reason.
+func integrity(f pades.SignatureReport) string {
+	switch {
+	case f.Intact == nil:
+		return "not checked (" + f.Problem + ")"
+	case *f.Intact:
+		return "intact"
+	}
+	return "BROKEN (" + f.Problem + ")"
+}
+
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -436,18 +448,16 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "  %s: empty\n", f.Field)
 			continue
 		}
-		state := "not checked"
-		if f.Intact != nil && *f.Intact {
-			state = "intact"
-		} else if f.Intact != nil {
-			state = "BROKEN"
+		fmt.Fprintf(stdout, "  %s: %s %s, covers %s, %s", f.Field, f.Type, f.SubFilter, f.Covers, integrity(f))
+		switch {
+		case f.PAdES == nil:
+		case *f.PAdES:
+			fmt.Fprint(stdout, ", PAdES")
+		default:
+			fmt.Fprintf(stdout, ", not PAdES (%s)", f.NotPAdES)
 		}
-		fmt.Fprintf(stdout, "  %s: %s %s, covers %s, %s", f.Field, f.Type, f.SubFilter, f.Covers, state)
 		if f.Signer != "" {
 			fmt.Fprintf(stdout, ", signer %s", f.Signer)
-		}
-		if f.Problem != "" {
-			fmt.Fprintf(stdout, " (%s)", f.Problem)
 		}
 		fmt.Fprintln(stdout)
 	}

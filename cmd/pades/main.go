@@ -17,6 +17,12 @@
 //
 // Every command exits 0 on success. Otherwise it prints one line naming the
 // problem on standard error, exits non-zero and leaves no output file.
+//
+// Certificates with negative serial numbers, which crypto/x509 refuses by
+// default, are accepted: some signed PDFs carry them, and inspect and
+// extend must still read those signatures.
+//
+//go:debug x509negativeserial=1
 package main
 
 import (
