@@ -20,12 +20,14 @@ type SignatureInfo struct {
 	ContactInfo string // /ContactInfo
 }
 
-// PrepareOptions controls Prepare.
+// PrepareOptions controls Prepare and AppendPrepare. The zero value (or
+// nil) prepares a SHA-256 signature into a new invisible field on page 1.
 type PrepareOptions struct {
 	// Hash is the digest algorithm of the byte range (default SHA-256).
 	Hash crypto.Hash
-	// ContentsSize is the number of bytes reserved for the CMS signature.
-	// The /Contents placeholder holds twice as many hex digits.
+	// ContentsSize is the number of bytes reserved for the CMS signature
+	// (default DefaultContentsSize). The /Contents placeholder holds twice
+	// as many hex digits.
 	ContentsSize int
 	// Time is written to /M (default: now).
 	Time time.Time
@@ -33,8 +35,10 @@ type PrepareOptions struct {
 	Info SignatureInfo
 	// Password opens encrypted documents.
 	Password []byte
-	// FieldName names the new signature field (default: the first free
-	// name among Signature1, Signature2, ...).
+	// FieldName names the field to sign: an existing empty signature
+	// field, or a new one (default: the first empty signature field, else
+	// a new field named with the first free name among Signature1,
+	// Signature2, ...).
 	FieldName string
 	// Page is the page (1-based) that carries the invisible widget
 	// (default 1).
