@@ -3,10 +3,13 @@ package pades_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
@@ -47,5 +50,56 @@ func TestErrorsNameNoFlags(t *testing.T) {
 		if flagName.MatchString(err.Error()) {
 			t.Errorf("the error %q names a flag", err)
 		}
+	}
+}
+
+// TestAppendPrepareDefaults: AppendPrepare normalises its options as
+// Prepare does: nil options work, /M gets the current time (not year 1),
+// and a hash outside SHA-2 is refused.
+func TestAppendPrepareDefaults(t *testing.T) {
+	in, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, prepare := range map[string]func(f *os.File, opts *pades.PrepareOptions) (*pades.Prepared, error){
+		"Prepare": func(f *os.File, opts *pades.PrepareOptions) (*pades.Prepared, error) {
+			return pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), f, opts)
+		},
+		"AppendPrepare": func(f *os.File, opts *pades.PrepareOptions) (*pades.Prepared, error) {
+			if _, err := f.Write(in); err != nil {
+				return nil, err
+			}
+			return pades.AppendPrepare(ctx, f, int64(len(in)), opts)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, err := os.Create(filepath.Join(dir, "nil.pdf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			p, err := prepare(f, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := os.ReadFile(f.Name())
+			m := regexp.MustCompile(`/M \(D:(\d{4})`).FindSubmatch(out[len(in):])
+			if m == nil || string(m[1]) != time.Now().Format("2006") {
+				t.Errorf("/M of the new signature: %q, want this year", m)
+			}
+			if p.ContentsSize != pades.DefaultContentsSize || p.Hash != crypto.SHA256 {
+				t.Errorf("placeholder of %d bytes with %v, want the defaults", p.ContentsSize, p.Hash)
+			}
+			g, err := os.Create(filepath.Join(dir, "md5.pdf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if _, err := prepare(g, &pades.PrepareOptions{Hash: crypto.MD5}); err == nil || !strings.Contains(err.Error(), "unsupported digest algorithm") {
+				t.Errorf("MD5: err = %v, want it refused", err)
+			}
+		})
 	}
 }
