@@ -59,6 +59,9 @@ func (p *Prepared) VRIKey(cmsDER []byte) string {
 // WithVRI returns a copy of d whose VRI entry for the given key lists all of
 // d's data.
 func (d *DSS) WithVRI(key string) *DSS {
+	if d == nil {
+		d = &DSS{}
+	}
 	c := *d
 	c.VRI = map[string]*VRIData{}
 	for k, v := range d.VRI {
@@ -71,6 +74,9 @@ func (d *DSS) WithVRI(key string) *DSS {
 // FromValidationData converts collected validation data. When vriKey is
 // not empty, a VRI entry holding all of it is added under that key.
 func FromValidationData(vd *ltv.ValidationData, vriKeys ...string) *DSS {
+	if vd == nil {
+		vd = &ltv.ValidationData{}
+	}
 	d := &DSS{OCSPs: vd.OCSPs, CRLs: vd.CRLs, VRI: map[string]*VRIData{}}
 	for _, c := range vd.Certs {
 		d.Certs = append(d.Certs, c.Raw)
@@ -87,6 +93,9 @@ func FromValidationData(vd *ltv.ValidationData, vriKeys ...string) *DSS {
 // update that adds dss to the document security store. Entries already in
 // the store are kept and not written twice. It returns the new size.
 func AddDSS(ctx context.Context, f File, size int64, dss *DSS, password []byte) (int64, error) {
+	if dss == nil {
+		return 0, errors.New("no validation data to add to the DSS")
+	}
 	doc, err := openDocument(f, size, password)
 	if err != nil {
 		return 0, err
@@ -256,6 +265,9 @@ func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions
 // a prepared document timestamp, after checking that its imprint is the
 // prepared digest.
 func EmbedTimeStamp(f io.WriterAt, p *Prepared, token []byte) error {
+	if p == nil {
+		return errors.New("embed: no prepared document")
+	}
 	tok, err := ltv.ParseToken(token)
 	if err != nil {
 		return fmt.Errorf("embed: the document timestamp: %w", err)

@@ -103,3 +103,44 @@ func TestAppendPrepareDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestNilOptions: nil options and arguments give the defaults or an error,
+// never a panic.
+func TestNilOptions(t *testing.T) {
+	in, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f, err := os.Create(filepath.Join(t.TempDir(), "prepared.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := pades.Prepare(ctx, bytes.NewReader(in), int64(len(in)), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := pades.FindPlaceholder(ctx, f, p.Size, 0)
+	if err != nil || !bytes.Equal(found.Digest, p.Digest) {
+		t.Errorf("FindPlaceholder with no hash: %v, digest %x, want %x", err, found, p.Digest)
+	}
+	if err := pades.Embed(f, nil, nil); err == nil {
+		t.Error("Embed without a prepared document gave no error")
+	}
+	if err := pades.EmbedTimeStamp(f, nil, nil); err == nil {
+		t.Error("EmbedTimeStamp without a prepared document gave no error")
+	}
+	if _, err := pades.AddDSS(ctx, f, p.Size, nil, nil); err == nil {
+		t.Error("AddDSS without validation data gave no error")
+	}
+	if d := pades.FromValidationData(nil, "KEY").WithVRI("OTHER"); len(d.VRI) != 2 {
+		t.Errorf("FromValidationData(nil).WithVRI: %d VRI entries, want 2", len(d.VRI))
+	}
+	if d := (*pades.DSS)(nil).WithVRI("K"); d == nil || len(d.VRI) != 1 {
+		t.Error("WithVRI on a nil DSS")
+	}
+	if _, err := pades.Inspect(ctx, f, p.Size, nil); err != nil {
+		t.Errorf("Inspect with no password: %v", err)
+	}
+}

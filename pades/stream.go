@@ -180,6 +180,9 @@ func (e *ContentsTooSmallError) Error() string {
 // file out, after checking that its message-digest attribute equals the
 // prepared digest.
 func Embed(out io.WriterAt, p *Prepared, cmsDER []byte) error {
+	if p == nil {
+		return errors.New("embed: no prepared document")
+	}
 	sd, err := cms.Parse(cmsDER)
 	if err != nil {
 		return fmt.Errorf("embed: the signature is not a CMS SignedData: %w", err)
@@ -207,8 +210,14 @@ func writeContents(out io.WriterAt, p *Prepared, der []byte) error {
 
 // FindPlaceholder locates the empty signature placeholder that Prepare
 // wrote in the newest revision of the prepared file r, and recomputes the
-// digest of its byte range with h.
+// digest of its byte range with h (default SHA-256).
 func FindPlaceholder(ctx context.Context, r io.ReaderAt, size int64, h crypto.Hash) (*Prepared, error) {
+	if h == 0 {
+		h = crypto.SHA256
+	}
+	if !h.Available() {
+		return nil, fmt.Errorf("unsupported digest algorithm %v", h)
+	}
 	rd, err := pdf.Open(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading prepared file: %w", err)
