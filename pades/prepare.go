@@ -21,7 +21,8 @@ type SignatureInfo struct {
 }
 
 // PrepareOptions controls Prepare and AppendPrepare. The zero value (or
-// nil) prepares a SHA-256 signature into a new invisible field on page 1.
+// nil) prepares a SHA-256 signature, into the first empty signature field
+// or a new invisible field on page 1.
 type PrepareOptions struct {
 	// Hash is the digest algorithm of the byte range (default SHA-256).
 	Hash crypto.Hash

@@ -37,7 +37,8 @@ type IssuerSource interface {
 }
 
 // SignOptions controls Sign. The zero value (or nil) signs at B-B with
-// SHA-256 into a new invisible field on page 1.
+// SHA-256, into the first empty signature field or a new invisible field
+// on page 1.
 type SignOptions struct {
 	// Hash is the digest algorithm (default SHA-256).
 	Hash crypto.Hash
