@@ -46,8 +46,10 @@ type document struct {
 
 // openDocument opens the PDF file r of the given size. password is used when
 // the file is encrypted; it may be nil for files without a user password.
-func openDocument(r io.ReaderAt, size int64, password []byte) (*document, error) {
-	rd, err := pdf.Open(r, size)
+// memoryBudget bounds the PDF reader (0: its default, see
+// PrepareOptions.MemoryBudget).
+func openDocument(r io.ReaderAt, size int64, password []byte, memoryBudget int64) (*document, error) {
+	rd, err := pdf.OpenBudget(r, size, pdf.Budget{Memory: memoryBudget})
 	if err == nil {
 		err = pdf.CheckEnd(r, size)
 	}

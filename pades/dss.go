@@ -96,7 +96,7 @@ func AddDSS(ctx context.Context, f File, size int64, dss *DSS, password []byte) 
 	if dss == nil {
 		return 0, errors.New("no validation data to add to the DSS")
 	}
-	doc, err := openDocument(f, size, password)
+	doc, err := openDocument(f, size, password, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -250,7 +250,7 @@ func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions
 	if err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(f, size, o.Password)
+	doc, err := openDocument(f, size, o.Password, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ type SignatureReport struct {
 // whether it follows the PAdES profile. It does not judge trust: neither
 // certificate chains nor revocation are checked.
 func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*Report, error) {
-	d, err := openDocument(r, size, password)
+	d, err := openDocument(r, size, password, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*
 	}
 	for i := len(d.rd.Sections) - 1; i >= 0; i-- {
 		s := d.rd.Sections[i]
-		rep.Revisions = append(rep.Revisions, RevisionReport{Offset: s.Offset, XRef: s.Kind.String(), Objects: len(s.Entries)})
+		rep.Revisions = append(rep.Revisions, RevisionReport{Offset: s.Offset, XRef: s.Kind.String(), Objects: s.Count})
 	}
 	if p, err := d.docMDP(); err == nil {
 		rep.DocMDP = p

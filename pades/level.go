@@ -200,7 +200,7 @@ func Extend(ctx context.Context, f File, size int64, opts *ExtendOptions) (*Exte
 	if o.Level == LevelBLTA && o.TSA == nil {
 		return nil, errors.New("extend: B-LTA needs a time-stamping authority (TSA)")
 	}
-	doc, err := openDocument(f, size, o.Password)
+	doc, err := openDocument(f, size, o.Password, 0)
 	if err != nil {
 		return nil, err
 	}

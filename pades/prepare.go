@@ -47,6 +47,11 @@ type PrepareOptions struct {
 	// DocTimeStamp prepares a document timestamp (/Type /DocTimeStamp,
 	// /SubFilter /ETSI.RFC3161) instead of a signature.
 	DocTimeStamp bool
+	// MemoryBudget bounds what the PDF reader holds at once for the
+	// input's cross-reference entries, decoded streams and cached objects
+	// (default 64 MiB); decoding may produce at most 8 times as much in
+	// total. An input that needs more is refused.
+	MemoryBudget int64
 }
 
 // Prepared describes a prepared document: where its placeholder lies and
@@ -113,7 +118,7 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opt
 	if err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(in, size, o.Password)
+	doc, err := openDocument(in, size, o.Password, o.MemoryBudget)
 	if err != nil {
 		return nil, err
 	}

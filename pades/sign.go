@@ -68,6 +68,8 @@ type SignOptions struct {
 	// certificates. When it is nil and Validation is also an
 	// IssuerSource, Validation is used.
 	Issuers IssuerSource
+	// MemoryBudget bounds the PDF reader (see PrepareOptions).
+	MemoryBudget int64
 }
 
 // Result describes a file that Sign wrote.
@@ -142,7 +144,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Si
 	}
 	po := PrepareOptions{
 		Hash: copts.DigestAlgorithm(), Time: o.Time, Info: o.Info, Password: o.Password,
-		FieldName: o.FieldName, Page: o.Page, ContentsSize: need,
+		FieldName: o.FieldName, Page: o.Page, ContentsSize: need, MemoryBudget: o.MemoryBudget,
 	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {

@@ -225,8 +225,11 @@ func FindPlaceholder(ctx context.Context, r io.ReaderAt, size int64, h crypto.Ha
 	if rd.Repaired || len(rd.Sections) == 0 {
 		return nil, errors.New("the prepared file's cross-reference is damaged")
 	}
-	newest := rd.Sections[0]
-	for num, e := range newest.Entries {
+	newest, err := rd.SectionEntries(0)
+	if err != nil {
+		return nil, fmt.Errorf("reading the prepared file's newest cross-reference section: %w", err)
+	}
+	for num, e := range newest {
 		if e.Type != pdf.EntryInUse {
 			continue
 		}

@@ -2,8 +2,12 @@ package pdf
 
 import (
 	"bytes"
+	"compress/zlib"
+	"errors"
+	"io"
 	"testing"
 
+	"hashsign/testdata/hostile"
 	"hashsign/testdata/pdfgen"
 )
 
@@ -48,11 +52,23 @@ func FuzzOpen(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\nstartxref\n0\n%%EOF"))
+	for _, c := range hostile.Cases() {
+		// the hostile files at a size that the small budget below refuses
+		// or reads in milliseconds
+		var b bytes.Buffer
+		if err := c.WriteScaled(&b, 1024); err != nil {
+			f.Fatal(err)
+		}
+		if b.Len() < 64<<10 {
+			f.Add(b.Bytes())
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rd, err := Open(bytes.NewReader(data), int64(len(data)))
+		rd, err := OpenBudget(bytes.NewReader(data), int64(len(data)), Budget{Memory: 1 << 20})
 		if err != nil {
 			return
 		}
+		checkAccounting(t, rd)
 		n := 0
 		for num := range rd.Entries() {
 			if n++; n > 500 {
@@ -68,5 +84,77 @@ func FuzzOpen(f *testing.F) {
 		}
 		rd.ResolveDict(rd.Trailer.Get("Root"))
 		rd.NextObjectNumber()
+		if len(rd.Sections) > 0 {
+			rd.SectionEntries(0)
+		}
+		checkAccounting(t, rd)
+	})
+}
+
+// FuzzDecode feeds the filter chain arbitrary stream dictionaries and data.
+// Whatever it decodes, every stage's output is counted, so that a budget
+// can stop it: the output never exceeds what the counter allowed.
+func FuzzDecode(f *testing.F) {
+	deflate := func(b []byte) []byte {
+		var z bytes.Buffer
+		zw := zlib.NewWriter(&z)
+		zw.Write(b)
+		zw.Close()
+		return z.Bytes()
+	}
+	text := []byte("1 0 2 9 <</Type/Catalog/Pages 2 0 R>> <</Count 0>>")
+	for _, s := range []struct {
+		dict string
+		data []byte
+	}{
+		{"<</Filter/FlateDecode>>", deflate(text)},
+		{"<</Filter[/FlateDecode/FlateDecode]>>", deflate(deflate(make([]byte, 1<<16)))},
+		{"<</Filter/FlateDecode/DecodeParms<</Predictor 12/Columns 4>>>>", deflate([]byte("\x02\x01\x00\x00\x10\x02\x00\x00\x00\x01\x00\x01\x02\x03\x04"))},
+		{"<</Filter/FlateDecode/DecodeParms<</Predictor 15/Colors 3/BitsPerComponent 16/Columns 2>>>>", deflate(make([]byte, 130))},
+		{"<</Filter/FlateDecode/DecodeParms<</Predictor 2/Colors 3/Columns 2>>>>", deflate(text)},
+		{"<</Filter/ASCIIHexDecode>>", []byte("41 42 4>")},
+		{"<</Filter[/AHx/Fl]/DecodeParms[null<</Predictor 11/Columns 3>>]>>", []byte("789c6364606002000012000a>")},
+		{"<</Filter/Crypt>>", text},
+	} {
+		f.Add(s.dict, s.data)
+	}
+	f.Fuzz(func(t *testing.T, dict string, data []byte) {
+		o, err := ParseObject([]byte(dict))
+		d, ok := o.(*Dict)
+		if err != nil || !ok {
+			return
+		}
+		const allowed = 1 << 20
+		errStop := errors.New("counter: enough")
+		counted := 0
+		r, err := decodeChain(bytes.NewReader(data), d, func(n int) error {
+			if counted += n; counted > allowed {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		out, err := io.ReadAll(io.LimitReader(r, 2*allowed))
+		// the identity crypt filter passes the data through uncounted
+		decoding := false
+		switch f := d.Get("Filter").(type) {
+		case Name:
+			decoding = f != "Crypt"
+		case Array:
+			for _, n := range f {
+				decoding = decoding || n != Name("Crypt")
+			}
+		}
+		if !decoding {
+			return
+		}
+		if len(out) > allowed {
+			t.Fatalf("decoded %d bytes past a counter that allows %d (err %v)", len(out), allowed, err)
+		}
+		if err == nil && counted < len(out) {
+			t.Fatalf("decoded %d bytes, counted %d", len(out), counted)
+		}
 	})
 }

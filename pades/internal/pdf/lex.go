@@ -5,30 +5,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // maxDepth bounds the nesting of arrays and dictionaries, so that hostile
 // input cannot exhaust the stack.
 const maxDepth = 256
 
-// maxStringLen bounds one string or name token (PDF files keep long data in
-// streams, never in strings).
-const maxStringLen = 64 << 20
+// defaultMaxObject bounds one parsed object when no budget says otherwise.
+const defaultMaxObject = DefaultMemory / 4
+
+// The memory an object takes besides its strings and names, for the limit
+// on one object: an element of an array, an entry of a dictionary.
+const (
+	elementCost = 16
+	entryCost   = 48
+)
 
 // errEOF is returned when the input ends inside a token or object.
 var errEOF = errors.New("unexpected end of file")
 
 // scanner reads bytes from an io.ReaderAt through a moving window.
 type scanner struct {
-	r    io.ReaderAt
-	size int64
-	buf  []byte
-	base int64 // file offset of buf[0]
-	pos  int64
+	r        io.ReaderAt
+	size     int64
+	buf      []byte
+	base     int64 // file offset of buf[0]
+	pos      int64
+	borrowed bool // buf belongs to the caller: refills need a buffer of their own
 }
 
-const windowSize = 16 << 10
+// The first window is small, for the many short objects; later ones are
+// larger, for long ones.
+const (
+	firstWindow = 1 << 10
+	windowSize  = 16 << 10
+)
 
 func newScanner(r io.ReaderAt, size, pos int64) *scanner {
 	return &scanner{r: r, size: size, pos: pos, base: -1}
@@ -36,6 +47,13 @@ func newScanner(r io.ReaderAt, size, pos int64) *scanner {
 
 func newBytesScanner(b []byte) *scanner {
 	return &scanner{r: bytes.NewReader(b), size: int64(len(b)), buf: b, base: 0}
+}
+
+// newBufScanner returns a scanner at pos of the file r of the given size
+// that reads from buf, which holds the file's bytes from base on, before
+// it reads from r.
+func newBufScanner(r io.ReaderAt, size int64, buf []byte, base, pos int64) *scanner {
+	return &scanner{r: r, size: size, buf: buf, base: base, pos: pos, borrowed: true}
 }
 
 // peek returns the byte at the current position.
@@ -52,15 +70,20 @@ func (s *scanner) peek() (byte, bool) {
 }
 
 func (s *scanner) fill(at int64) bool {
-	n := int64(windowSize)
+	w := windowSize
+	if s.base < 0 {
+		w = firstWindow
+	}
+	n := int64(w)
 	if at+n > s.size {
 		n = s.size - at
 	}
 	if n <= 0 {
 		return false
 	}
-	if cap(s.buf) < windowSize {
-		s.buf = make([]byte, windowSize)
+	if s.borrowed || cap(s.buf) < w {
+		s.buf = make([]byte, w)
+		s.borrowed = false
 	}
 	s.buf = s.buf[:n]
 	m, err := s.r.ReadAt(s.buf, at)
@@ -148,6 +171,28 @@ type token struct {
 type lexer struct {
 	s    *scanner
 	back []token
+	// max bounds the memory of the objects parsed (default
+	// defaultMaxObject); cost is what they have taken so far.
+	max, cost int64
+}
+
+func newLexer(s *scanner, max int64) *lexer { return &lexer{s: s, max: max} }
+
+// room returns how many more bytes objects may take.
+func (l *lexer) room() int64 {
+	if l.max <= 0 {
+		l.max = defaultMaxObject
+	}
+	return l.max - l.cost
+}
+
+// charge accounts n bytes of object memory at offset pos.
+func (l *lexer) charge(n int64, pos int64) error {
+	if n > l.room() {
+		return &LimitError{What: fmt.Sprintf("the object at offset %d", pos), Limit: l.max, Of: "the limit for one object"}
+	}
+	l.cost += n
+	return nil
 }
 
 func (l *lexer) unread(t token) { l.back = append(l.back, t) }
@@ -186,7 +231,7 @@ func (l *lexer) next() (token, error) {
 			s.pos++
 			return token{kind: tDictOpen, pos: start}, nil
 		}
-		b, err := s.hexString()
+		b, err := s.hexString(l.room(), l.max)
 		return token{kind: tHex, pos: start, b: b}, err
 	case '>':
 		if c2, ok := s.peek(); ok && c2 == '>' {
@@ -195,7 +240,7 @@ func (l *lexer) next() (token, error) {
 		}
 		return token{}, fmt.Errorf("offset %d: unexpected '>'", start)
 	case '(':
-		b, err := s.literalString()
+		b, err := s.literalString(l.room(), l.max)
 		return token{kind: tString, pos: start, b: b}, err
 	case ')':
 		return token{}, fmt.Errorf("offset %d: unexpected ')'", start)
@@ -203,9 +248,11 @@ func (l *lexer) next() (token, error) {
 		name, err := s.name()
 		return token{kind: tName, pos: start, s: name}, err
 	}
-	// a number or a keyword: a run of regular characters
+	// a number or a keyword: a run of regular characters, taken from the
+	// window when it lies there whole
 	var word []byte
-	word = append(word, c)
+	var small [32]byte
+	word = append(small[:0], c)
 	for {
 		c, ok := s.peek()
 		if !ok || !isRegular(c) {
@@ -217,14 +264,68 @@ func (l *lexer) next() (token, error) {
 		word = append(word, c)
 		s.pos++
 	}
-	w := string(word)
-	if n, err := strconv.ParseInt(w, 10, 64); err == nil {
-		return token{kind: tInt, pos: start, n: n, s: w}, nil
+	if n, ok := parseInt(word); ok {
+		return token{kind: tInt, pos: start, n: n}, nil
 	}
+	if w := keyword(word); w != "" {
+		return token{kind: tKeyword, pos: start, s: w}, nil
+	}
+	w := string(word)
 	if isRealText(w) {
 		return token{kind: tReal, pos: start, s: w}, nil
 	}
 	return token{kind: tKeyword, pos: start, s: w}, nil
+}
+
+// parseInt parses a PDF integer: an optional sign and 1 to 18 digits.
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg, b = b[0] == '-', b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// keyword returns the common keywords without allocating, or "".
+func keyword(b []byte) string {
+	switch string(b) {
+	case "obj":
+		return "obj"
+	case "endobj":
+		return "endobj"
+	case "R":
+		return "R"
+	case "stream":
+		return "stream"
+	case "endstream":
+		return "endstream"
+	case "true":
+		return "true"
+	case "false":
+		return "false"
+	case "null":
+		return "null"
+	case "xref":
+		return "xref"
+	case "trailer":
+		return "trailer"
+	case "startxref":
+		return "startxref"
+	}
+	return ""
 }
 
 // isRealText reports whether w is a PDF real: optional sign, digits with at
@@ -258,7 +359,15 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-func (s *scanner) hexString() ([]byte, error) {
+// stringLimit reports a string that does not fit in the room left for its
+// object.
+func stringLimit(start, max int64) error {
+	return &LimitError{What: fmt.Sprintf("the string at offset %d", start), Limit: max, Of: "the limit for one object"}
+}
+
+// hexString reads a hex string of at most room bytes (max is the object
+// limit, for the error).
+func (s *scanner) hexString(room, max int64) ([]byte, error) {
 	start := s.pos
 	var out []byte
 	var hi byte
@@ -287,13 +396,15 @@ func (s *scanner) hexString() ([]byte, error) {
 		} else {
 			hi, half = v, true
 		}
-		if len(out) > maxStringLen {
-			return nil, fmt.Errorf("offset %d: hex string too long", start)
+		if int64(len(out)) > room {
+			return nil, stringLimit(start-1, max)
 		}
 	}
 }
 
-func (s *scanner) literalString() ([]byte, error) {
+// literalString reads a literal string of at most room bytes (max is the
+// object limit, for the error).
+func (s *scanner) literalString(room, max int64) ([]byte, error) {
 	start := s.pos
 	var out []byte
 	depth := 1
@@ -302,8 +413,8 @@ func (s *scanner) literalString() ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("offset %d: string: %w", start, errEOF)
 		}
-		if len(out) > maxStringLen {
-			return nil, fmt.Errorf("offset %d: string too long", start)
+		if int64(len(out)) > room {
+			return nil, stringLimit(start-1, max)
 		}
 		switch c {
 		case '(':
@@ -430,13 +541,13 @@ func (l *lexer) parseObject(depth int) (Object, error) {
 		l.unread(t2)
 		return Integer(t.n), nil
 	case tReal:
-		return Real(t.s), nil
+		return Real(t.s), l.charge(int64(len(t.s)), t.pos)
 	case tName:
-		return Name(t.s), nil
+		return Name(t.s), l.charge(int64(len(t.s)), t.pos)
 	case tString:
-		return String{Value: t.b}, nil
+		return String{Value: t.b}, l.charge(int64(len(t.b)), t.pos)
 	case tHex:
-		return String{Value: t.b, Hex: true}, nil
+		return String{Value: t.b, Hex: true}, l.charge(int64(len(t.b)), t.pos)
 	case tArrayOpen:
 		arr := Array{}
 		for {
@@ -451,6 +562,9 @@ func (l *lexer) parseObject(depth int) (Object, error) {
 				return nil, fmt.Errorf("offset %d: array: %w", t.pos, errEOF)
 			}
 			l.unread(t)
+			if err := l.charge(elementCost, t.pos); err != nil {
+				return nil, err
+			}
 			v, err := l.parseObject(depth + 1)
 			if err != nil {
 				return nil, err
@@ -498,6 +612,9 @@ func (l *lexer) parseDictBody(depth int) (*Dict, error) {
 			return d, nil
 		}
 		l.unread(t2)
+		if err := l.charge(entryCost+int64(len(t.s)), t.pos); err != nil {
+			return nil, err
+		}
 		v, err := l.parseObject(depth + 1)
 		if err != nil {
 			return nil, err

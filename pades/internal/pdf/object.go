@@ -7,6 +7,12 @@
 // information of damaged files by scanning them. It never loads a whole file
 // into memory: objects are parsed where they lie and stream data is read only
 // for the object and cross-reference streams it must decode.
+//
+// A Reader stays within a Budget: what it holds at once (entries, decoded
+// object streams, cached objects, the stream being decoded) and what it
+// decodes in total are bounded, whatever the file declares, and a file that
+// needs more is refused with a *LimitError that names the object and the
+// limit.
 package pdf
 
 import (

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"iter"
+	"maps"
+	"slices"
 	"strconv"
 )
 
@@ -192,24 +194,13 @@ func (u *Update) Finish() error {
 	if u.prev >= 0 {
 		trailer.Set("Prev", Integer(u.prev))
 	}
-	entries := map[int]Entry{}
-	if u.prev < 0 { // repaired: list every object
-		for num, e := range rd.Entries() {
-			if e.Type != EntryFree && num > 0 {
-				entries[num] = e
-			}
-		}
-	}
-	for num, off := range u.offsets {
-		entries[num] = Entry{Type: EntryInUse, Offset: off, Gen: u.gens[num]}
-	}
 	var xrefOff int64
 	if u.form == XRefStream {
 		num := u.Alloc()
 		xrefOff = u.start + int64(len(u.body))
-		entries[num] = Entry{Type: EntryInUse, Offset: xrefOff}
+		u.offsets[num], u.gens[num] = xrefOff, 0 // as beginObject will record
 		trailer.Set("Size", Integer(u.next))
-		data, index, w := xrefStreamData(entries, u.prev < 0)
+		data, index, w := xrefStreamData(u.sectionEntries(), u.prev < 0)
 		d := NewDict()
 		d.Set("Type", Name("XRef"))
 		for _, k := range trailer.Keys() {
@@ -229,7 +220,7 @@ func (u *Update) Finish() error {
 	} else {
 		trailer.Set("Size", Integer(u.next))
 		xrefOff = u.start + int64(len(u.body))
-		u.body = appendXRefTable(u.body, entries, u.prev < 0)
+		u.body = appendXRefTable(u.body, u.sectionEntries(), u.prev < 0)
 		u.body = append(u.body, "trailer\n"...)
 		var err error
 		if u.body, err = AppendObject(u.body, trailer, nil); err != nil {
@@ -277,53 +268,134 @@ func (u *Update) ByteRange() [4]int64 {
 // ContentsSize returns the number of bytes the placeholder holds.
 func (u *Update) ContentsSize() int { return u.hexLen / 2 }
 
-// appendXRefTable appends a classic cross-reference table. A full table
-// (for a repaired file) is one subsection from object 0, with free entries
-// for the gaps; otherwise each run of consecutive numbers is a subsection.
-func appendXRefTable(buf []byte, entries map[int]Entry, full bool) []byte {
-	nums := make([]int, 0, len(entries)+1)
-	for n := range entries {
-		if n != 0 {
-			nums = append(nums, n)
+// sectionEntries yields the entries of the new cross-reference section in
+// the order of their numbers: for a repaired file every object the reader
+// found, with the update's own in place of those it rewrites, then the
+// update's new objects. They are read from the reader as they are written,
+// so that a file of millions of objects costs no copy of its entries.
+func (u *Update) sectionEntries() iter.Seq2[int, Entry] {
+	own := slices.Sorted(maps.Keys(u.offsets))
+	mine := func(n int) Entry { return Entry{Type: EntryInUse, Offset: u.offsets[n], Gen: u.gens[n]} }
+	return func(yield func(int, Entry) bool) {
+		i := 0
+		if u.prev < 0 { // repaired: list every object
+			for num, e := range u.rd.Entries() {
+				for ; i < len(own) && own[i] < num; i++ {
+					if !yield(own[i], mine(own[i])) {
+						return
+					}
+				}
+				if i < len(own) && own[i] == num {
+					e = mine(num)
+					i++
+				}
+				if num > 0 && !yield(num, e) {
+					return
+				}
+			}
+		}
+		for ; i < len(own); i++ {
+			if !yield(own[i], mine(own[i])) {
+				return
+			}
 		}
 	}
-	nums = append(nums, 0)
-	sort.Ints(nums)
-	if full {
-		last := nums[len(nums)-1]
-		nums = nums[:0]
-		for n := 0; n <= last; n++ {
-			nums = append(nums, n)
-		}
-	}
-	buf = append(buf, "xref\n"...)
-	for i := 0; i < len(nums); {
+}
+
+// xrefEntry is an entry of a new cross-reference section.
+type xrefEntry struct {
+	num int
+	e   Entry
+}
+
+// runs calls fn for each run of consecutive numbers in entries (sorted,
+// few) with its first number and its entries.
+func runs(entries []xrefEntry, fn func(first int, run []xrefEntry)) {
+	for i := 0; i < len(entries); {
 		j := i
-		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+		for j+1 < len(entries) && entries[j+1].num == entries[j].num+1 {
 			j++
 		}
-		buf = fmt.Appendf(buf, "%d %d\n", nums[i], j-i+1)
-		for _, n := range nums[i : j+1] {
-			e, ok := entries[n]
-			if !ok || n == 0 {
-				buf = append(buf, "0000000000 65535 f\r\n"...)
-				continue
-			}
-			buf = fmt.Appendf(buf, "%010d %05d n\r\n", e.Offset, e.Gen)
-		}
+		fn(entries[i].num, entries[i:j+1])
 		i = j + 1
 	}
+}
+
+// appendXRefTable appends a classic cross-reference table of entries, in
+// number order. A full table (for a repaired file) is one subsection from
+// object 0, with free entries for the gaps; otherwise each run of
+// consecutive numbers is a subsection.
+func appendXRefTable(buf []byte, entries iter.Seq2[int, Entry], full bool) []byte {
+	const free = "0000000000 65535 f\r\n"
+	row := func(buf []byte, e Entry) []byte {
+		buf = appendPadded(buf, e.Offset, 10)
+		buf = append(buf, ' ')
+		buf = appendPadded(buf, int64(e.Gen), 5)
+		return append(buf, " n\r\n"...)
+	}
+	buf = append(buf, "xref\n"...)
+	if full {
+		last := 0
+		for num := range entries {
+			last = num
+		}
+		buf = slices.Grow(buf, (last+1)*len(free)+32)
+		buf = fmt.Appendf(buf, "0 %d\n", last+1)
+		n := 0
+		for num, e := range entries {
+			for ; n < num; n++ {
+				buf = append(buf, free...)
+			}
+			buf = row(buf, e)
+			n = num + 1
+		}
+		if n == 0 {
+			buf = append(buf, free...)
+		}
+		return buf
+	}
+	list := []xrefEntry{{num: 0}}
+	for num, e := range entries {
+		list = append(list, xrefEntry{num, e})
+	}
+	runs(list, func(first int, run []xrefEntry) {
+		buf = fmt.Appendf(buf, "%d %d\n", first, len(run))
+		for _, x := range run {
+			if x.num == 0 {
+				buf = append(buf, free...)
+			} else {
+				buf = row(buf, x.e)
+			}
+		}
+	})
 	return buf
 }
 
-// xrefStreamData encodes the entries of a cross-reference stream. The
-// offset field is as wide as the largest offset needs, so files over 4 GiB
-// work.
-func xrefStreamData(entries map[int]Entry, full bool) ([]byte, Array, Array) {
-	nums := make([]int, 0, len(entries))
-	maxOff, maxF3 := int64(0), 0
+// appendPadded appends v (not negative) in decimal, zero-padded to width.
+func appendPadded(buf []byte, v int64, width int) []byte {
+	var b [20]byte
+	i := len(b)
+	for v >= 10 || len(b)-i < width-1 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	i--
+	b[i] = byte('0' + v)
+	return append(buf, b[i:]...)
+}
+
+// xrefStreamData encodes entries, in number order, as the data of a
+// cross-reference stream, with its /Index and /W. A full section (for a
+// repaired file) starts at object 0, with free entries for the gaps.
+func xrefStreamData(entries iter.Seq2[int, Entry], full bool) ([]byte, Array, Array) {
+	maxOff, maxF3, last := int64(0), 0, 0
+	var list []xrefEntry
 	for n, e := range entries {
-		nums = append(nums, n)
+		last = n
+		if !full {
+			list = append(list, xrefEntry{n, e})
+		}
 		switch e.Type {
 		case EntryInUse:
 			maxOff = max(maxOff, e.Offset)
@@ -333,7 +405,6 @@ func xrefStreamData(entries map[int]Entry, full bool) ([]byte, Array, Array) {
 			maxF3 = max(maxF3, e.Index)
 		}
 	}
-	sort.Ints(nums)
 	w2 := 1
 	for maxOff >= 1<<(8*w2) {
 		w2++
@@ -352,37 +423,30 @@ func xrefStreamData(entries map[int]Entry, full bool) ([]byte, Array, Array) {
 		binary.BigEndian.PutUint64(b[:], uint64(f3))
 		data = append(data, b[8-w3:]...)
 	}
+	entryRow := func(e Entry) {
+		if e.Type == EntryCompressed {
+			row(2, int64(e.Stream), e.Index)
+		} else {
+			row(1, e.Offset, e.Gen)
+		}
+	}
 	if full {
-		maxNum := nums[len(nums)-1]
-		index = Array{Integer(0), Integer(maxNum + 1)}
-		for n := 0; n <= maxNum; n++ {
-			e, ok := entries[n]
-			switch {
-			case !ok || n == 0:
+		index = Array{Integer(0), Integer(last + 1)}
+		n := 0
+		for num, e := range entries {
+			for ; n < num; n++ {
 				row(0, 0, 65535&(1<<(8*w3)-1))
-			case e.Type == EntryCompressed:
-				row(2, int64(e.Stream), e.Index)
-			default:
-				row(1, e.Offset, e.Gen)
 			}
+			entryRow(e)
+			n = num + 1
 		}
 	} else {
-		for i := 0; i < len(nums); {
-			j := i
-			for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
-				j++
+		runs(list, func(first int, run []xrefEntry) {
+			index = append(index, Integer(first), Integer(len(run)))
+			for _, x := range run {
+				entryRow(x.e)
 			}
-			index = append(index, Integer(nums[i]), Integer(j-i+1))
-			for k := i; k <= j; k++ {
-				e := entries[nums[k]]
-				if e.Type == EntryCompressed {
-					row(2, int64(e.Stream), e.Index)
-				} else {
-					row(1, e.Offset, e.Gen)
-				}
-			}
-			i = j + 1
-		}
+		})
 	}
 	return data, index, Array{Integer(1), Integer(w2), Integer(w3)}
 }
