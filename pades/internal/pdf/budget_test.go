@@ -112,6 +112,9 @@ func TestFreeEntriesNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rd.Repaired || rd.xref.n != 7 {
+		t.Fatalf("repaired %v (%s), %d entries stored; want the stream read and 7 entries", rd.Repaired, rd.RepairReason, rd.xref.n)
+	}
 	if rd.Sections[0].Count != 8388600/8 {
 		t.Errorf("section lists %d entries, want %d", rd.Sections[0].Count, 8388600/8)
 	}
@@ -124,21 +127,43 @@ func TestFreeEntriesNotStored(t *testing.T) {
 	}
 }
 
+// testFile writes a PDF file for a test and records where its objects start.
+type testFile struct {
+	bytes.Buffer
+	offs map[int]int
+}
+
+func newTestFile(version string) *testFile {
+	f := &testFile{offs: map[int]int{}}
+	f.WriteString("%PDF-" + version + "\n")
+	return f
+}
+
+// obj writes object num with the given body.
+func (f *testFile) obj(num int, body string) {
+	f.offs[num] = f.Len()
+	fmt.Fprintf(f, "%d 0 obj\n%s\nendobj\n", num, body)
+}
+
+// zlibBytes compresses b with zlib.
+func zlibBytes(b []byte) []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(b)
+	zw.Close()
+	return z.Bytes()
+}
+
 // objStmFile returns a file whose catalog, page tree and page are direct
 // objects and whose objects 11..15 live in object stream 10 and 21..25 in
 // object stream 20, each padded to pad decoded bytes.
 func objStmFile(t *testing.T, pad int) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	offs := map[int]int{}
-	obj := func(num int, body string) {
-		offs[num] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", num, body)
-	}
-	b.WriteString("%PDF-1.5\n")
-	obj(1, "<</Type/Catalog/Pages 2 0 R>>")
-	obj(2, "<</Type/Pages/Kids[3 0 R]/Count 1>>")
-	obj(3, "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1 1]>>")
+	b := newTestFile("1.5")
+	offs := b.offs
+	b.obj(1, "<</Type/Catalog/Pages 2 0 R>>")
+	b.obj(2, "<</Type/Pages/Kids[3 0 R]/Count 1>>")
+	b.obj(3, "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1 1]>>")
 	for _, sn := range []int{10, 20} {
 		var head, body strings.Builder
 		for i := 1; i <= 5; i++ {
@@ -146,13 +171,10 @@ func objStmFile(t *testing.T, pad int) []byte {
 			fmt.Fprintf(&body, "<</N %d>> ", sn+i)
 		}
 		plain := head.String() + body.String() + strings.Repeat(" ", pad-head.Len()-body.Len())
-		var z bytes.Buffer
-		zw := zlib.NewWriter(&z)
-		zw.Write([]byte(plain))
-		zw.Close()
+		z := zlibBytes([]byte(plain))
 		offs[sn] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n<</Type/ObjStm/N 5/First %d/Filter/FlateDecode/Length %d>>stream\n", sn, head.Len(), z.Len())
-		b.Write(z.Bytes())
+		fmt.Fprintf(b, "%d 0 obj\n<</Type/ObjStm/N 5/First %d/Filter/FlateDecode/Length %d>>stream\n", sn, head.Len(), len(z))
+		b.Write(z)
 		b.WriteString("\nendstream\nendobj\n")
 	}
 	xref := b.Len()
@@ -169,9 +191,9 @@ func objStmFile(t *testing.T, pad int) []byte {
 			rows = append(rows, 0, 0, 0, 0, 0)
 		}
 	}
-	fmt.Fprintf(&b, "30 0 obj\n<</Type/XRef/Size 31/W[1 3 1]/Root 1 0 R/Length %d>>stream\n", len(rows))
+	fmt.Fprintf(b, "30 0 obj\n<</Type/XRef/Size 31/W[1 3 1]/Root 1 0 R/Length %d>>stream\n", len(rows))
 	b.Write(rows)
-	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xref)
+	fmt.Fprintf(b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xref)
 	return b.Bytes()
 }
 
@@ -253,13 +275,7 @@ func TestDecodeFilters(t *testing.T) {
 	for i := range plain {
 		plain[i] = byte(i*7 + i/6)
 	}
-	deflate := func(b []byte) []byte {
-		var z bytes.Buffer
-		zw := zlib.NewWriter(&z)
-		zw.Write(b)
-		zw.Close()
-		return z.Bytes()
-	}
+	deflate := zlibBytes
 	// png encodes rows of 6 bytes (3 bytes per pixel) with filter typ
 	png := func(typ byte) []byte {
 		var out []byte
@@ -374,34 +390,29 @@ func mustDict(t *testing.T, s string) *Dict {
 // use at offset 0) is gone, although free entries are not stored; a hybrid
 // section's stream fills only what its table leaves free.
 func TestNewerSectionHides(t *testing.T) {
-	var b bytes.Buffer
-	offs := map[int]int{}
-	obj := func(num int, body string) {
-		offs[num] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", num, body)
-	}
+	b := newTestFile("1.4")
+	offs := b.offs
 	table := func(prev int, rows ...string) int {
 		x := b.Len()
-		fmt.Fprintf(&b, "xref\n0 1\n0000000000 65535 f \n")
+		fmt.Fprintf(b, "xref\n0 1\n0000000000 65535 f \n")
 		for _, r := range rows {
 			b.WriteString(r)
 		}
-		fmt.Fprintf(&b, "trailer\n<</Size 6/Root 1 0 R")
+		fmt.Fprintf(b, "trailer\n<</Size 6/Root 1 0 R")
 		if prev > 0 {
-			fmt.Fprintf(&b, "/Prev %d", prev)
+			fmt.Fprintf(b, "/Prev %d", prev)
 		}
 		b.WriteString(">>\n")
 		return x
 	}
-	b.WriteString("%PDF-1.4\n")
-	obj(1, "<</Type/Catalog/Pages 2 0 R>>")
-	obj(2, "<</Type/Pages/Kids[]/Count 0>>")
-	obj(4, "(four)")
-	obj(5, "(five)")
+	b.obj(1, "<</Type/Catalog/Pages 2 0 R>>")
+	b.obj(2, "<</Type/Pages/Kids[]/Count 0>>")
+	b.obj(4, "(four)")
+	b.obj(5, "(five)")
 	first := table(0, "1 2\n", fmt.Sprintf("%010d 00000 n \n%010d 00000 n \n", offs[1], offs[2]),
 		"4 2\n", fmt.Sprintf("%010d 00000 n \n%010d 00000 n \n", offs[4], offs[5]))
 	second := table(first, "4 2\n0000000000 00001 f \n0000000000 00000 n \n")
-	fmt.Fprintf(&b, "startxref\n%d\n%%%%EOF\n", second)
+	fmt.Fprintf(b, "startxref\n%d\n%%%%EOF\n", second)
 	data := b.Bytes()
 	rd, err := Open(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -439,25 +450,20 @@ func TestNewerSectionHides(t *testing.T) {
 // TestHybridPrecedence: in a hybrid section the table's objects in use
 // win over its stream's, whose entries fill what the table marks free.
 func TestHybridPrecedence(t *testing.T) {
-	var b bytes.Buffer
-	offs := map[int]int{}
-	obj := func(num int, body string) {
-		offs[num] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", num, body)
-	}
-	b.WriteString("%PDF-1.5\n")
-	obj(1, "<</Type/Catalog/Pages 2 0 R>>")
-	obj(2, "<</Type/Pages/Kids[]/Count 0>>")
-	obj(3, "(table)")
+	b := newTestFile("1.5")
+	offs := b.offs
+	b.obj(1, "<</Type/Catalog/Pages 2 0 R>>")
+	b.obj(2, "<</Type/Pages/Kids[]/Count 0>>")
+	b.obj(3, "(table)")
 	head, body := "3 0 4 9 ", "(stream) (stream) "
 	offs[10] = b.Len()
-	fmt.Fprintf(&b, "10 0 obj\n<</Type/ObjStm/N 2/First %d/Length %d>>stream\n%s%s\nendstream\nendobj\n", len(head), len(head)+len(body), head, body)
+	fmt.Fprintf(b, "10 0 obj\n<</Type/ObjStm/N 2/First %d/Length %d>>stream\n%s%s\nendstream\nendobj\n", len(head), len(head)+len(body), head, body)
 	offs[11] = b.Len()
 	rows := []byte{2, 10, 0, 2, 10, 1, 1, byte(offs[10]), 0}
-	fmt.Fprintf(&b, "11 0 obj\n<</Type/XRef/Size 12/W[1 1 1]/Index[3 2 10 1]/Length %d>>stream\n%s\nendstream\nendobj\n", len(rows), rows)
+	fmt.Fprintf(b, "11 0 obj\n<</Type/XRef/Size 12/W[1 1 1]/Index[3 2 10 1]/Length %d>>stream\n%s\nendstream\nendobj\n", len(rows), rows)
 	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 5\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n%010d 00000 n \n0000000000 00001 f \n", offs[1], offs[2], offs[3])
-	fmt.Fprintf(&b, "trailer\n<</Size 12/Root 1 0 R/XRefStm %d>>\nstartxref\n%d\n%%%%EOF\n", offs[11], x)
+	fmt.Fprintf(b, "xref\n0 5\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n%010d 00000 n \n0000000000 00001 f \n", offs[1], offs[2], offs[3])
+	fmt.Fprintf(b, "trailer\n<</Size 12/Root 1 0 R/XRefStm %d>>\nstartxref\n%d\n%%%%EOF\n", offs[11], x)
 	data := b.Bytes()
 	rd, err := Open(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
