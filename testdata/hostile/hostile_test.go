@@ -46,7 +46,7 @@ func TestCLIWithinBudget(t *testing.T) {
 	if _, err := devpki.LoadOrGenerate(pki, devpki.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	key, cert := filepath.Join(pki, devpki.SignerRSAKeyFile), filepath.Join(pki, devpki.SignerRSACertFile)
+	key, cert, chain := filepath.Join(pki, devpki.SignerRSAKeyFile), filepath.Join(pki, devpki.SignerRSACertFile), filepath.Join(pki, devpki.ChainFile)
 
 	const overMemory = "exceeds the memory budget of 64 MiB"
 	cases := []struct {
@@ -81,7 +81,7 @@ func TestCLIWithinBudget(t *testing.T) {
 				out := filepath.Join(outDir, "signed.pdf")
 				args := []string{"inspect", in}
 				if command == "sign" {
-					args = []string{"sign", "-key", key, "-cert", cert, in, out}
+					args = []string{"sign", "-key", key, "-cert", cert, "-chain", chain, in, out}
 				}
 				var stdout, stderr bytes.Buffer
 				cmd := exec.Command(bin, args...)
