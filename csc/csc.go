@@ -2,8 +2,12 @@
 // API v2 subset that hashsvc serves and that the remote signer speaks, and
 // the object identifiers and RSASSA-PSS parameters they carry.
 //
-// The subset covers info, credentials/list, credentials/info and
-// signatures/signHash, plus hashsvc's own CAdES endpoint (/v1/cades/sign).
+// The subset covers info, credentials/list, credentials/info,
+// credentials/authorize, credentials/sendOTP and signatures/signHash, plus
+// hashsvc's own CAdES endpoint (/v1/cades/sign). The same messages serve
+// CSC API v1.0.4 (/csc/v1/...): the requests also carry the v1 field names
+// (hash, hashAlgo), which [SignHashRequest.Normalize] and
+// [AuthorizeRequest.Normalize] merge into the v2 ones.
 // Binary values (hashes, signatures, certificates, parameters) are base64
 // with padding, as the CSC specification requires.
 package csc
@@ -149,6 +153,9 @@ type CredentialInfo struct {
 	SCAL         string   `json:"SCAL,omitempty"`
 	Multisign    int      `json:"multisign"`
 	Lang         string   `json:"lang,omitempty"`
+	// PIN and OTP describe how an explicit credential is authorized.
+	PIN *PINInfo `json:"PIN,omitempty"`
+	OTP *OTPInfo `json:"OTP,omitempty"`
 }
 
 // KeyInfo describes a credential's key: its status ("enabled"), the
@@ -178,13 +185,17 @@ type CertInfo struct {
 // SignHashRequest is the body of POST /csc/v2/signatures/signHash. Hashes
 // holds one or more base64 hashes (a batch), each of the size of the hash
 // algorithm. OperationMode is "S" (synchronous, the default); hashsvc does
-// not support "A". SAD is accepted and ignored: credentials use the
-// implicit authorization mode, the API key alone authorizes signing.
+// not support "A". SAD, from credentials/authorize, is required for an
+// explicit credential and must name these hashes; an implicit credential
+// (a seal) signs on the API key alone. Hash and HashAlgo are the CSC v1
+// names of Hashes and HashAlgorithmOID.
 type SignHashRequest struct {
 	CredentialID     string   `json:"credentialID"`
 	SAD              string   `json:"SAD,omitempty"`
-	Hashes           []string `json:"hashes"`
+	Hashes           []string `json:"hashes,omitempty"`
+	Hash             []string `json:"hash,omitempty"`
 	HashAlgorithmOID string   `json:"hashAlgorithmOID,omitempty"`
+	HashAlgo         string   `json:"hashAlgo,omitempty"`
 	SignAlgo         string   `json:"signAlgo"`
 	SignAlgoParams   string   `json:"signAlgoParams,omitempty"`
 	OperationMode    string   `json:"operationMode,omitempty"`
@@ -216,6 +227,9 @@ type CAdESSignRequest struct {
 	// ValidationData asks for the certificates, OCSP responses and CRLs
 	// of the signer's and the TSA's paths, for the client's /DSS (B-LT).
 	ValidationData bool `json:"validationData,omitempty"`
+	// SAD is required for an explicit credential: credentials/authorize
+	// for Digest gives it.
+	SAD string `json:"SAD,omitempty"`
 }
 
 // CAdESSignResponse answers /v1/cades/sign with a base64 DER ContentInfo

@@ -41,6 +41,12 @@ func (s *Server) handleCAdESSign(w http.ResponseWriter, r *http.Request, key *ap
 	if why := checkHash(digest, h); why != "" {
 		return nil, badRequest("digest %s", why)
 	}
+	if oid, _ := csc.HashOID(h); true {
+		if ae := s.authorizeSignature(w, r, key, cr, OpCAdES, req.SAD, oid, [][]byte{digest}); ae != nil {
+			return nil, ae
+		}
+	}
+
 	_, rsaKey := cr.chain[0].PublicKey.(*rsa.PublicKey)
 	opts := cms.Options{Hash: h}
 	switch req.SignAlgo {

@@ -62,6 +62,10 @@ type Config struct {
 	// Info is what /csc/v2/info reports.
 	Info InfoConfig `yaml:"info"`
 
+	// Consent configures explicit credentials: codes, SADs, lockout,
+	// one-time certificates.
+	Consent ConsentConfig `yaml:"consent"`
+
 	// dir is the directory of the configuration file; relative paths in
 	// the file are relative to it.
 	dir string
@@ -97,6 +101,10 @@ type APIKeyConfig struct {
 	// ClientCertSHA256, when set with mTLS, binds the key to a client
 	// certificate: the hex SHA-256 of its DER.
 	ClientCertSHA256 string `yaml:"client_cert_sha256"`
+	// Operations, when set, limits the key to these operations: OpCAdES
+	// ("cades", where the service builds the signed attributes itself)
+	// and/or OpSignHash ("signHash", any hash).
+	Operations []string `yaml:"operations"`
 }
 
 // CredentialConfig is one signing credential.
@@ -118,6 +126,12 @@ type CredentialConfig struct {
 	// PasswordEnv names an environment variable holding it.
 	PasswordFile string `yaml:"password_file"`
 	PasswordEnv  string `yaml:"password_env"`
+	// AuthMode is "implicit" (the default: a seal, which the API key
+	// alone may use) or "explicit" (a person: each signHash needs a SAD
+	// from credentials/authorize, which takes the Signer's code or PIN).
+	AuthMode string `yaml:"auth_mode"`
+	// Signer is the person of an explicit credential.
+	Signer *SignerConfig `yaml:"signer"`
 }
 
 // TSAConfig names the time-stamping authority.
@@ -259,7 +273,7 @@ func (c *Config) Check() error {
 			}
 		}
 	}
-	return nil
+	return c.checkConsent()
 }
 
 // path resolves a path from the configuration file.

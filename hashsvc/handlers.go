@@ -54,6 +54,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, _ *apiKey) (
 	if s.cfg.TLS != nil && s.cfg.TLS.ClientCA != "" {
 		resp.AuthType = append(resp.AuthType, "TLS")
 	}
+	cscVersion(r, &resp)
 	return resp, nil
 }
 
@@ -110,9 +111,9 @@ func (s *Server) credentialInfo(cr *credential, certs string, certInfo bool) (cs
 	ci := csc.CredentialInfo{
 		Description: cr.description,
 		Key:         csc.KeyInfo{Status: "enabled", Algo: cr.algos, Len: cr.keyLen, Curve: cr.curve},
-		AuthMode:    "implicit",
 		Multisign:   s.cfg.Limits.MaxBatch,
 	}
+	s.describeAuth(&ci, cr.id)
 	ci.Cert.Status = "valid"
 	if now := time.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		ci.Cert.Status = "expired"
@@ -257,6 +258,9 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, key *api
 	if ae := s.decode(r, &req); ae != nil {
 		return nil, ae
 	}
+	if err := req.Normalize(); err != nil {
+		return nil, badRequest("%v", err)
+	}
 	cr, ae := s.credential(r, key, req.CredentialID)
 	if ae != nil {
 		return nil, ae
@@ -290,6 +294,9 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, key *api
 		digests[i] = d
 	}
 	info(r).hashes = len(digests)
+	if ae := s.authorizeSignature(w, r, key, cr, OpSignHash, req.SAD, alg.hashOID, digests); ae != nil {
+		return nil, ae
+	}
 	sigs, ae := s.sign(r, cr, alg, "signHash", digests)
 	if ae != nil {
 		return nil, ae

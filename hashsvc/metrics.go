@@ -25,6 +25,8 @@ type metrics struct {
 	latency    map[string]*histogram
 	auditFails uint64
 	inFlight   int64
+	codes      map[[2]string]uint64 // channel, result (consentmetrics.go)
+	consent    map[[2]string]uint64 // object (sad, onetime), event
 }
 
 type histogram struct {
@@ -39,6 +41,8 @@ func newMetrics() *metrics {
 		signatures: map[[2]string]uint64{},
 		errors:     map[[2]string]uint64{},
 		latency:    map[string]*histogram{},
+		codes:      map[[2]string]uint64{},
+		consent:    map[[2]string]uint64{},
 	}
 }
 
@@ -114,6 +118,10 @@ func (m *metrics) write(w io.Writer) {
 	pairs("hashsvc_signatures_total", m.signatures, "credential", "operation")
 	header("hashsvc_errors_total", "counter", "Error responses by route and CSC error code.")
 	pairs("hashsvc_errors_total", m.errors, "route", "error")
+	header("hashsvc_codes_total", "counter", "One-time codes and PINs by channel and result: sent, undelivered, verified, failed (wrong), refused (locked out).")
+	pairs("hashsvc_codes_total", m.codes, "channel", "result")
+	header("hashsvc_consent_total", "counter", "SADs (issued, used, refused) and one-time credentials (issued, destroyed).")
+	pairs("hashsvc_consent_total", m.consent, "object", "event")
 	header("hashsvc_audit_failures_total", "counter", "Audit log appends that failed; no signature was returned for them.")
 	fmt.Fprintf(&b, "hashsvc_audit_failures_total %d\n", m.auditFails)
 	header("hashsvc_requests_in_flight", "gauge", "Requests being handled.")

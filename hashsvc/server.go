@@ -36,6 +36,7 @@ import (
 
 	"hashsign/csc"
 	"hashsign/ltv"
+	"hashsign/signer"
 )
 
 // OpenAPI is the OpenAPI 3 description of the service, served at
@@ -68,6 +69,15 @@ type Options struct {
 	// time-stamping authority, and those to the OCSP responders, CRL
 	// servers and CA issuers when /v1/cades/sign collects validation data.
 	TSATransport http.RoundTripper
+
+	// Now, if not nil, is the clock of consent: codes, SADs, lockouts
+	// and one-time credentials (tests move it).
+	Now func() time.Time
+	// CA, if not nil, issues one-time certificates instead of the CA of
+	// Config.Consent.OneTime; OneTimeKeys, if not nil, makes their keys
+	// (else they are made in memory).
+	CA          *CA
+	OneTimeKeys KeyGenerator
 }
 
 // Server is the hash-signing service.
@@ -84,8 +94,16 @@ type Server struct {
 	trustHTTP  *http.Client
 	trustRoots *x509.CertPool
 	handler    http.Handler
-	draining   atomic.Bool
-	closed     atomic.Bool
+	// consent: codes, SADs, one-time credentials (consent.go, onetime.go)
+	consent  *consent
+	clock    func() time.Time
+	onetime  *oneTimes
+	ca       *CA
+	caCloser signer.Signer
+	keygen   KeyGenerator
+	issued   []*x509.Certificate
+	draining atomic.Bool
+	closed   atomic.Bool
 }
 
 // New loads the credentials and the audit log and returns a server ready to
@@ -140,6 +158,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 		s.audit = a
 	}
+	if err := s.initConsent(ctx, opts); err != nil {
+		s.closeCredentials()
+		if opts.Audit == nil {
+			s.audit.Close()
+		}
+		return nil, err
+	}
 	s.handler = s.routes(opts.Mount)
 	return s, nil
 }
@@ -157,6 +182,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closeCredentials()
+	if err := s.closeConsent(); err != nil {
+		s.log.Error("closing the consent state", "err", err)
+	}
 	if err := s.audit.Close(); err != nil {
 		return fmt.Errorf("closing the audit log: %w", err)
 	}
@@ -256,6 +284,7 @@ func (s *Server) routes(mount map[string]http.Handler) http.Handler {
 	mux.HandleFunc(csc.PathCredentialsInfo, s.post(s.handleCredentialsInfo, true))
 	mux.HandleFunc(csc.PathSignHash, s.post(s.handleSignHash, true))
 	mux.HandleFunc(csc.PathCAdESSign, s.post(s.handleCAdESSign, true))
+	s.cscRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -499,6 +528,9 @@ func (s *Server) credential(r *http.Request, key *apiKey, id string) (*credentia
 		return nil, badRequest("credentialID is required")
 	}
 	info(r).credential = id
+	if cr, ae, ok := s.oneTimeCredential(r.Context(), key, id); ok {
+		return cr, ae
+	}
 	if !key.cfg.allows(id) {
 		return nil, &apiError{http.StatusForbidden, csc.ErrAccessDenied,
 			fmt.Sprintf("API key %q may not use credential %q", key.cfg.ID, id)}

@@ -60,6 +60,9 @@ type Options struct {
 	TSA bool
 	// Logger receives the service's logs.
 	Logger *slog.Logger
+	// Service, if not nil, adjusts the options of hashsvc.New (a clock,
+	// an issuing CA) before the server starts.
+	Service func(*hashsvc.Options)
 }
 
 // PKI returns the test PKI shared by the tests of every package.
@@ -120,7 +123,11 @@ func NewServer(t testing.TB, opts Options) *Server {
 	if opts.Edit != nil {
 		opts.Edit(s.Config)
 	}
-	svc, err := hashsvc.New(context.Background(), hashsvc.Options{Config: s.Config, Audit: opts.Audit, Mount: mount, Logger: opts.Logger})
+	so := hashsvc.Options{Config: s.Config, Audit: opts.Audit, Mount: mount, Logger: opts.Logger}
+	if opts.Service != nil {
+		opts.Service(&so)
+	}
+	svc, err := hashsvc.New(context.Background(), so)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
