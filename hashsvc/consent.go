@@ -415,11 +415,12 @@ func (s *Server) CheckCode(ctx context.Context, keyID, requestID, credentialID, 
 		}
 		return err
 	case wrong != nil:
-		s.metrics.code(ch, "failed")
-		rec.Operation = "code.failed." + ch
+		result := "failed"
 		if errors.Is(wrong, ErrLocked) {
-			rec.Operation = "code.locked." + ch
+			result = "locked"
 		}
+		s.metrics.code(ch, result)
+		rec.Operation = "code." + result + "." + ch
 		s.auditEvent(ctx, rec)
 		return wrong
 	}

@@ -118,7 +118,7 @@ func (m *metrics) write(w io.Writer) {
 	pairs("hashsvc_signatures_total", m.signatures, "credential", "operation")
 	header("hashsvc_errors_total", "counter", "Error responses by route and CSC error code.")
 	pairs("hashsvc_errors_total", m.errors, "route", "error")
-	header("hashsvc_codes_total", "counter", "One-time codes and PINs by channel and result: sent, undelivered, verified, failed (wrong), refused (locked out).")
+	header("hashsvc_codes_total", "counter", "One-time codes and PINs by channel and result: sent, undelivered, verified, failed (wrong), locked (the wrong answer that locked the signer out), refused (while locked out).")
 	pairs("hashsvc_codes_total", m.codes, "channel", "result")
 	header("hashsvc_consent_total", "counter", "SADs (issued, used, refused) and one-time credentials (issued, destroyed).")
 	pairs("hashsvc_consent_total", m.consent, "object", "event")
