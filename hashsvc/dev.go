@@ -2,6 +2,9 @@ package hashsvc
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +29,9 @@ const (
 	DevChainFile  = "chain.pem"
 	DevAPIKeyFile = "api-key"  // the dev API key, allowed every credential (mode 0600)
 	DevAuditFile  = "audit.db" // the audit log
+	// DevSecretFile keys the stored codes and derives the TOTP secrets
+	// (consent.secret_file).
+	DevSecretFile = "consent-secret"
 )
 
 // Credential IDs of the development service.
@@ -167,6 +173,14 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 	if apiKey == "" {
 		return nil, fmt.Errorf("%s is empty", keyFile)
 	}
+	secretFile := filepath.Join(dir, DevSecretFile)
+	if _, err := os.Stat(secretFile); errors.Is(err, fs.ErrNotExist) {
+		b := make([]byte, 32)
+		rand.Read(b)
+		if err := writeFileAtomic(secretFile, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 
 	trust, err := devtrust.New(p, devtrust.Options{Logger: opts.Logger})
 	if err != nil {
@@ -189,6 +203,14 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		Credentials: creds,
 		TSA:         TSAConfig{URL: info.TSA, Roots: info.RootFile},
 		Info:        InfoConfig{Name: "hashsvc (development)", Description: "Development hash-signing service with a test PKI. Not for real signatures."},
+		Consent:     ConsentConfig{SecretFile: secretFile},
+	}
+	// One-time certificates come from the intermediate CA, and the OCSP
+	// responder answers for them.
+	ca := &CA{
+		Signer: p.Intermediate.Key, Chain: []*x509.Certificate{p.Intermediate.Cert},
+		OCSP: info.OCSP, CAIssuers: info.URL + devpki.IntermediateCertPath, CRL: info.URL + devpki.IntermediateCRLPath,
+		Issued: func(c *x509.Certificate) { trust.AddCertificate(c) },
 	}
 	srv, err := New(ctx, Options{
 		Config: cfg,
@@ -204,9 +226,13 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		// so that requests in flight still get time-stamps while the
 		// listener shuts down.
 		TSATransport: handlerTransport{th},
+		CA:           ca,
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range srv.OneTimeCertificates() {
+		trust.AddCertificate(c)
 	}
 	return &Dev{Server: srv, Listener: ln, URL: info.URL, APIKey: apiKey, PKI: p, Trust: trust, Info: info}, nil
 }

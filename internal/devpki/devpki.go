@@ -33,7 +33,7 @@ import (
 // Version identifies the layout and contents of generated PKIs. It changes
 // whenever a change to this package makes previously written directories
 // unsuitable, and is part of the name returned by [DefaultDir].
-const Version = "1"
+const Version = "2"
 
 // Default validity settings used when the corresponding [Options] field is
 // zero.
@@ -84,6 +84,12 @@ func oidExtensionExtendedKeyUsage() asn1.ObjectIdentifier {
 // oidKeyPurposeTimeStamping returns id-kp-timeStamping (RFC 5280).
 func oidKeyPurposeTimeStamping() asn1.ObjectIdentifier {
 	return asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+}
+
+// oidKeyPurposeDocumentSigning returns id-kp-documentSigning (RFC 9336),
+// which the signer certificates carry.
+func oidKeyPurposeDocumentSigning() asn1.ObjectIdentifier {
+	return asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
 }
 
 // oidOCSPNoCheck returns id-pkix-ocsp-nocheck (RFC 6960, section
@@ -142,8 +148,8 @@ type PKI struct {
 
 	// SignerRSA, SignerRSA3072, SignerP256 and SignerP384 are end-entity
 	// certificates with key usage digitalSignature and contentCommitment
-	// (nonRepudiation) and RSA-2048, RSA-3072, ECDSA P-256 and ECDSA
-	// P-384 keys. SignerRSA3072 is nil unless Options.RSA3072 was set.
+	// (nonRepudiation), extended key usage id-kp-documentSigning (RFC
+	// 9336), and RSA-2048, RSA-3072, ECDSA P-256 and ECDSA P-384 keys. SignerRSA3072 is nil unless Options.RSA3072 was set.
 	SignerRSA     *Identity
 	SignerRSA3072 *Identity
 	SignerP256    *Identity
@@ -314,17 +320,20 @@ func Generate(opts Options) (*PKI, error) {
 	}
 
 	signerUsage := x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
-	if p.SignerRSA, err = g.issueLeaf(keys[2], p.Intermediate, SignerRSACN, signerUsage, true, nil); err != nil {
+	docSigning := func(t *x509.Certificate) {
+		t.UnknownExtKeyUsage = []asn1.ObjectIdentifier{oidKeyPurposeDocumentSigning()}
+	}
+	if p.SignerRSA, err = g.issueLeaf(keys[2], p.Intermediate, SignerRSACN, signerUsage, true, docSigning); err != nil {
 		return nil, err
 	}
-	if p.SignerP256, err = g.issueLeaf(keys[3], p.Intermediate, SignerP256CN, signerUsage, true, nil); err != nil {
+	if p.SignerP256, err = g.issueLeaf(keys[3], p.Intermediate, SignerP256CN, signerUsage, true, docSigning); err != nil {
 		return nil, err
 	}
-	if p.SignerP384, err = g.issueLeaf(keys[4], p.Intermediate, SignerP384CN, signerUsage, true, nil); err != nil {
+	if p.SignerP384, err = g.issueLeaf(keys[4], p.Intermediate, SignerP384CN, signerUsage, true, docSigning); err != nil {
 		return nil, err
 	}
 	if opts.RSA3072 {
-		if p.SignerRSA3072, err = g.issueLeaf(keys[7], p.Intermediate, SignerRSA3072CN, signerUsage, true, nil); err != nil {
+		if p.SignerRSA3072, err = g.issueLeaf(keys[7], p.Intermediate, SignerRSA3072CN, signerUsage, true, docSigning); err != nil {
 			return nil, err
 		}
 	}

@@ -116,6 +116,9 @@ func TestCertificateFields(t *testing.T) {
 		if c.Subject.CommonName != tc.cn || c.KeyUsage != signerUsage || c.PublicKeyAlgorithm != tc.algo {
 			t.Errorf("%s: CN %q, KeyUsage %v, algorithm %v", tc.cn, c.Subject.CommonName, c.KeyUsage, c.PublicKeyAlgorithm)
 		}
+		if len(c.UnknownExtKeyUsage) != 1 || !c.UnknownExtKeyUsage[0].Equal(oidKeyPurposeDocumentSigning()) || len(c.ExtKeyUsage) != 0 {
+			t.Errorf("%s: extended key usage %v %v, want id-kp-documentSigning alone", tc.cn, c.ExtKeyUsage, c.UnknownExtKeyUsage)
+		}
 		var size int
 		switch k := c.PublicKey.(type) {
 		case *rsa.PublicKey:
