@@ -226,7 +226,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// signatures under way (deferred calls run last in, first out).
 		pool := &pkcs11.Pool{}
 		defer pool.Close()
-		srv, err = hashsvc.New(ctx, hashsvc.Options{Config: cfg, Logger: log, KeyOpeners: keyOpeners(pool)})
+		srv, err = hashsvc.New(ctx, hashsvc.Options{Config: cfg, Logger: log, KeyOpeners: keyOpeners(pool), OneTimeKeys: oneTimeKeys(cfg, pool)})
 		if err != nil {
 			return err
 		}
