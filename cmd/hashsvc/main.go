@@ -7,6 +7,8 @@
 //	hashsvc dev info DIR
 //	hashsvc apikey new [-id ID] [-credentials ID,ID]
 //	hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+//	hashsvc totp enrol -config FILE -person ID -account NAME
+//	hashsvc pin hash < PIN
 //	hashsvc example-config
 //	hashsvc openapi
 //
@@ -36,6 +38,11 @@
 // of records and the head hash; with -head it also checks that a head noted
 // earlier is still in the chain. It exits 1 if the chain is broken.
 //
+// totp enrol enrols a signer (the id of an explicit credential's signer)
+// for codes from an authenticator app and prints the provisioning URI
+// (otpauth://totp/...) to show as a QR code. pin hash reads a PIN from
+// standard input and prints the bcrypt hash for a signer's pin_bcrypt.
+//
 // Every command exits 0 on success; otherwise it prints one line on standard
 // error and exits non-zero (2 for usage errors).
 package main
@@ -64,6 +71,8 @@ const usage = `usage:
   hashsvc dev info DIR                         what a client of the development service needs
   hashsvc apikey new [-id ID] [-credentials ID,ID]
   hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
+  hashsvc totp enrol -config FILE -person ID -account NAME
+  hashsvc pin hash < PIN                       bcrypt hash of a signer's PIN
   hashsvc example-config                       print a commented configuration file
   hashsvc openapi                              print the OpenAPI 3 document
 `
@@ -112,6 +121,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		name = "audit verify"
 		err = cmdAuditVerify(ctx, args[2:], stdout)
+	case "totp":
+		if len(args) < 2 || args[1] != "enrol" {
+			err = usagef("want: hashsvc totp enrol")
+			break
+		}
+		name = "totp enrol"
+		err = cmdTOTPEnrol(ctx, args[2:], stdout)
+	case "pin":
+		if len(args) < 2 || args[1] != "hash" {
+			err = usagef("want: hashsvc pin hash")
+			break
+		}
+		name = "pin hash"
+		err = cmdPINHash(args[2:], os.Stdin, stdout)
 	case "dev":
 		if len(args) < 2 || args[1] != "info" {
 			err = usagef("want: hashsvc dev info DIR")

@@ -130,3 +130,45 @@ func (r *recorder) post(t *testing.T, path string, body any) (int, map[string]an
 	}
 	return w.Code, v
 }
+
+// TestConsentCommands: pin hash prints a bcrypt hash of the PIN, and totp
+// enrol a provisioning URI (TestTOTP checks that its codes are accepted).
+func TestConsentCommands(t *testing.T) {
+	var out bytes.Buffer
+	if err := cmdPINHash(nil, strings.NewReader("4711\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword(bytes.TrimSpace(out.Bytes()), []byte("4711")) != nil {
+		t.Errorf("pin hash printed %q", out.String())
+	}
+	if err := cmdPINHash(nil, strings.NewReader("12\n"), &out); err == nil {
+		t.Error("a 2-character PIN was hashed")
+	}
+	hashsvctest.PKI(t)
+	pki := devpki.DefaultDir()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Repeat("cd", 32)), 0o600)
+	_, sum, _ := hashsvc.NewAPIKey()
+	cfg := `audit: {path: audit.db}
+api_keys: [{id: k, sha256: "` + sum + `", credentials: ["*"]}]
+consent: {secret_file: secret}
+credentials:
+  - id: grace
+    key: ` + filepath.Join(pki, devpki.SignerP256KeyFile) + `
+    cert: ` + filepath.Join(pki, devpki.SignerP256CertFile) + `
+    auth_mode: explicit
+    signer: {name: Grace, otp: totp}
+`
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600)
+	out.Reset()
+	var errOut bytes.Buffer
+	if code := run(context.Background(), []string{"totp", "enrol", "-config", filepath.Join(dir, "config.yaml"), "-person", "grace", "-account", "grace@example.org"}, &out, &errOut); code != 0 {
+		t.Fatalf("totp enrol: %d %s", code, errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "otpauth://totp/hashsvc:grace@example.org?") || !strings.Contains(out.String(), "secret=") {
+		t.Errorf("totp enrol printed %q", out.String())
+	}
+	if code := run(context.Background(), []string{"totp", "enrol", "-config", filepath.Join(dir, "config.yaml")}, &out, &errOut); code != 2 {
+		t.Errorf("totp enrol without -person: exit %d, want 2", code)
+	}
+}
