@@ -542,7 +542,7 @@ func TestOperationsEndpoints(t *testing.T) {
 	if code != 200 || doc != string(file) {
 		t.Error("/openapi.yaml is not the repository's openapi.yaml")
 	}
-	for _, p := range []string{csc.PathInfo, csc.PathCredentialsList, csc.PathCredentialsInfo, csc.PathSignHash, csc.PathCAdESSign, "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	for _, p := range []string{csc.PathInfo, csc.PathCredentialsList, csc.PathCredentialsInfo, csc.PathSignHash, csc.PathCAdESSign, csc.PathCredentialsAuthorize, csc.PathCredentialsSendOTP, "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
 		if !strings.Contains(doc, "\n  "+p+":\n") {
 			t.Errorf("openapi.yaml does not describe %s", p)
 		}
