@@ -158,7 +158,7 @@ func signPDF(t *testing.T, s *cscV1, dev string, roots *x509.CertPool, out strin
 	defer f.Abort()
 	opts := &pades.SignOptions{
 		Level: pades.LevelBLT, TSA: &ltv.TSAClient{URLs: []string{dev + "/tsa"}, Roots: roots},
-		Fetcher: &ltv.Fetcher{Roots: roots}, Info: pades.SignatureInfo{Reason: "CSC v1 client"},
+		Validation: &ltv.Fetcher{Roots: roots}, Info: pades.SignatureInfo{Reason: "CSC v1 client"},
 	}
 	if _, err := pades.Sign(ctx, bytes.NewReader(src), int64(len(src)), f, s, opts); err != nil {
 		t.Fatal(err)
