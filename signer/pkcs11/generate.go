@@ -8,6 +8,15 @@ import (
 	"slices"
 )
 
+// moduleAndPIN returns the checked module path and the PIN that u names.
+func moduleAndPIN(u *URI) (path, pin string, hasPIN bool, err error) {
+	if path, err = modulePath(u); err != nil {
+		return "", "", false, err
+	}
+	pin, hasPIN, err = u.PIN()
+	return path, pin, hasPIN, err
+}
+
 // tokenOf returns the logged-in token that uri selects (module, token
 // attributes, PIN); uri need not name a key.
 func (p *Pool) tokenOf(ctx context.Context, uri string) (*token, error) {
@@ -15,11 +24,7 @@ func (p *Pool) tokenOf(ctx context.Context, uri string) (*token, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := modulePath(u)
-	if err != nil {
-		return nil, err
-	}
-	pin, hasPIN, err := u.PIN()
+	path, pin, hasPIN, err := moduleAndPIN(u)
 	if err != nil {
 		return nil, err
 	}

@@ -49,11 +49,7 @@ func (p *Pool) List(ctx context.Context, uri string) ([]TokenInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := modulePath(u)
-	if err != nil {
-		return nil, err
-	}
-	pin, hasPIN, err := u.PIN()
+	path, pin, hasPIN, err := moduleAndPIN(u)
 	if err != nil {
 		return nil, err
 	}

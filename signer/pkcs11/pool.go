@@ -127,11 +127,7 @@ func (p *Pool) Open(ctx context.Context, uri string, opts *OpenOptions) (*Signer
 	if u.Type != "" && u.Type != "private" {
 		return nil, fmt.Errorf("pkcs11: URI %s has type=%s; a signing key is type=private", u, u.Type)
 	}
-	path, err := modulePath(u)
-	if err != nil {
-		return nil, err
-	}
-	pin, hasPIN, err := u.PIN()
+	path, pin, hasPIN, err := moduleAndPIN(u)
 	if err != nil {
 		return nil, err
 	}
