@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/crypto/ocsp"
 
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
@@ -239,6 +240,23 @@ func TestOneTimeBLT(t *testing.T) {
 		t.Errorf("signer certificate names %q", got)
 	}
 	hashsvctest.Validate(t, validator, filepath.Join(dir, hashsvc.DevRootFile), "B-LT", out)
+	// the development OCSP responder answers "good" for the one-time
+	// certificate (the validator could fall back to the CRL)
+	oreq, err := ocsp.CreateRequest(ot.Chain[0], ot.Chain[1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(d.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(oreq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if or, err := ocsp.ParseResponseForCert(der, ot.Chain[0], ot.Chain[1]); err != nil {
+		t.Errorf("OCSP for the one-time certificate: %v", err)
+	} else if or.Status != ocsp.Good {
+		t.Errorf("OCSP for the one-time certificate: status %d, want %d (good)", or.Status, ocsp.Good)
+	}
 
 	if err := d.DestroyOneTime(ctx, ot.ID, "request completed"); err != nil {
 		t.Fatal(err)
