@@ -58,7 +58,6 @@ var (
 	ErrRateLimited = errors.New("a code was sent too recently")
 	ErrInvalidSAD  = errors.New("invalid SAD")
 	ErrNotExplicit = errors.New("the credential is not explicit")
-	ErrEnded       = errors.New("the one-time credential has ended")
 	ErrDelivery    = errors.New("the code could not be delivered")
 )
 
@@ -212,6 +211,11 @@ func openConsent(ctx context.Context, c *Config) (*consent, error) {
 }
 
 func (k *consent) close() error { return k.db.Close() }
+
+// Mailer returns the mailer of consent.smtp, or nil when none is
+// configured, for messages of the service's own (such as links to a
+// consent page).
+func (s *Server) Mailer() *Mailer { return s.consent.mailer }
 
 // now returns the server's clock.
 func (s *Server) now() time.Time {
