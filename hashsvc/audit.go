@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -48,7 +51,9 @@ type Record struct {
 // not append.
 type AuditLog interface {
 	Append(ctx context.Context, recs []Record) error
-	// Ping reports whether the log can be written.
+	// Ping reports whether the log can be written. The server calls it at
+	// start and for /readyz. After an Append failed, Ping fails until an
+	// Append, or a write that Ping tries itself, succeeds.
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -97,7 +102,8 @@ CREATE TABLE IF NOT EXISTS audit_head (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	count INTEGER NOT NULL,
 	head  TEXT NOT NULL
-);`
+);
+CREATE TABLE IF NOT EXISTS audit_probe (pad BLOB);`
 
 // SQLiteAudit is an AuditLog in an SQLite database (modernc.org/sqlite).
 // Each record carries the hash of the previous one, and the table
@@ -109,7 +115,11 @@ CREATE TABLE IF NOT EXISTS audit_head (
 // is on stable storage when Append returns.
 type SQLiteAudit struct {
 	db   *sql.DB
+	path string
 	reqs chan *appendReq
+	// failed is the size in bytes of the last append when it failed,
+	// 0 once a write succeeds: Ping reports it.
+	failed atomic.Int64
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -124,7 +134,10 @@ type appendReq struct {
 // maxGroup bounds how many Append calls share one transaction.
 const maxGroup = 128
 
-// OpenAudit opens (creating if needed) the audit database at path.
+// OpenAudit opens (creating if needed) the audit database at path, a file:
+// in-memory databases are refused. A new database and its -wal and -shm
+// files are readable by their owner only (0600). OpenAudit fails unless
+// the database can be written.
 func OpenAudit(ctx context.Context, path string) (*SQLiteAudit, error) {
 	db, err := openAuditDB(path, false)
 	if err != nil {
@@ -134,9 +147,32 @@ func OpenAudit(ctx context.Context, path string) (*SQLiteAudit, error) {
 		db.Close()
 		return nil, fmt.Errorf("audit: creating tables in %s: %w", path, err)
 	}
-	a := &SQLiteAudit{db: db, reqs: make(chan *appendReq), stop: make(chan struct{}), done: make(chan struct{})}
+	a := &SQLiteAudit{db: db, path: path, reqs: make(chan *appendReq), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := a.probe(ctx, true, probePad); err != nil {
+		db.Close()
+		return nil, err
+	}
 	go a.writer()
 	return a, nil
+}
+
+// auditURI returns the SQLite URI of the database file path with the query
+// q. The path is made absolute and escaped, so that a "?", "#" or "%" in it
+// names the file and does not end the path.
+func auditURI(path string, q url.Values) (string, error) {
+	if path == "" || path == ":memory:" {
+		return "", fmt.Errorf("audit: %q is not a database file; the audit log must be kept in a file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("audit: %s: %w", path, err)
+	}
+	p := filepath.ToSlash(abs)
+	if p[0] != '/' {
+		p = "/" + p // a Windows drive: file:///C:/...
+	}
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	return u.String(), nil
 }
 
 func openAuditDB(path string, readOnly bool) (*sql.DB, error) {
@@ -150,16 +186,97 @@ func openAuditDB(path string, readOnly bool) (*sql.DB, error) {
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Set("_txlock", "immediate")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	uri, err := auditURI(path, q)
+	if err != nil {
+		return nil, err
+	}
+	if !readOnly {
+		// SQLite creates the -wal and -shm files with the permissions
+		// of the database file.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			f.Close()
+		case !errors.Is(err, os.ErrExist):
+			return nil, fmt.Errorf("audit: creating %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return nil, fmt.Errorf("audit: opening %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := db.Ping(); err != nil {
+	if err := checkAuditFile(db, path); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("audit: opening %s: %w", path, err)
+		return nil, err
 	}
 	return db, nil
+}
+
+// checkAuditFile opens db and checks that its main database is a file, not
+// an in-memory database that would vanish on exit.
+func checkAuditFile(db *sql.DB, path string) error {
+	rows, err := db.Query(`PRAGMA database_list`)
+	if err != nil {
+		return fmt.Errorf("audit: opening %s: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seq        int
+			name, file string
+		)
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			return fmt.Errorf("audit: opening %s: %w", path, err)
+		}
+		if name == "main" {
+			if file == "" {
+				return fmt.Errorf("audit: %s opens an in-memory database; the audit log must be kept in a file", path)
+			}
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: opening %s: %w", path, err)
+	}
+	return fmt.Errorf("audit: opening %s: no main database", path)
+}
+
+// probePad is the size of the blob that a probe writes: two pages, so
+// that a database that cannot grow fails the probe. After a failed append,
+// the probe writes as much as the append did, up to maxProbePad.
+const (
+	probePad    = 8192
+	maxProbePad = 4 << 20
+)
+
+// probe checks that the database can be written: it inserts and deletes a
+// blob of pad bytes in one transaction, which it commits when commit is set
+// (the data then reaches the disk) and rolls back otherwise (read-only and
+// locked databases and a full page count are still found, without a disk
+// write).
+func (a *SQLiteAudit) probe(ctx context.Context, commit bool, pad int64) (err error) {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit: %s cannot be written: %w", a.path, err)
+	}
+	defer func() {
+		if err != nil || !commit {
+			tx.Rollback()
+		}
+	}()
+	if _, err = tx.ExecContext(ctx, `INSERT INTO audit_probe (pad) VALUES (zeroblob(?))`, pad); err != nil {
+		return fmt.Errorf("audit: %s cannot be written: %w", a.path, err)
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM audit_probe`); err != nil {
+		return fmt.Errorf("audit: %s cannot be written: %w", a.path, err)
+	}
+	if commit {
+		if err = tx.Commit(); err != nil {
+			return fmt.Errorf("audit: %s cannot be written: %w", a.path, err)
+		}
+	}
+	return nil
 }
 
 // Append stores recs, setting their Seq, PrevHash and RecordHash, and
@@ -204,10 +321,28 @@ func (a *SQLiteAudit) writer() {
 			}
 		}
 		err := a.write(group)
+		if err != nil {
+			a.failed.Store(groupSize(group))
+		} else {
+			a.failed.Store(0)
+		}
 		for _, r := range group {
 			r.err <- err
 		}
 	}
+}
+
+// groupSize estimates the bytes that the records of group take in the
+// database.
+func groupSize(group []*appendReq) int64 {
+	n := int64(1)
+	for _, req := range group {
+		for _, r := range req.recs {
+			n += 256 + int64(2*len(r.Hash)+len(r.KeyID)+len(r.Credential)+len(r.Operation)+
+				len(r.HashAlgorithm)+len(r.SignAlgorithm)+len(r.RequestID))
+		}
+	}
+	return n
 }
 
 // write appends the records of group in one transaction.
@@ -268,16 +403,24 @@ func (a *SQLiteAudit) write(group []*appendReq) (err error) {
 	return nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database can be written, with a write that it
+// rolls back. After an append failed, Ping fails until an append, or a
+// write as large as the failed one that Ping commits, succeeds: only a
+// committed write finds a full disk.
 func (a *SQLiteAudit) Ping(ctx context.Context) error {
 	select {
 	case <-a.stop:
 		return errors.New("audit: log is closed")
 	default:
 	}
-	if err := a.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("audit: %w", err)
+	failed := a.failed.Load()
+	if failed == 0 {
+		return a.probe(ctx, false, probePad)
 	}
+	if err := a.probe(ctx, true, min(max(failed, probePad), maxProbePad)); err != nil {
+		return fmt.Errorf("the last append failed, and still: %w", err)
+	}
+	a.failed.CompareAndSwap(failed, 0)
 	return nil
 }
 

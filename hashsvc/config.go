@@ -29,6 +29,13 @@ const (
 	DefaultMaxBatch        = 256
 	DefaultRequestTimeout  = 30 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+
+	DefaultMaxConnections    = 512
+	DefaultMaxSigning        = 64
+	DefaultRatePerKey        = 50
+	DefaultBurstPerKey       = 100
+	DefaultIdempotencyWindow = 10 * time.Minute
+	DefaultIdempotencyBytes  = 16 << 20
 )
 
 // AllCredentials in an API key's credential list allows every credential.
@@ -65,6 +72,14 @@ type Config struct {
 	// Consent configures explicit credentials: codes, SADs, lockout,
 	// one-time certificates.
 	Consent ConsentConfig `yaml:"consent"`
+
+	// Metrics configures /metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
+
+	// InsecurePlainHTTP lets the service serve plain HTTP on an address
+	// that is not loopback, where API keys and hashes cross the network
+	// in clear. Without it, Serve refuses to.
+	InsecurePlainHTTP bool `yaml:"insecure_plain_http"`
 
 	// dir is the directory of the configuration file; relative paths in
 	// the file are relative to it.
@@ -132,6 +147,11 @@ type CredentialConfig struct {
 	AuthMode string `yaml:"auth_mode"`
 	// Signer is the person of an explicit credential.
 	Signer *SignerConfig `yaml:"signer"`
+
+	// SignOutsideValidity lets the credential sign before its
+	// certificate's notBefore and after its notAfter. By default such
+	// requests are refused.
+	SignOutsideValidity bool `yaml:"sign_outside_validity"`
 }
 
 // TSAConfig names the time-stamping authority.
@@ -157,6 +177,35 @@ type LimitsConfig struct {
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 30s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxConnections bounds the connections open at once; more wait to
+	// be accepted (default 512).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxSigning bounds the signHash and cades/sign requests that sign
+	// at once; more are answered 429 (default 64).
+	MaxSigning int `yaml:"max_signing"`
+	// RatePerKey is the sustained rate of authenticated requests each
+	// API key may make, per second, and BurstPerKey how many it may make
+	// at once (defaults 50 and 100). More are answered 429 with
+	// Retry-After.
+	RatePerKey  float64 `yaml:"rate_per_key"`
+	BurstPerKey int     `yaml:"burst_per_key"`
+	// IdempotencyWindow is how long the answer to a signing request
+	// with an Idempotency-Key is kept, so that a retry of it gets the
+	// same answer instead of a second signature (default 10m), and
+	// IdempotencyBytes bounds the memory of the answers kept (default
+	// 16 MiB; the oldest go first).
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
+	IdempotencyBytes  int           `yaml:"idempotency_bytes"`
+}
+
+// MetricsConfig configures /metrics.
+type MetricsConfig struct {
+	// Listen, when set, serves /metrics on this address only (see
+	// Server.ServeMetrics), not on the service's address.
+	Listen string `yaml:"listen"`
+	// SHA256, when set, is the hex SHA-256 of a bearer key that
+	// /metrics requires (`hashsvc apikey new` makes one).
+	SHA256 string `yaml:"sha256"`
 }
 
 // InfoConfig is reported by /csc/v2/info.
@@ -206,6 +255,9 @@ func (c *Config) Check() error {
 	if c.Audit.Path == "" {
 		return errors.New("audit.path is required: every signature is recorded")
 	}
+	if c.Audit.Path == ":memory:" || strings.HasPrefix(c.Audit.Path, "file:") {
+		return fmt.Errorf("audit.path %q: give the path of a database file (not an SQLite URI nor an in-memory database)", c.Audit.Path)
+	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		c.Limits.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -220,6 +272,9 @@ func (c *Config) Check() error {
 	}
 	if c.TSA.Timeout <= 0 {
 		c.TSA.Timeout = 10 * time.Second
+	}
+	if err := c.checkLimits(); err != nil {
+		return err
 	}
 	if len(c.Credentials) == 0 {
 		return errors.New("no credentials")

@@ -26,7 +26,7 @@ func (s *Server) cscRoutes(mux *http.ServeMux) {
 	mux.HandleFunc(csc.PathV1CredentialsInfo, s.post(s.handleCredentialsInfo, true))
 	mux.HandleFunc(csc.PathV1CredentialsAuthorize, s.post(s.handleAuthorize, true))
 	mux.HandleFunc(csc.PathV1CredentialsSendOTP, s.post(s.handleSendOTP, true))
-	mux.HandleFunc(csc.PathV1SignHash, s.post(s.handleSignHash, true))
+	mux.HandleFunc(csc.PathV1SignHash, s.post(s.idempotent(s.handleSignHash), true))
 }
 
 // cscVersion adjusts an info answer to the API version of its path.

@@ -201,6 +201,11 @@ func resolveAlgorithm(cr *credential, signAlgo, hashOID, paramsB64 string) (algo
 		if err != nil {
 			return algorithm{}, badRequest("signAlgoParams: %v", err)
 		}
+		if salt == 0 {
+			// crypto/rsa reads a SaltLength of 0 as "as long as
+			// possible", which would not verify under these parameters.
+			return algorithm{}, badRequest("RSASSA-PSS saltLength 0 is not supported; use a salt as long as the hash (%d bytes)", ph.Size())
+		}
 		if pub, ok := cr.chain[0].PublicKey.(*rsa.PublicKey); ok {
 			if most := (pub.N.BitLen()-1+7)/8 - ph.Size() - 2; salt > most {
 				return algorithm{}, badRequest("RSASSA-PSS saltLength %d is too long for a %d-bit key (at most %d)", salt, pub.N.BitLen(), most)
@@ -312,6 +317,14 @@ func (s *Server) handleSignHash(w http.ResponseWriter, r *http.Request, key *api
 // before returning them. Nothing is returned if the audit log fails.
 func (s *Server) sign(r *http.Request, cr *credential, alg algorithm, op string, digests [][]byte) ([][]byte, *apiError) {
 	ctx := r.Context()
+	if ae := checkValidity(cr, s.now()); ae != nil {
+		return nil, ae
+	}
+	done, ae := s.guards.startSigning(r)
+	if ae != nil {
+		return nil, ae
+	}
+	defer done()
 	sigs, err := signAll(ctx, cr.signer, digests, alg.opts)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -33,11 +33,14 @@ var uriScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
 type credential struct {
 	id          string
 	description string
-	signer      signer.Signer
-	chain       []*x509.Certificate
-	algos       []string // signAlgo OIDs the key supports
-	keyLen      int
-	curve       string
+	// outsideValidity lets the credential sign outside its
+	// certificate's validity period.
+	outsideValidity bool
+	signer          signer.Signer
+	chain           []*x509.Certificate
+	algos           []string // signAlgo OIDs the key supports
+	keyLen          int
+	curve           string
 }
 
 // openCredential loads one credential's key through the file loaders or
@@ -71,7 +74,7 @@ func openCredential(ctx context.Context, c *Config, cc CredentialConfig, openers
 		closeSigner(s)
 		return nil, fmt.Errorf("credential %q: the key has no certificate", cc.ID)
 	}
-	cr := &credential{id: cc.ID, description: cc.Description, signer: s, chain: chain}
+	cr := &credential{id: cc.ID, description: cc.Description, signer: s, chain: chain, outsideValidity: cc.SignOutsideValidity}
 	switch pub := chain[0].PublicKey.(type) {
 	case *rsa.PublicKey:
 		cr.keyLen = pub.N.BitLen()
@@ -89,6 +92,9 @@ func openCredential(ctx context.Context, c *Config, cc CredentialConfig, openers
 
 // openKeyFile opens a PEM key file or a PKCS #12 file.
 func openKeyFile(cc CredentialConfig) (signer.Signer, error) {
+	if err := checkKeyFile("key", cc.Key); err != nil {
+		return nil, err
+	}
 	switch strings.ToLower(filepath.Ext(cc.Key)) {
 	case ".p12", ".pfx":
 		pass, err := credentialPassword(cc)
@@ -107,6 +113,9 @@ func openKeyFile(cc CredentialConfig) (signer.Signer, error) {
 func credentialPassword(cc CredentialConfig) (string, error) {
 	switch {
 	case cc.PasswordFile != "":
+		if err := checkKeyFile("password_file", cc.PasswordFile); err != nil {
+			return "", err
+		}
 		b, err := os.ReadFile(cc.PasswordFile)
 		if err != nil {
 			return "", fmt.Errorf("reading password_file: %w", err)

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +103,8 @@ type Server struct {
 	caCloser signer.Signer
 	keygen   KeyGenerator
 	issued   []*x509.Certificate
+	guards   *guards
+	idem     *idemCache
 	draining atomic.Bool
 	closed   atomic.Bool
 }
@@ -120,7 +123,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, creds: map[string]*credential{}, keys: newKeyring(cfg.APIKeys), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, creds: map[string]*credential{}, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(),
+		guards: newGuards(cfg), idem: newIdemCache(cfg.Limits.IdempotencyWindow, cfg.Limits.IdempotencyBytes, time.Now)}
 	for _, cc := range cfg.Credentials {
 		cr, err := openCredential(ctx, cfg, cc, opts.KeyOpeners)
 		if err != nil {
@@ -130,6 +134,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.creds[cc.ID] = cr
 		s.credIDs = append(s.credIDs, cc.ID)
 		log.Info("credential loaded", "credential", cc.ID, "subject", cr.chain[0].Subject.String(), "key_bits", cr.keyLen)
+		warnValidity(log, cr, time.Now())
 	}
 	if cfg.TSA.URL != "" {
 		tc := &ltv.TSAClient{URLs: []string{cfg.TSA.URL}, HTTP: &http.Client{Timeout: cfg.TSA.Timeout, Transport: opts.TSATransport}}
@@ -157,6 +162,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.audit = a
+	} else if err := s.audit.Ping(ctx); err != nil {
+		s.closeCredentials()
+		return nil, fmt.Errorf("the audit log cannot be written: %w", err)
 	}
 	if err := s.initConsent(ctx, opts); err != nil {
 		s.closeCredentials()
@@ -201,6 +209,9 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 	if c.TLS == nil {
 		return nil, nil
 	}
+	if err := checkKeyFile("tls.key", c.path(c.TLS.Key)); err != nil {
+		return nil, err
+	}
 	cert, err := tls.LoadX509KeyPair(c.path(c.TLS.Cert), c.path(c.TLS.Key))
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
@@ -224,19 +235,28 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 // Serve accepts connections on ln (wrapping it in TLS when configured)
 // until ctx is done. It then stops accepting, reports not ready, and waits
 // up to Config.Limits.ShutdownTimeout for the requests in flight to finish
-// before returning.
+// before returning. It keeps at most Config.Limits.MaxConnections
+// connections open, and refuses to serve plain HTTP on an address that is
+// not loopback unless Config.InsecurePlainHTTP is set.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	tc, err := s.cfg.TLSConfig()
+	return s.serve(ctx, ln, s.handler, "the service")
+}
+
+// ServeMetrics serves /metrics alone on ln, as Serve serves the service,
+// for a configuration with Metrics.Listen.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.guards.metricsHandler(s.metrics))
+	return s.serve(ctx, ln, mux, "/metrics")
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, handler http.Handler, what string) error {
+	ln, err := s.listener(ln, what)
 	if err != nil {
 		return err
 	}
-	if tc != nil {
-		ln = tls.NewListener(ln, tc)
-	} else if !onLoopback(ln.Addr()) {
-		s.log.Warn("serving plain HTTP on an address that is not loopback: API keys and hashes cross the network in clear; configure tls (see config.example.yaml)", "addr", ln.Addr().String())
-	}
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       s.cfg.Limits.RequestTimeout,
 		WriteTimeout:      s.cfg.Limits.RequestTimeout + 10*time.Second,
@@ -282,15 +302,17 @@ func (s *Server) routes(mount map[string]http.Handler) http.Handler {
 	mux.HandleFunc(csc.PathInfo, s.post(s.handleInfo, false))
 	mux.HandleFunc(csc.PathCredentialsList, s.post(s.handleCredentialsList, true))
 	mux.HandleFunc(csc.PathCredentialsInfo, s.post(s.handleCredentialsInfo, true))
-	mux.HandleFunc(csc.PathSignHash, s.post(s.handleSignHash, true))
-	mux.HandleFunc(csc.PathCAdESSign, s.post(s.handleCAdESSign, true))
+	mux.HandleFunc(csc.PathSignHash, s.post(s.idempotent(s.handleSignHash), true))
+	mux.HandleFunc(csc.PathCAdESSign, s.post(s.idempotent(s.handleCAdESSign), true))
 	s.cscRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", s.metrics)
+	if s.cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", s.guards.metricsHandler(s.metrics))
+	}
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(OpenAPI)
@@ -314,6 +336,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.audit.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("audit log unavailable\n"))
 		return
@@ -329,6 +352,9 @@ type reqInfo struct {
 	hashes     int
 	errCode    string
 	errDesc    string
+	// retryAfter, when positive, is the Retry-After of an error answer,
+	// in seconds.
+	retryAfter int
 }
 
 type ctxKey struct{}
@@ -447,6 +473,9 @@ func badRequest(format string, args ...any) *apiError {
 func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	ri := info(r)
 	ri.errCode, ri.errDesc = e.code, e.desc
+	if ri.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ri.retryAfter))
+	}
 	if e.status == http.StatusUnauthorized {
 		v := `Bearer realm="hashsvc"`
 		if e.code == csc.ErrInvalidToken {
@@ -493,6 +522,10 @@ func (s *Server) post(h handlerFunc, auth bool) http.HandlerFunc {
 			}
 			key = k
 			info(r).keyID = k.cfg.ID
+			if ae := s.guards.allow(r, k.cfg.ID); ae != nil {
+				writeError(w, r, ae)
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
 		v, ae := h(w, r, key)

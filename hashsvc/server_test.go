@@ -675,39 +675,3 @@ type addrListener struct {
 }
 
 func (l addrListener) Addr() net.Addr { return l.addr }
-
-// TestPlainHTTPWarning: Serve warns when it serves plain HTTP on an address
-// that is not loopback.
-func TestPlainHTTPWarning(t *testing.T) {
-	for _, tc := range []struct {
-		addr string
-		warn bool
-	}{
-		{"127.0.0.1:8443", false},
-		{"[::1]:8443", false},
-		{"0.0.0.0:8443", true},
-		{"[::]:8443", true},
-		{"192.0.2.10:8443", true},
-	} {
-		t.Run(tc.addr, func(t *testing.T) {
-			var logs hashsvctest.SyncBuffer
-			s := hashsvctest.NewServer(t, hashsvctest.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr, err := net.ResolveTCPAddr("tcp", tc.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel() // Serve shuts down at once; the warning comes before
-			if err := s.Service.Serve(ctx, addrListener{ln, addr}); err != nil {
-				t.Fatal(err)
-			}
-			if warned := strings.Contains(logs.String(), "plain HTTP"); warned != tc.warn {
-				t.Errorf("warned %v, want %v; logs:\n%s", warned, tc.warn, logs.String())
-			}
-		})
-	}
-}
