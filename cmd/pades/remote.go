@@ -87,11 +87,24 @@ func (f *remoteFlags) client(log *slog.Logger) (*remote.Client, error) {
 	return remote.NewClient(f.url, opts)
 }
 
-// signer returns the remote Signer that the flags describe.
-func (f *remoteFlags) signer(ctx context.Context, log *slog.Logger) (*remote.Signer, error) {
+// signer returns the remote Signer that the flags describe. When certPath
+// is not empty (-cert), the service's certificate for the credential must
+// be the first certificate of that file.
+func (f *remoteFlags) signer(ctx context.Context, log *slog.Logger, certPath string) (*remote.Signer, error) {
+	var pin *x509.Certificate
+	if certPath != "" {
+		certs, err := readCertificates(certPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading -cert: %w", err)
+		}
+		pin = certs[0]
+	}
 	c, err := f.client(log)
 	if err != nil {
 		return nil, err
+	}
+	if pin != nil {
+		return remote.NewPinnedSigner(ctx, c, f.credential, pin)
 	}
 	return remote.NewSigner(ctx, c, f.credential)
 }

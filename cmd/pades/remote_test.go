@@ -19,6 +19,7 @@ import (
 	"hashsign/csc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
+	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/signer/remote"
 	"hashsign/testdata/pdfgen"
@@ -70,7 +71,7 @@ func intact(t *testing.T, path string) {
 // -api-key-file apiKeyFile.
 func remoteSigner(ctx context.Context, url, credential, apiKeyFile string) (*remote.Signer, error) {
 	f := remoteFlags{url: url, credential: credential, apiKeyFile: apiKeyFile, timeout: time.Minute, retries: 4}
-	return f.signer(ctx, slog.New(slog.DiscardHandler))
+	return f.signer(ctx, slog.New(slog.DiscardHandler), "")
 }
 
 func TestRemoteSigner(t *testing.T) {
@@ -146,4 +147,32 @@ func TestRetriesLoggedWithV(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRemoteCertPinned: with -remote, -cert names the certificate the
+// service must have for the credential; another one stops the signature
+// before any hash is sent.
+func TestRemoteCertPinned(t *testing.T) {
+	s := hashsvctest.NewServer(t, hashsvctest.Options{})
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeInputs(t, dir, 1)[0]
+	key := writeKey(t, s.Keys[hashsvctest.KeyAll])
+	sign := func(cert, out string) (int, string) {
+		code, _, stderr := runCLI("sign", "-remote", s.URL, "-credential", hashsvctest.CredP256, "-api-key-file", key, "-cert", cert, in, out)
+		return code, stderr
+	}
+	code, stderr := sign(filepath.Join(pki, devpki.SignerP384CertFile), filepath.Join(dir, "wrong.pdf"))
+	if code != 1 || !strings.Contains(stderr, "not the expected one") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("another certificate: exit %d %q, want 1 and one line", code, stderr)
+	}
+	noOutput(t, dir, in)
+	if req, sigs := signHashMetrics(t, s.URL, hashsvctest.CredP256); req != 0 || sigs != 0 {
+		t.Errorf("with another certificate, %d signHash requests made %d signatures, want none", req, sigs)
+	}
+	out := filepath.Join(dir, "right.pdf")
+	if code, stderr := sign(filepath.Join(pki, devpki.SignerP256CertFile), out); code != 0 {
+		t.Fatalf("the credential's certificate: exit %d %s", code, stderr)
+	}
+	intact(t, out)
 }

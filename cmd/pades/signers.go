@@ -27,7 +27,7 @@ type signerFlags struct {
 // register adds the signer flags to fs.
 func (f *signerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "private key file (PEM: PKCS#8, PKCS#1 or SEC1)")
-	fs.StringVar(&f.cert, "cert", "", "signer certificate (PEM); may also hold the chain")
+	fs.StringVar(&f.cert, "cert", "", "signer certificate (PEM); may also hold the chain. With -remote, the service's certificate must be this one")
 	fs.Var(&f.chain, "chain", "intermediate certificates (PEM), repeatable")
 	fs.StringVar(&f.p12, "p12", "", "PKCS#12 file holding the key and certificates")
 	fs.StringVar(&f.p12Pass, "p12-pass", "", "password of the PKCS#12 file")
@@ -54,7 +54,7 @@ func (f *signerFlags) open(ctx context.Context, stderr io.Writer) (signer.Signer
 		if f.key != "" || f.p12 != "" || f.pk.set() {
 			return nil, nil, usagef("give one of -remote, -key, -p12 and -pkcs11")
 		}
-		s, err := f.rf.signer(ctx, f.logger(stderr))
+		s, err := f.rf.signer(ctx, f.logger(stderr), f.cert)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -4,7 +4,10 @@
 // its byte-range digest.
 //
 // A Client talks to the service, retrying with backoff on connection
-// errors and 5xx answers but never on 4xx ones. A Signer is a signer.Signer
+// errors, 5xx answers and 429 (too many requests) but never on other 4xx
+// ones. Every call carries an idempotency key, the same on each retry, so
+// that a service that signed but whose answer was lost answers
+// the retry with the same signatures instead of signing again. A Signer is a signer.Signer
 // for one credential; it checks every signature the service returns against
 // the credential's certificate before handing it on, and signs many hashes
 // per request with SignBatch. A Batcher gathers the signatures that many
@@ -37,7 +40,7 @@ import (
 // Errors that the errors of this package wrap, for errors.Is.
 var (
 	// ErrUnavailable: the service could not be reached, or kept answering
-	// 5xx, after all attempts.
+	// 5xx or 429, after all attempts.
 	ErrUnavailable = errors.New("signing service unavailable")
 	// ErrUnauthorized: the service refused the API key (401).
 	ErrUnauthorized = errors.New("the signing service refused the API key")
@@ -45,16 +48,23 @@ var (
 	ErrForbidden = errors.New("the API key may not use this credential")
 	// ErrNotFound: no such credential (404).
 	ErrNotFound = errors.New("no such credential")
+	// ErrCertificateMismatch: the service's certificate for the
+	// credential is not the one the caller pinned (NewPinnedSigner).
+	ErrCertificateMismatch = errors.New("the signing service's certificate for the credential is not the expected one")
 	// ErrBadSignature: a returned signature does not verify with the
 	// credential's certificate.
 	ErrBadSignature = errors.New("the signing service returned a signature that does not verify with the credential's certificate")
 )
 
+// IdempotencyKeyHeader carries the idempotency key of a request: the
+// same on each retry of one call.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
 // maxResponse bounds the size of a response body.
 const maxResponse = 16 << 20
 
 // RetryPolicy controls retries of failed requests. Requests are retried on
-// connection errors and on 5xx answers, never on 4xx answers.
+// connection errors, on 5xx answers and on 429, never on other 4xx answers.
 type RetryPolicy struct {
 	// Attempts is the total number of attempts (default 4; 1 disables
 	// retries).
@@ -196,7 +206,7 @@ func (e *Error) Error() string {
 }
 
 // Is makes 401, 403 and 404 answers match ErrUnauthorized, ErrForbidden
-// and ErrNotFound, and 5xx answers ErrUnavailable.
+// and ErrNotFound, and 5xx and 429 answers ErrUnavailable.
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
@@ -206,7 +216,7 @@ func (e *Error) Is(target error) bool {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnavailable:
-		return e.StatusCode >= 500
+		return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests
 	}
 	return false
 }
@@ -227,10 +237,12 @@ func (c *Client) call(ctx context.Context, path string, req, resp any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the %s request: %w", path, err)
 	}
-	reqID := newRequestID()
+	// One request ID and one idempotency key for every attempt: a
+	// retry of a signing request whose answer was lost gets that answer.
+	reqID, idemKey := newRequestID(), newRequestID()
 	var last *attemptError
 	for attempt := 1; ; attempt++ {
-		last = c.attempt(ctx, path, reqID, body, resp)
+		last = c.attempt(ctx, path, reqID, idemKey, body, resp)
 		if last == nil {
 			return nil
 		}
@@ -272,7 +284,7 @@ func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
 
 // attempt makes one request. Its errors are not prefixed with the
 // package name; call adds it.
-func (c *Client) attempt(ctx context.Context, path, reqID string, body []byte, resp any) *attemptError {
+func (c *Client) attempt(ctx context.Context, path, reqID, idemKey string, body []byte, resp any) *attemptError {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return &attemptError{err: err}
@@ -281,6 +293,7 @@ func (c *Client) attempt(ctx context.Context, path, reqID string, body []byte, r
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("Authorization", "Bearer "+c.apiKey)
 	hr.Header.Set("X-Request-Id", reqID)
+	hr.Header.Set(IdempotencyKeyHeader, idemKey)
 	hresp, err := c.http.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -308,7 +321,7 @@ func (c *Client) attempt(ctx context.Context, path, reqID string, body []byte, r
 		if e.Code == "" {
 			e.Description = http.StatusText(hresp.StatusCode)
 		}
-		ae := &attemptError{err: e, retry: hresp.StatusCode >= 500}
+		ae := &attemptError{err: e, retry: hresp.StatusCode >= 500 || hresp.StatusCode == http.StatusTooManyRequests}
 		if s, err := strconv.Atoi(hresp.Header.Get("Retry-After")); err == nil && s > 0 {
 			ae.retryAfter = time.Duration(s) * time.Second
 		}

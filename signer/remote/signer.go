@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -85,6 +86,25 @@ func NewSigner(ctx context.Context, c *Client, id string) (*Signer, error) {
 		chain = chain[:n-1]
 	}
 	return &Signer{client: c, id: id, chain: chain, batchSize: bs}, nil
+}
+
+// NewPinnedSigner is NewSigner for a credential whose certificate the
+// caller knows: it fails with an error wrapping ErrCertificateMismatch
+// unless the service's certificate for the credential is cert, so that
+// signatures are never made for another signer than the one expected.
+func NewPinnedSigner(ctx context.Context, c *Client, id string, cert *x509.Certificate) (*Signer, error) {
+	if cert == nil {
+		return nil, errors.New("remote: no certificate to pin")
+	}
+	s, err := NewSigner(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if got := s.chain[0]; !bytes.Equal(got.Raw, cert.Raw) {
+		return nil, fmt.Errorf("remote: credential %q: %w: the service has %q (serial %s), expected %q (serial %s)", id, ErrCertificateMismatch,
+			got.Subject.String(), got.SerialNumber.Text(16), cert.Subject.String(), cert.SerialNumber.Text(16))
+	}
+	return s, nil
 }
 
 // CredentialID returns the credential's ID.
