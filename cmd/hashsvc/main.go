@@ -14,8 +14,11 @@
 //
 // serve prints "listening on URL" as its first line on standard output once
 // it accepts requests, and logs (log/slog) to standard error. SIGINT or
-// SIGTERM stops it after the requests in flight have finished. It warns
-// when it serves plain HTTP on an address that is not loopback.
+// SIGTERM stops it after the requests in flight have finished. It refuses
+// to serve plain HTTP on an address that is not loopback unless
+// -insecure-plain-http (or insecure_plain_http in the configuration) says
+// the operator knows. With metrics.listen in the configuration, /metrics
+// is served there only.
 // example-config prints a commented configuration file.
 //
 // serve -dev DIR runs a development service on a loopback port: on first
@@ -214,6 +217,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "", "listen address (overrides the configuration; with -dev, default 127.0.0.1:0)")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	insecure := fs.Bool("insecure-plain-http", false, "serve plain HTTP even on an address that is not loopback (API keys and hashes cross the network in clear)")
 	if err := parseFlags(fs, args, serveHelp); err != nil {
 		return err
 	}
@@ -224,6 +228,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		srv  *hashsvc.Server
 		ln   net.Listener
+		mln  net.Listener // of /metrics, when it has its own address
 		url  string
 		info *hashsvc.DevInfo
 	)
@@ -245,6 +250,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *addr != "" {
 			cfg.Listen = *addr
 		}
+		cfg.InsecurePlainHTTP = cfg.InsecurePlainHTTP || *insecure
+		if err := checkAddrs(cfg); err != nil {
+			return err
+		}
 		// The PKCS #11 pool outlives the server, whose Close ends the
 		// signatures under way (deferred calls run last in, first out).
 		pool := &pkcs11.Pool{}
@@ -253,9 +262,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		if ln, mln, err = listen(cfg); err != nil {
 			srv.Close()
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		scheme := "http"
 		if cfg.TLS != nil {
@@ -278,7 +287,54 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f.Sync()
 	}
 	log.Info("listening", "url", url)
-	return srv.Serve(ctx, ln)
+	if mln == nil {
+		return srv.Serve(ctx, ln)
+	}
+	log.Info("serving /metrics", "addr", mln.Addr().String())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	merr := make(chan error, 1)
+	go func() {
+		err := srv.ServeMetrics(ctx, mln)
+		cancel() // a failure of either stops both
+		merr <- err
+	}()
+	err = srv.Serve(ctx, ln)
+	cancel()
+	return errors.Join(err, <-merr)
+}
+
+// checkAddrs refuses plain HTTP on the addresses of the configuration
+// that are not loopback, unless it allows it, before anything is loaded.
+func checkAddrs(cfg *hashsvc.Config) error {
+	for _, l := range []struct{ what, addr string }{{"listen", cfg.Listen}, {"metrics.listen", cfg.Metrics.Listen}} {
+		if l.addr == "" {
+			continue
+		}
+		a, err := net.ResolveTCPAddr("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.what, err)
+		}
+		if err := cfg.CheckPlainHTTP(a); err != nil {
+			return fmt.Errorf("%s: %w", l.what, err)
+		}
+	}
+	return nil
+}
+
+// listen opens the listeners of the service and, with metrics.listen, of
+// /metrics.
+func listen(cfg *hashsvc.Config) (ln, mln net.Listener, err error) {
+	if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	if cfg.Metrics.Listen != "" {
+		if mln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("metrics.listen: %w", err)
+		}
+	}
+	return ln, mln, nil
 }
 
 func cmdAPIKeyNew(args []string, stdout io.Writer) error {

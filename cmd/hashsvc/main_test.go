@@ -16,6 +16,7 @@ import (
 
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/devpki"
 	"hashsign/signer"
 )
 
@@ -151,6 +152,21 @@ func TestErrorsOnePrefix(t *testing.T) {
 		return p
 	}
 	keyLine := fmt.Sprintf("api_keys: [{id: a, sha256: %q, credentials: [\"*\"]}]\n", strings.Repeat("0", 64))
+	// a configuration that loads, with a key file of mode perm
+	pki := devpki.DefaultDir()
+	hashsvctest.PKI(t)
+	keyData, err := os.ReadFile(filepath.Join(pki, devpki.SignerP256KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(name, listen string, perm os.FileMode, more string) string {
+		kf := write(name+".key", string(keyData))
+		if err := os.Chmod(kf, perm); err != nil {
+			t.Fatal(err)
+		}
+		return write(name+".yaml", fmt.Sprintf("listen: %q\naudit: {path: %s.db}\n%scredentials: [{id: x, key: %s, cert: %s}]\n%s",
+			listen, name, keyLine, kf, filepath.Join(pki, devpki.SignerP256CertFile), more))
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -161,6 +177,9 @@ func TestErrorsOnePrefix(t *testing.T) {
 		{"config not YAML", []string{"serve", "-config", write("bad.yaml", "listen: [\n")}, 1, "bad.yaml"},
 		{"listen without port", []string{"serve", "-config", write("port.yaml", "listen: \"1.2.3.4\"\naudit: {path: a.db}\n")}, 1, "missing port"},
 		{"missing key file", []string{"serve", "-config", write("key.yaml", "audit: {path: a.db}\n"+keyLine+"credentials: [{id: x, key: absent.key}]\n")}, 1, `credential "x"`},
+		{"plain HTTP not on loopback", []string{"serve", "-config", config("plain", "192.0.2.1:0", 0o600, "")}, 1, "refusing to serve plain HTTP on 192.0.2.1:0"},
+		{"plain HTTP metrics not on loopback", []string{"serve", "-config", config("metrics", "127.0.0.1:0", 0o600, "metrics: {listen: \"192.0.2.1:0\"}\n")}, 1, "metrics.listen: refusing"},
+		{"key file readable by others", []string{"serve", "-config", config("open", "127.0.0.1:0", 0o644, "")}, 1, "chmod 600"},
 		{"dev address not loopback", []string{"serve", "-dev", filepath.Join(dir, "dev"), "-addr", "192.0.2.1:0"}, 1, "loopback"},
 		{"dev directory not a directory", []string{"serve", "-dev", filepath.Join(write("file", ""), "dev")}, 1, "not a directory"},
 		{"audit of a bad config", []string{"audit", "verify", "-config", filepath.Join(dir, "bad.yaml")}, 1, "bad.yaml"},
