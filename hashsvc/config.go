@@ -32,8 +32,8 @@ const (
 
 	DefaultMaxConnections    = 512
 	DefaultMaxSigning        = 64
-	DefaultRatePerKey        = 50
-	DefaultBurstPerKey       = 100
+	DefaultRatePerKey        = 100
+	DefaultBurstPerKey       = 200
 	DefaultIdempotencyWindow = 10 * time.Minute
 	DefaultIdempotencyBytes  = 16 << 20
 )
@@ -185,7 +185,7 @@ type LimitsConfig struct {
 	MaxSigning int `yaml:"max_signing"`
 	// RatePerKey is the sustained rate of authenticated requests each
 	// API key may make, per second, and BurstPerKey how many it may make
-	// at once (defaults 50 and 100). More are answered 429 with
+	// at once (defaults 100 and 200). More are answered 429 with
 	// Retry-After.
 	RatePerKey  float64 `yaml:"rate_per_key"`
 	BurstPerKey int     `yaml:"burst_per_key"`
