@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,15 +140,12 @@ func TestReadinessAuditFull(t *testing.T) {
 const unprivilegedEnv = "HASHSVC_TEST_UNPRIVILEGED_DIR"
 
 // asUnprivileged runs the test again in a child process as user nobody
-// (65534) when this process is root, whom file modes do not stop, with dir
-// in $HASHSVC_TEST_UNPRIVILEGED_DIR; it reports whether it did, in which
-// case the parent's test is done. dir and its parents must be searchable
-// by everyone.
+// when this process is root, whom file modes do not stop, with dir in
+// $HASHSVC_TEST_UNPRIVILEGED_DIR; it reports whether it did, in which case
+// the parent's test is done. dir must be reachable by that user
+// (hashsvctest.Searchable).
 func asUnprivileged(t *testing.T, dir string) bool {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		return false
-	}
 	// The test binary may sit in a directory only root can search.
 	bin := filepath.Join(dir, "test.bin")
 	self, err := os.Executable()
@@ -165,7 +161,10 @@ func asUnprivileged(t *testing.T, dir string) bool {
 	}
 	cmd := exec.Command(bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), unprivilegedEnv+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if !hashsvctest.Unprivileged(cmd) {
+		os.Remove(bin)
+		return false
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the test as user nobody: %v\n%s", err, out)
@@ -175,20 +174,6 @@ func asUnprivileged(t *testing.T, dir string) bool {
 	}
 	t.Logf("as user nobody:\n%s", out)
 	return true
-}
-
-// searchable makes dir and its parents up to the system's temporary
-// directory searchable by everyone, and dir writable by everyone.
-func searchable(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	for d := filepath.Dir(dir); strings.HasPrefix(d, os.TempDir()) && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // TestAuditReadOnlyAtStart: the service does not start on an audit
@@ -209,7 +194,7 @@ func TestAuditReadOnlyAtStart(t *testing.T) {
 		if err := os.Chmod(filepath.Join(dir, "audit.db"), 0o444); err != nil {
 			t.Fatal(err)
 		}
-		searchable(t, dir)
+		hashsvctest.Searchable(t, dir, true)
 		if asUnprivileged(t, dir) {
 			return
 		}

@@ -94,14 +94,23 @@ func (o *outputFlags) create(target string, in *os.File) (*atomicfile.File, erro
 	return atomicfile.CreateMode(target, st.Mode().Perm())
 }
 
-// openInput opens a PDF input and checks that it is a regular file.
+// openInput opens a PDF input and checks that it is a regular file. It
+// checks before it opens, as opening a FIFO for reading blocks until a
+// writer comes, and opens without blocking, in case the path changed
+// between the check and the open; then it checks what it opened.
 func openInput(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := f.Stat()
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
+		return nil, 0, err
+	}
+	if st, err = f.Stat(); err != nil {
 		f.Close()
 		return nil, 0, err
 	}

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,6 +332,39 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// Unprivileged makes cmd run as user nobody (65534) when this process is
+// root, whom file modes do not stop, and reports whether it will. The files
+// that cmd needs must be reachable by that user (see Searchable).
+func Unprivileged(cmd *exec.Cmd) bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
+	return true
+}
+
+// Searchable makes dir and its parents below the system's temporary
+// directory searchable by everyone (0755), and dir writable by everyone
+// (0777) when writable is set, for a process that Unprivileged started.
+func Searchable(t testing.TB, dir string, writable bool) {
+	t.Helper()
+	mode := os.FileMode(0o755)
+	if writable {
+		mode = 0o777
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(dir); strings.HasPrefix(d, os.TempDir()) && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // GenPDF writes a PDF of about size bytes (such as "10MiB") to path with

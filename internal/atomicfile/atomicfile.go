@@ -2,6 +2,14 @@
 // the data goes to a temporary file in the target directory, which is
 // synced and then renamed over the target.
 //
+// On Linux the temporary file has no name until Commit (O_TMPFILE, then
+// linkat), so that a process killed while writing leaves nothing behind.
+// Elsewhere, and on file systems without O_TMPFILE, it is a hidden file
+// named after the target, locked while it is written; Create removes the
+// ones that a killed process left (unlocked and untouched for a minute).
+// Create refuses a target that is a directory or another non-regular file,
+// so that the failure comes before the work, not at the rename.
+//
 // The file gets the permissions that os.Create (or cp) would give it: those
 // of the target when it exists already, else 0666 less the process umask.
 // CreateMode sets them explicitly, for example to keep an input's mode.
@@ -15,13 +23,43 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // File is a temporary file that becomes the target on Commit.
 type File struct {
 	*os.File
 	target string
-	done   bool
+	// named is the name of the temporary file, or "" while it has none.
+	named string
+	done  bool
+}
+
+// tmpPrefix returns the prefix of the names of target's temporary files.
+func tmpPrefix(target string) string {
+	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp-")
+}
+
+// tmpName returns a new temporary name for target.
+func tmpName(target string) string {
+	return tmpPrefix(target) + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+// checkTarget refuses a target that exists and is not a regular file:
+// renaming over it would fail (a directory) or replace what is no output
+// (a device, a FIFO).
+func checkTarget(target string) error {
+	st, err := os.Stat(target)
+	switch {
+	case err != nil:
+		return nil // absent, or Create fails on its directory
+	case st.IsDir():
+		return fmt.Errorf("output %s is a directory", target)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("output %s exists and is not a regular file", target)
+	}
+	return nil
 }
 
 // Create creates a temporary file next to target, with the permissions of
@@ -57,11 +95,24 @@ func CreateMode(target string, perm fs.FileMode) (*File, error) {
 }
 
 // create opens a new temporary file next to target with mode 0666 less the
-// umask (os.CreateTemp would give 0600).
+// umask (os.CreateTemp would give 0600): unnamed where the system allows,
+// else named and locked.
 func create(target string) (*File, error) {
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
 	dir := filepath.Dir(target)
+	removeStale(target)
+	f, err := openUnnamed(dir, 0o666)
+	switch {
+	case err == nil:
+		lock(f) // the name it gets in Commit is in use until the rename
+		return &File{File: f, target: target}, nil
+	case !errors.Is(err, errNoUnnamed):
+		return nil, fmt.Errorf("creating output in %s: %w", dir, err)
+	}
 	for range 100 {
-		name := filepath.Join(dir, "."+filepath.Base(target)+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		name := tmpName(target)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -69,9 +120,57 @@ func create(target string) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("creating output in %s: %w", dir, err)
 		}
-		return &File{File: f, target: target}, nil
+		lock(f)
+		return &File{File: f, target: target, named: name}, nil
 	}
 	return nil, fmt.Errorf("creating output in %s: no free temporary name", dir)
+}
+
+// name gives an unnamed temporary file a temporary name.
+func (f *File) name() error {
+	for range 100 {
+		name := tmpName(f.target)
+		err := linkUnnamed(f.File, name)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("naming output %s: %w", f.target, err)
+		}
+		f.named = name
+		return nil
+	}
+	return fmt.Errorf("naming output %s: no free temporary name", f.target)
+}
+
+// staleAge is how long a temporary file of ours must have been left
+// untouched, and unlocked, for Create to remove it.
+const staleAge = time.Minute
+
+// removeStale removes the temporary files of target that a killed process
+// left: unlocked, and not modified for staleAge. Where files cannot be
+// locked, it removes nothing.
+func removeStale(target string) {
+	names, _ := filepath.Glob(globEscape(tmpPrefix(target)) + "*")
+	for _, name := range names {
+		st, err := os.Lstat(name)
+		if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleAge {
+			continue
+		}
+		removeIfUnlocked(name)
+	}
+}
+
+// globEscape escapes the metacharacters of filepath.Match in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Commit syncs the file to stable storage, closes it and renames it to the
@@ -82,16 +181,21 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	if err := f.File.Sync(); err != nil {
-		f.File.Close()
-		os.Remove(f.File.Name())
+		f.abort()
 		return fmt.Errorf("syncing %s: %w", f.target, err)
 	}
+	if f.named == "" {
+		if err := f.name(); err != nil {
+			f.File.Close()
+			return err
+		}
+	}
 	if err := f.File.Close(); err != nil {
-		os.Remove(f.File.Name())
+		os.Remove(f.named)
 		return fmt.Errorf("closing %s: %w", f.target, err)
 	}
-	if err := os.Rename(f.File.Name(), f.target); err != nil {
-		os.Remove(f.File.Name())
+	if err := os.Rename(f.named, f.target); err != nil {
+		os.Remove(f.named)
 		return fmt.Errorf("renaming output to %s: %w", f.target, err)
 	}
 	if d, err := os.Open(filepath.Dir(f.target)); err == nil {
@@ -107,6 +211,13 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
+	f.abort()
+}
+
+// abort closes the file and removes its name, if it has one.
+func (f *File) abort() {
 	f.File.Close()
-	os.Remove(f.File.Name())
+	if f.named != "" {
+		os.Remove(f.named)
+	}
 }

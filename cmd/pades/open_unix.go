@@ -1,0 +1,9 @@
+//go:build unix
+
+package main
+
+import "syscall"
+
+// openNonblock makes the open of a FIFO return at once; it changes nothing
+// for regular files.
+const openNonblock = syscall.O_NONBLOCK
