@@ -130,9 +130,7 @@ func TestReadinessAuditFull(t *testing.T) {
 	if code, body := signP256(t, s, hashsvctest.KeyAll, hashsvc.DefaultMaxBatch); code != http.StatusOK {
 		t.Errorf("signHash once the database may grow: %d %v", code, body)
 	}
-	if n := auditCount(t, path); n != hashsvc.DefaultMaxBatch {
-		t.Errorf("audit records = %d, want %d", n, hashsvc.DefaultMaxBatch)
-	}
+	wantAudit(t, path, hashsvc.DefaultMaxBatch)
 }
 
 // unprivilegedEnv names the directory of a test that runs again as an
@@ -315,9 +313,7 @@ func TestPSSSaltLength(t *testing.T) {
 			}
 		})
 	}
-	if n := auditCount(t, s.AuditPath); n != 2 {
-		t.Errorf("audit records = %d, want 2 (nothing for the refused salt)", n)
-	}
+	wantAudit(t, s.AuditPath, 2)
 }
 
 // TestCredentialValidity: a credential whose certificate has expired or is
@@ -380,9 +376,7 @@ func TestCredentialValidity(t *testing.T) {
 			t.Errorf("cades/sign with %s: %d %v, want %d", tc.cred, code, body["error_description"], tc.code)
 		}
 	}
-	if n := auditCount(t, s.AuditPath); n != 4 {
-		t.Errorf("audit records = %d, want 4 (none for the refused credentials)", n)
-	}
+	wantAudit(t, s.AuditPath, 4)
 	if !strings.Contains(logs.String(), "credential=expired ") || !strings.Contains(logs.String(), "credential=future ") {
 		t.Errorf("no warning at start about the credentials outside their validity:\n%s", logs.String())
 	}
@@ -412,9 +406,7 @@ func TestRateLimit(t *testing.T) {
 	if code, body := signP256(t, s, hashsvctest.KeyAll, 1); code != http.StatusOK {
 		t.Errorf("another key: %d %v", code, body)
 	}
-	if n := auditCount(t, s.AuditPath); n != 3 {
-		t.Errorf("audit records = %d, want 3", n)
-	}
+	wantAudit(t, s.AuditPath, 3)
 }
 
 // TestRateLimiterRefill drives the token bucket with a clock of the test.
@@ -507,40 +499,28 @@ func TestSigningCap(t *testing.T) {
 	if code, body := signP256(t, s, hashsvctest.KeyAll, 1); code != http.StatusOK {
 		t.Errorf("after the first finished: %d %v", code, body)
 	}
-	if n := auditCount(t, s.AuditPath); n != 2 {
-		t.Errorf("audit records = %d, want 2", n)
-	}
+	wantAudit(t, s.AuditPath, 2)
 }
 
 // TestConnectionCap: with max_connections 1, a second connection is
 // served once the first closes.
 func TestConnectionCap(t *testing.T) {
 	s := hashsvctest.NewServer(t, hashsvctest.Options{Edit: func(c *hashsvc.Config) { c.Limits.MaxConnections = 1 }})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Service.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-served
-	}()
+	addr := hashsvctest.Serve(t, s.Service.Serve)
 	get := func(c net.Conn) string {
 		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 		buf := make([]byte, 512)
 		n, _ := io.ReadAtLeast(c, buf, len("HTTP/1.1 200"))
 		return string(buf[:n])
 	}
-	c1, err := net.Dial("tcp", ln.Addr().String())
+	c1, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := get(c1); !strings.HasPrefix(r, "HTTP/1.1 200") {
 		t.Fatalf("first connection: %q", r)
 	}
-	c2, err := net.Dial("tcp", ln.Addr().String())
+	c2, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,20 +541,14 @@ func TestMetricsProtected(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func(url, key string) int {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
+		code, _, b, err := send(http.MethodGet, url, key, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode == http.StatusOK && !bytes.Contains(b, []byte("hashsvc_requests_total")) {
+		if code == http.StatusOK && !bytes.Contains(b, []byte("hashsvc_requests_total")) {
 			t.Errorf("%s: 200 without the metrics", url)
 		}
-		return resp.StatusCode
+		return code
 	}
 	s := hashsvctest.NewServer(t, hashsvctest.Options{Edit: func(c *hashsvc.Config) { c.Metrics.SHA256 = msum }})
 	for _, tc := range []struct {
@@ -594,19 +568,8 @@ func TestMetricsProtected(t *testing.T) {
 	if c := get(s2.URL+"/metrics", ""); c != http.StatusNotFound {
 		t.Errorf("/metrics on the service's address with metrics.listen: %d, want 404", c)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s2.Service.ServeMetrics(ctx, ln) }()
-	if c := get("http://"+ln.Addr().String()+"/metrics", ""); c != http.StatusOK {
+	if c := get("http://"+hashsvctest.Serve(t, s2.Service.ServeMetrics)+"/metrics", ""); c != http.StatusOK {
 		t.Errorf("/metrics on its own listener: %d", c)
-	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Error(err)
 	}
 }
 
@@ -616,18 +579,14 @@ func TestMetricsProtected(t *testing.T) {
 func TestIdempotentSignHash(t *testing.T) {
 	s := hashsvctest.NewServer(t, hashsvctest.Options{})
 	body, _ := json.Marshal(csc.SignHashRequest{CredentialID: hashsvctest.CredP256, Hashes: []string{b64(sha("idem"))}, SignAlgo: csc.OIDECDSAWithSHA256})
+	path := csc.PathSignHash
 	post := func(apiKey, idem string, body []byte) (int, http.Header, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, s.URL+csc.PathSignHash, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		req.Header.Set(hashsvc.IdempotencyKeyHeader, idem)
-		resp, err := http.DefaultClient.Do(req)
+		code, h, b, err := send(http.MethodPost, s.URL+path, apiKey, http.Header{hashsvc.IdempotencyKeyHeader: {idem}}, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, b
+		return code, h, b
 	}
 	c1, _, b1 := post(s.Keys[hashsvctest.KeyAll], "k-1", body)
 	c2, h2, b2 := post(s.Keys[hashsvctest.KeyAll], "k-1", body)
@@ -635,9 +594,7 @@ func TestIdempotentSignHash(t *testing.T) {
 	if c1 != 200 || c2 != 200 || !bytes.Equal(b1, b2) || h2.Get(hashsvc.ReplayedHeader) != "true" {
 		t.Errorf("the same request and key twice: %d %s / %d %s (replayed %q), want one answer twice", c1, b1, c2, b2, h2.Get(hashsvc.ReplayedHeader))
 	}
-	if n := auditCount(t, s.AuditPath); n != 1 {
-		t.Errorf("audit records = %d after a repeated request, want 1", n)
-	}
+	wantAudit(t, s.AuditPath, 1)
 	if n := hashsvctest.Metric(t, s.URL, `hashsvc_signatures_total{credential="p256",operation="signHash"}`); n != 1 {
 		t.Errorf("signatures made = %d, want 1", n)
 	}
@@ -654,9 +611,7 @@ func TestIdempotentSignHash(t *testing.T) {
 	if c, _, _ := post(s.Keys[hashsvctest.KeyAll], strings.Repeat("k", 200), body); c != http.StatusBadRequest {
 		t.Errorf("an idempotency key of 200 characters: %d, want 400", c)
 	}
-	if n := auditCount(t, s.AuditPath); n != 3 {
-		t.Errorf("audit records = %d, want 3", n)
-	}
+	wantAudit(t, s.AuditPath, 3)
 
 	// Past the window, the key is forgotten.
 	now := time.Now()
@@ -669,6 +624,14 @@ func TestIdempotentSignHash(t *testing.T) {
 	if c3 != 200 || c4 != 200 || c5 != 200 || !bytes.Equal(b3, b4) || bytes.Equal(b3, b5) {
 		t.Errorf("within the window the answer repeats, past it a new one: %s / %s / %s", b3, b4, b5)
 	}
+
+	// The CSC v1 signHash too.
+	path = csc.PathV1SignHash
+	c6, _, b6 := post(s.Keys[hashsvctest.KeyAll], "k-v1", body)
+	c7, _, b7 := post(s.Keys[hashsvctest.KeyAll], "k-v1", body)
+	if c6 != 200 || c7 != 200 || !bytes.Equal(b6, b7) {
+		t.Errorf("v1 signHash repeated: %d %s / %d %s, want one answer twice", c6, b6, c7, b7)
+	}
 }
 
 // TestIdempotentConcurrent: a repeat that arrives while the first request
@@ -679,17 +642,12 @@ func TestIdempotentConcurrent(t *testing.T) {
 	body, _ := json.Marshal(csc.SignHashRequest{CredentialID: "slow", Hashes: []string{b64(sha("c"))}, SignAlgo: csc.OIDECDSAWithSHA256})
 	answers := make(chan []byte, 2)
 	post := func() {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+csc.PathSignHash, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+s.Keys[hashsvctest.KeyAll])
-		req.Header.Set(hashsvc.IdempotencyKeyHeader, "same")
-		resp, err := http.DefaultClient.Do(req)
+		code, _, a, err := send(http.MethodPost, s.URL+csc.PathSignHash, s.Keys[hashsvctest.KeyAll], http.Header{hashsvc.IdempotencyKeyHeader: {"same"}}, bytes.NewReader(body))
 		if err != nil {
 			answers <- []byte(err.Error())
 			return
 		}
-		defer resp.Body.Close()
-		a, _ := io.ReadAll(resp.Body)
-		answers <- append([]byte(resp.Status+" "), a...)
+		answers <- append([]byte(strconv.Itoa(code)+" "), a...)
 	}
 	go post()
 	<-b.entered
@@ -703,9 +661,7 @@ func TestIdempotentConcurrent(t *testing.T) {
 	if !bytes.HasPrefix(a1, []byte("200 ")) || !bytes.Equal(a1, a2) {
 		t.Errorf("answers %s / %s, want the same 200", a1, a2)
 	}
-	if n := auditCount(t, s.AuditPath); n != 1 {
-		t.Errorf("audit records = %d, want 1", n)
-	}
+	wantAudit(t, s.AuditPath, 1)
 }
 
 // TestKeyFileModes: key and password files that others may read are

@@ -33,6 +33,28 @@ import (
 	"hashsign/testdata/pdfgen"
 )
 
+// send sends a request with the API key key (when not empty), the headers
+// of header and body, and returns the answer's status, headers and body.
+func send(method, url, key string, header http.Header, body io.Reader) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, data, err
+}
+
 // call POSTs body as JSON with the API key and decodes a JSON answer.
 func call(t *testing.T, url, key string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
@@ -49,28 +71,24 @@ func call(t *testing.T, url, key string, body any) (int, http.Header, map[string
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(http.MethodPost, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	code, h, data, err := send(http.MethodPost, url, key, http.Header{"Content-Type": {"application/json"}}, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var v map[string]any
 	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("%s: answer %d is not JSON: %q", url, resp.StatusCode, data)
+		t.Fatalf("%s: answer %d is not JSON: %q", url, code, data)
 	}
-	return resp.StatusCode, resp.Header, v
+	return code, h, v
+}
+
+// wantAudit fails the test unless the audit log at path verifies and
+// holds want records.
+func wantAudit(t *testing.T, path string, want int64) {
+	t.Helper()
+	if n := auditCount(t, path); n != want {
+		t.Errorf("audit records = %d, want %d", n, want)
+	}
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -79,18 +79,8 @@ func TestMutualTLS(t *testing.T) {
 			}
 		}
 	}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Service.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-served
-	}()
-	url := "https://" + ln.Addr().String()
+	ctx := context.Background()
+	url := "https://" + hashsvctest.Serve(t, s.Service.Serve)
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 

@@ -143,6 +143,28 @@ func NewServer(t testing.TB, opts Options) *Server {
 	return s
 }
 
+// Serve runs serve, such as the service's own Serve (with its TLS,
+// connection limit and address checks, which the httptest server skips)
+// or ServeMetrics, on a new listener on 127.0.0.1 until the test ends, and
+// returns the listener's address.
+func Serve(t testing.TB, serve func(context.Context, net.Listener) error) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serving: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
 // ModuleRoot returns the directory of hashsign's go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
