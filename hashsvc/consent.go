@@ -145,6 +145,9 @@ func openConsent(ctx context.Context, c *Config) (*consent, error) {
 	cc := &c.Consent
 	k := &consent{cfg: cc, auth: map[string]*authSpec{}}
 	if cc.SecretFile != "" {
+		if err := checkKeyFile("consent.secret_file", c.path(cc.SecretFile)); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(c.path(cc.SecretFile))
 		if err != nil {
 			return nil, fmt.Errorf("consent.secret_file: %w", err)

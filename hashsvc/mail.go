@@ -75,6 +75,9 @@ func newMailer(c *Config, sc *SMTPConfig) (*Mailer, error) {
 	m := &Mailer{cfg: sc, from: from, host: host}
 	switch {
 	case sc.PasswordFile != "":
+		if err := checkKeyFile("consent.smtp.password_file", c.path(sc.PasswordFile)); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(c.path(sc.PasswordFile))
 		if err != nil {
 			return nil, fmt.Errorf("consent.smtp.password_file: %w", err)
@@ -192,6 +195,9 @@ type Webhook struct {
 func newWebhook(c *Config, wc *WebhookConfig) (*Webhook, error) {
 	w := &Webhook{url: wc.URL, http: &http.Client{Timeout: wc.Timeout}}
 	if wc.SecretFile != "" {
+		if err := checkKeyFile("consent.sms_webhook.secret_file", c.path(wc.SecretFile)); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(c.path(wc.SecretFile))
 		if err != nil {
 			return nil, fmt.Errorf("consent.sms_webhook.secret_file: %w", err)

@@ -708,6 +708,24 @@ func TestKeyFileModes(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "chmod 600") {
 				t.Errorf("the error does not say what to do: %v", err)
 			}
+			// So is the consent secret.
+			if err := os.Chmod(kf, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sf := filepath.Join(dir, "consent-secret")
+			if err := os.WriteFile(sf, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(sf, tc.mode)
+			cfg.Consent.SecretFile = sf
+			srv, err = hashsvc.New(context.Background(), hashsvc.Options{Config: cfg})
+			if err == nil {
+				srv.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("consent.secret_file of mode %04o: %v, want accepted %v", tc.mode, err, tc.ok)
+			}
+			os.Chmod(kf, tc.mode)
 			// The TLS key is held to the same rule.
 			cfg.TLS = &hashsvc.TLSConfig{Cert: filepath.Join(src, devpki.SignerP256CertFile), Key: kf}
 			if _, err := cfg.TLSConfig(); (err == nil) != tc.ok {
