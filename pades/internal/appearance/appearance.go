@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -138,7 +139,7 @@ func Render(w Writer, s *Spec) (int, error) {
 			for _, g := range l.glyphs {
 				fonts[g.face] = true
 				if _, ok := g.face.used[g.id]; !ok {
-					g.face.used[g.id] = g.text
+					g.face.used[g.id] = extractionText(g)
 				}
 			}
 		}
@@ -185,6 +186,19 @@ func Render(w Writer, s *Spec) (int, error) {
 		return writeForm(w, s, rot, c, res, pic)
 	}
 	return writeForm(w, s, rot, c, nil, pic)
+}
+
+// extractionText returns what the ToUnicode map gives for g: its text, and
+// for a right-to-left ligature (lam-alef) its letters in visual order,
+// because extractors (poppler's pdftotext, for one) reverse the characters
+// of a right-to-left word, those of one glyph included, to get back to the
+// logical order.
+func extractionText(g glyph) string {
+	rs := []rune(g.text)
+	if g.level%2 == 1 && len(rs) > 1 {
+		slices.Reverse(rs)
+	}
+	return string(rs)
 }
 
 // writeForm writes the image, if any, and the form around content c.
@@ -351,14 +365,63 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 		return nil, 0, 0, 0, fmt.Errorf("%w: no room left for text", errNoFit)
 	}
 	maxSize := math.Min(t.MaxSize, h/(pitch*float64(len(items))))
-	for size := math.Floor(maxSize*4) / 4; size >= t.MinSize; size -= 0.25 {
+	// The largest size at which the text fits with wrapping, and the
+	// largest without: unwrapped lines win unless they need a font less
+	// than 70% of the size wrapping allows.
+	wrapped, wrappedSize, err := largestFit(items, measure, t.MinSize, maxSize, w, h, pitch, true)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if wrapped == nil {
+		return nil, 0, 0, 0, fmt.Errorf("%w: %d lines in %.1fx%.1f points at the smallest font size of %g points",
+			errNoFit, len(items), w, h, t.MinSize)
+	}
+	texts, size := wrapped, wrappedSize
+	if len(wrapped) > len(items) {
+		whole, wholeSize, err := largestFit(items, measure, 0.7*wrappedSize, wrappedSize, w, h, pitch, false)
+		if err != nil {
+			return nil, 0, 0, 0, err
+		}
+		if whole != nil {
+			texts, size = whole, wholeSize
+		}
+	}
+	lines = make([]laidLine, len(texts))
+	for i, s := range texts {
+		gs, rtl, err := shapeLine(s, faces, budget)
+		if err != nil {
+			return nil, 0, 0, 0, err
+		}
+		lines[i] = laidLine{glyphs: gs, rtl: rtl}
+		for _, g := range gs {
+			lines[i].width += g.adv
+		}
+	}
+	return lines, size, asc, desc, nil
+}
+
+// largestFit returns the lines of items at the largest font size from hi
+// down to lo, in quarter points, at which they fit the w x h box (wrapped
+// when wrapping is allowed), or nil.
+func largestFit(items []string, measure func(string) (float64, error), lo, hi, w, h, pitch float64, wrapping bool) ([]string, float64, error) {
+	for size := math.Floor(hi*4) / 4; size >= lo; size -= 0.25 {
 		limit := w * 1000 / size
 		var texts []string
 		ok := true
 		for _, it := range items {
-			ls, fits, err := wrap(it, limit, measure)
-			if err != nil {
-				return nil, 0, 0, 0, err
+			var ls []string
+			fits := true
+			if wrapping {
+				var err error
+				if ls, fits, err = wrap(it, limit, measure); err != nil {
+					return nil, 0, err
+				}
+			} else {
+				v, err := measure(it)
+				if err != nil {
+					return nil, 0, err
+				}
+				fits, ls = v <= limit, []string{it}
 			}
 			if !fits {
 				ok = false
@@ -366,24 +429,11 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 			}
 			texts = append(texts, ls...)
 		}
-		if !ok || float64(len(texts))*pitch*size > h {
-			continue
+		if ok && float64(len(texts))*pitch*size <= h {
+			return texts, size, nil
 		}
-		lines := make([]laidLine, len(texts))
-		for i, s := range texts {
-			gs, rtl, err := shapeLine(s, faces, budget)
-			if err != nil {
-				return nil, 0, 0, 0, err
-			}
-			lines[i] = laidLine{glyphs: gs, rtl: rtl}
-			for _, g := range gs {
-				lines[i].width += g.adv
-			}
-		}
-		return lines, size, asc, desc, nil
 	}
-	return nil, 0, 0, 0, fmt.Errorf("%w: %d lines in %.1fx%.1f points at the smallest font size of %g points",
-		errNoFit, len(items), w, h, t.MinSize)
+	return nil, 0, nil
 }
 
 // wrap breaks the logical text s into lines no wider than limit (1/1000
