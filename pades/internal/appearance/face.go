@@ -107,7 +107,11 @@ func (fc *face) write(w Writer) (int, error) {
 	for i, g := range gids {
 		fc.cid[g] = i
 	}
-	prog, err := f.subset(gids)
+	var chars []rune
+	for _, t := range fc.used {
+		chars = append(chars, []rune(t)...)
+	}
+	prog, err := f.subset(gids, chars)
 	if err != nil {
 		return 0, fmt.Errorf("subsetting font %s: %w", f.psName, err)
 	}

@@ -426,12 +426,18 @@ func (f *Font) closure(set map[int]bool) error {
 		todo = append(todo, g)
 	}
 	depth := map[int]int{}
+	// In a sound font the glyphs do not overlap, so reading each once
+	// reads the glyf table at most once; more is a hostile font.
+	read := 0
 	for len(todo) > 0 {
 		g := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
 		d, ok := f.glyphData(g)
 		if !ok {
 			return fmt.Errorf("glyph %d lies outside the glyf table", g)
+		}
+		if read += len(d); read > len(f.glyf) {
+			return errors.New("the glyphs overlap in the glyf table")
 		}
 		var bad error
 		if !components(d, func(at int) {

@@ -10,8 +10,10 @@ import (
 // subset returns a TrueType font holding the glyphs gids (sorted, with
 // glyph 0 first, composite closure already added) renumbered 0..n-1 in
 // that order, with the tables a PDF viewer needs to draw a CIDFontType2
-// font: head, hhea, maxp, hmtx, loca, glyf, post and the hinting tables.
-func (f *Font) subset(gids []int) ([]byte, error) {
+// font: head, hhea, maxp, hmtx, loca, glyf, post, the hinting tables, and
+// a cmap for the characters of chars (in the Basic Multilingual Plane)
+// whose glyph is kept.
+func (f *Font) subset(gids []int, chars []rune) ([]byte, error) {
 	newID := make(map[int]int, len(gids))
 	for i, g := range gids {
 		newID[g] = i
@@ -26,6 +28,9 @@ func (f *Font) subset(gids []int) ([]byte, error) {
 			return nil, fmt.Errorf("glyph %d lies outside the glyf table", g)
 		}
 		start := len(glyf)
+		if start+len(d) > len(f.glyf)+4*n {
+			return nil, fmt.Errorf("glyph %d overlaps others in the glyf table", g)
+		}
 		glyf = append(glyf, d...)
 		var bad bool
 		if !components(d, func(at int) {
@@ -60,9 +65,17 @@ func (f *Font) subset(gids []int) ([]byte, error) {
 	}
 	binary.BigEndian.PutUint32(post, 0x00030000) // no glyph names
 
+	cmap := map[rune]int{}
+	for _, r := range chars {
+		if g, ok := f.GlyphIndex(r); ok && r <= 0xFFFF {
+			if n, ok := newID[g]; ok {
+				cmap[r] = n
+			}
+		}
+	}
 	tables := map[string][]byte{
 		"head": head, "hhea": hhea, "maxp": maxp, "hmtx": hmtx,
-		"loca": loca, "glyf": glyf, "post": post,
+		"loca": loca, "glyf": glyf, "post": post, "cmap": cmapFormat4(cmap),
 	}
 	for _, tag := range []string{"cvt ", "fpgm", "prep"} {
 		if t, ok := f.tables[tag]; ok {
@@ -74,6 +87,39 @@ func (f *Font) subset(gids []int) ([]byte, error) {
 	headAt := int(u32(out, 12+16*tagIndex(tables, "head")+8))
 	binary.BigEndian.PutUint32(out[headAt+8:], 0xB1B0AFBA-checksum(out))
 	return out, nil
+}
+
+// cmapFormat4 writes a cmap table with one (3, 1) format 4 subtable that
+// maps each character of m, one segment each, to its glyph.
+func cmapFormat4(m map[rune]int) []byte {
+	rs := make([]rune, 0, len(m)+1)
+	for r := range m {
+		if r < 0xFFFF {
+			rs = append(rs, r)
+		}
+	}
+	slices.Sort(rs)
+	rs = append(rs, 0xFFFF) // the closing segment
+	segs := len(rs)
+	sub := make([]byte, 16+8*segs)
+	binary.BigEndian.PutUint16(sub[0:], 4)
+	binary.BigEndian.PutUint16(sub[2:], uint16(len(sub)))
+	binary.BigEndian.PutUint16(sub[6:], uint16(2*segs))
+	sel := bits.Len(uint(segs)) - 1
+	binary.BigEndian.PutUint16(sub[8:], uint16(2<<sel))
+	binary.BigEndian.PutUint16(sub[10:], uint16(sel))
+	binary.BigEndian.PutUint16(sub[12:], uint16(2*segs-2<<sel))
+	for i, r := range rs {
+		delta := 1 // 0xFFFF maps to glyph 0
+		if r != 0xFFFF {
+			delta = m[r] - int(r)
+		}
+		binary.BigEndian.PutUint16(sub[14+2*i:], uint16(r))
+		binary.BigEndian.PutUint16(sub[16+2*segs+2*i:], uint16(r))
+		binary.BigEndian.PutUint16(sub[16+4*segs+2*i:], uint16(int16(delta)))
+	}
+	out := []byte{0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12}
+	return append(out, sub...)
 }
 
 func tagIndex(tables map[string][]byte, tag string) int {
