@@ -158,9 +158,9 @@ func Render(w Writer, s *Spec) (int, error) {
 		c = append(c, "BT 0 g\n"...)
 		var cur *face
 		for i, l := range lines {
-			x := tx
+			x := tx + l.overhang*size/1000
 			if l.rtl {
-				x = tx + tw - l.width*size/1000
+				x = tx + tw - (l.width-l.overhang)*size/1000
 			}
 			y := top - float64(i)*pitch - asc*size/1000
 			c = fmt.Appendf(c, "1 0 0 1 %s %s Tm\n", formatNum(x), formatNum(y))
@@ -315,9 +315,10 @@ func chooseFaces(s *Spec, items []string) ([]*face, error) {
 
 // laidLine is one line of text ready to draw.
 type laidLine struct {
-	glyphs []glyph // in visual order
-	width  float64 // in 1/1000 em
-	rtl    bool
+	glyphs   []glyph // in visual order
+	width    float64 // in 1/1000 em, with the overhang of the outlines at both ends
+	overhang float64 // how far the first glyph reaches left of the line's origin, in 1/1000 em
+	rtl      bool
 }
 
 // errNoFit reports text that does not fit its box.
@@ -354,10 +355,7 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 		if err != nil {
 			return 0, err
 		}
-		var v float64
-		for _, g := range gs {
-			v += g.adv
-		}
+		v, _ := lineWidth(gs)
 		widths[s] = v
 		return v, nil
 	}
@@ -365,26 +363,31 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 		return nil, 0, 0, 0, fmt.Errorf("%w: no room left for text", errNoFit)
 	}
 	maxSize := math.Min(t.MaxSize, h/(pitch*float64(len(items))))
-	// The largest size at which the text fits with wrapping, and the
-	// largest without: unwrapped lines win unless they need a font less
-	// than 70% of the size wrapping allows.
-	wrapped, wrappedSize, err := largestFit(items, measure, t.MinSize, maxSize, w, h, pitch, true)
+	// The largest size at which the text fits wrapped between words, and
+	// the largest without wrapping: unwrapped lines win unless they need a
+	// font less than 70% of the size wrapping allows. Words are broken
+	// between characters only when nothing else fits.
+	texts, size, err := largestFit(items, measure, t.MinSize, maxSize, w, h, pitch, wrapWords)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
-	if wrapped == nil {
-		return nil, 0, 0, 0, fmt.Errorf("%w: %d lines in %.1fx%.1f points at the smallest font size of %g points",
-			errNoFit, len(items), w, h, t.MinSize)
-	}
-	texts, size := wrapped, wrappedSize
-	if len(wrapped) > len(items) {
-		whole, wholeSize, err := largestFit(items, measure, 0.7*wrappedSize, wrappedSize, w, h, pitch, false)
+	if texts != nil && len(texts) > len(items) {
+		whole, wholeSize, err := largestFit(items, measure, math.Max(t.MinSize, 0.7*size), size, w, h, pitch, wrapNone)
 		if err != nil {
 			return nil, 0, 0, 0, err
 		}
 		if whole != nil {
 			texts, size = whole, wholeSize
 		}
+	}
+	if texts == nil {
+		if texts, size, err = largestFit(items, measure, t.MinSize, maxSize, w, h, pitch, wrapChars); err != nil {
+			return nil, 0, 0, 0, err
+		}
+	}
+	if texts == nil {
+		return nil, 0, 0, 0, fmt.Errorf("%w: %d lines in %.1fx%.1f points at the smallest font size of %g points",
+			errNoFit, len(items), w, h, t.MinSize)
 	}
 	lines = make([]laidLine, len(texts))
 	for i, s := range texts {
@@ -393,35 +396,57 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 			return nil, 0, 0, 0, err
 		}
 		lines[i] = laidLine{glyphs: gs, rtl: rtl}
-		for _, g := range gs {
-			lines[i].width += g.adv
-		}
+		lines[i].width, lines[i].overhang = lineWidth(gs)
 	}
 	return lines, size, asc, desc, nil
 }
 
+// lineWidth returns the width of the glyphs gs (in visual order) in 1/1000
+// em: their advances, and what the outline of the first glyph reaches left
+// of its origin (overhang) and that of the last one right of its advance.
+func lineWidth(gs []glyph) (width, overhang float64) {
+	for _, g := range gs {
+		width += g.adv
+	}
+	if len(gs) == 0 {
+		return 0, 0
+	}
+	if lo, _ := gs[0].face.hextent(gs[0].id); lo < 0 {
+		overhang = -lo
+	}
+	last := gs[len(gs)-1]
+	_, hi := last.face.hextent(last.id)
+	return width + overhang + math.Max(0, hi-last.adv), overhang
+}
+
+// The ways largestFit may break lines.
+const (
+	wrapNone  = iota // one line per item
+	wrapWords        // between words and around ideographs
+	wrapChars        // also between the characters of a word
+)
+
 // largestFit returns the lines of items at the largest font size from hi
-// down to lo, in quarter points, at which they fit the w x h box (wrapped
-// when wrapping is allowed), or nil.
-func largestFit(items []string, measure func(string) (float64, error), lo, hi, w, h, pitch float64, wrapping bool) ([]string, float64, error) {
+// down to lo, in quarter points, at which they fit the w x h box, or nil.
+func largestFit(items []string, measure func(string) (float64, error), lo, hi, w, h, pitch float64, mode int) ([]string, float64, error) {
 	for size := math.Floor(hi*4) / 4; size >= lo; size -= 0.25 {
 		limit := w * 1000 / size
 		var texts []string
 		ok := true
 		for _, it := range items {
-			var ls []string
+			ls := []string{it}
 			fits := true
-			if wrapping {
-				var err error
-				if ls, fits, err = wrap(it, limit, measure); err != nil {
-					return nil, 0, err
-				}
-			} else {
+			if mode == wrapNone {
 				v, err := measure(it)
 				if err != nil {
 					return nil, 0, err
 				}
-				fits, ls = v <= limit, []string{it}
+				fits = v <= limit
+			} else {
+				var err error
+				if ls, fits, err = wrap(it, limit, measure, mode == wrapChars); err != nil {
+					return nil, 0, err
+				}
 			}
 			if !fits {
 				ok = false
@@ -437,10 +462,11 @@ func largestFit(items []string, measure func(string) (float64, error), lo, hi, w
 }
 
 // wrap breaks the logical text s into lines no wider than limit (1/1000
-// em): after spaces, around CJK ideographs and kana, and, for a word wider
-// than a line, between its characters. It reports false when a single
-// character is wider than limit.
-func wrap(s string, limit float64, measure func(string) (float64, error)) ([]string, bool, error) {
+// em): after spaces, hyphens and slashes and around CJK ideographs and
+// kana, and, with chars, between the characters of a word wider than a
+// line. It reports false when a word (a character, with chars) is wider
+// than limit.
+func wrap(s string, limit float64, measure func(string) (float64, error), chars bool) ([]string, bool, error) {
 	rs := []rune(s)
 	// breaks[i]: a line may end before rs[i].
 	breaks := make([]bool, len(rs)+1)
@@ -465,7 +491,7 @@ func wrap(s string, limit float64, measure func(string) (float64, error)) ([]str
 			}
 			best = end
 		}
-		if best < 0 {
+		if best < 0 && chars {
 			// A word wider than the line: break it between characters,
 			// keeping combining marks with their base.
 			for end := start + 1; end <= len(rs); end++ {
@@ -481,9 +507,9 @@ func wrap(s string, limit float64, measure func(string) (float64, error)) ([]str
 				}
 				best = end
 			}
-			if best < 0 {
-				return nil, false, nil
-			}
+		}
+		if best < 0 {
+			return nil, false, nil
 		}
 		if line := strings.TrimRight(string(rs[start:best]), " "); line != "" {
 			out = append(out, line)

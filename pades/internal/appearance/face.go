@@ -59,6 +59,18 @@ func (fc *face) extent(id int) (lo, hi float64) {
 	return float64(a) * k, float64(b) * k
 }
 
+// hextent returns how far glyph id's outline reaches left and right of its
+// origin, in 1/1000 em; for the standard font, whose outlines are not at
+// hand, from 0 to its advance.
+func (fc *face) hextent(id int) (lo, hi float64) {
+	if fc.font == nil {
+		return 0, fc.advance(id)
+	}
+	a, b := fc.font.hextent(id)
+	k := 1000 / float64(fc.font.unitsPerEm)
+	return float64(a) * k, float64(b) * k
+}
+
 // lookups returns the GSUB lookups of feature for the Arabic script,
 // reading them once per face.
 func (fc *face) lookups(gs *gsub, feature string) ([]int, error) {

@@ -179,6 +179,8 @@ func deviceRect(p page) image.Rectangle {
 // ink is what a render shows in and around the widget.
 type ink struct {
 	inside, outside int // non-white pixels
+	edge            int // non-white pixels inside the widget but within 2 pixels of its border
+	grey            int // pixels of the grey of the test images (60 of 255)
 	red             int // strongly red pixels (the test images)
 	redX, darkX     float64
 	redY, darkY     float64 // centroids of red and of dark pixels, relative to the rectangle: 0 left/top, 1 right/bottom
@@ -200,6 +202,12 @@ func measureInk(img image.Image, r image.Rectangle) ink {
 				continue
 			}
 			k.inside++
+			if !(image.Point{x, y}).In(r.Inset(2)) {
+				k.edge++
+			}
+			if c.R >= 45 && c.R <= 75 && c.G >= 45 && c.G <= 75 && c.B >= 45 && c.B <= 75 {
+				k.grey++
+			}
 			fx := (float64(x-r.Min.X) + 0.5) / float64(r.Dx())
 			fy := (float64(y-r.Min.Y) + 0.5) / float64(r.Dy())
 			switch {

@@ -127,6 +127,8 @@ func TestRender(t *testing.T) {
 		text     []string // what pdftotext must return
 		font     string   // "Helvetica" or "subset": what pdffonts must list
 		wantRed  bool     // the image shows red (left of the text when there is text)
+		behind   bool     // the image is centred behind the text
+		wantGrey bool     // the image shows its grey (60 of 255)
 	}{
 		{name: "latin", spec: Spec{Name: "Jane Q. Signer", Reason: "I approve", Location: "Zürich", Date: signingTime},
 			page: flatPage, text: []string{"Jane Q. Signer", "Reason: I approve", "Location: Zürich", "Date: 2026-03-14 15:09:26 +01:00"}, font: "Helvetica"},
@@ -134,11 +136,16 @@ func TestRender(t *testing.T) {
 			page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true},
 		{name: "png-16bit", spec: Spec{Name: "Jane Q. Signer"}, image: "png-rgb16", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true},
 		{name: "png-palette", spec: Spec{Name: "Jane Q. Signer"}, image: "png-palette", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true},
-		{name: "png-gray", spec: Spec{Name: "Jane Q. Signer"}, image: "png-gray", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica"},
-		{name: "png-gray16", spec: Spec{Name: "Jane Q. Signer"}, image: "png-gray16", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica"},
+		{name: "png-gray", spec: Spec{Name: "Jane Q. Signer"}, image: "png-gray", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantGrey: true},
+		{name: "png-gray16", spec: Spec{Name: "Jane Q. Signer"}, image: "png-gray16", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantGrey: true},
 		{name: "jpeg-rgb", spec: Spec{Name: "Jane Q. Signer"}, image: "jpeg-rgb", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true},
-		{name: "jpeg-gray", spec: Spec{Name: "Jane Q. Signer"}, image: "jpeg-gray", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica"},
+		{name: "jpeg-gray", spec: Spec{Name: "Jane Q. Signer"}, image: "jpeg-gray", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantGrey: true},
 		{name: "jpeg-cmyk", spec: Spec{Name: "Jane Q. Signer"}, image: "jpeg-cmyk", page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true},
+		{name: "image-behind", spec: Spec{Name: "Jane Q. Signer", Template: mustTemplate(t, "image=behind")}, image: "png-rgba",
+			page: flatPage, text: []string{"Jane Q. Signer"}, font: "Helvetica", wantRed: true, behind: true},
+		{name: "wrap", spec: Spec{Name: "Jane Q. Signer", Reason: "I have read and approve every page of this agreement and its annexes",
+			Template: mustTemplate(t, "lines=name,reason;size=14;minsize=8")},
+			page: flatPage, text: []string{"Jane Q. Signer", "Reason: I have", "agreement", "annexes"}, font: "Helvetica"},
 		{name: "image-only", spec: Spec{}, image: "png-rgba", page: flatPage, wantRed: true},
 		{name: "cyrillic", spec: Spec{Name: "Иван Петрович Сидоров", Reason: "Согласовано", Date: signingTime},
 			page: flatPage, text: []string{"Иван Петрович Сидоров", "Reason: Согласовано"}, font: "subset"},
@@ -187,10 +194,22 @@ func TestRender(t *testing.T) {
 			if k.inside < 50 {
 				t.Errorf("only %d pixels of ink inside the widget %v", k.inside, r)
 			}
+			if k.edge > 0 {
+				t.Errorf("%d pixels of ink at the border of the widget %v: the content is clipped", k.edge, r)
+			}
+			// (anti-aliased text has some grey pixels too)
+			if c.wantGrey && k.grey < 1500 {
+				t.Errorf("grey pixels: %d, want the image's grey", k.grey)
+			}
 			if c.wantRed != (k.red > 100) {
 				t.Errorf("red pixels: %d, want red: %v", k.red, c.wantRed)
 			}
-			if c.wantRed && len(c.text) > 0 {
+			if c.behind {
+				if k.redX < 0.4 || k.redX > 0.6 || k.redY < 0.4 || k.redY > 0.6 || k.darkX < 0.2 || k.darkX > 0.8 {
+					t.Errorf("image at (%.2f, %.2f), text at (%.2f, %.2f) of the widget: want both centred",
+						k.redX, k.redY, k.darkX, k.darkY)
+				}
+			} else if c.wantRed && len(c.text) > 0 {
 				// Upright, the image is left of the text and centred
 				// vertically.
 				if !(k.redX < 0.3 && k.darkX > k.redX+0.2) || k.redY < 0.4 || k.redY > 0.6 {
@@ -223,6 +242,15 @@ func extractText(t *testing.T, file string) string {
 		return r
 	}, string(run(t, "pdftotext", file, "-")))
 	return strings.Join(strings.Fields(out), " ")
+}
+
+func mustTemplate(t *testing.T, s string) *Template {
+	t.Helper()
+	tp, err := ParseTemplate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
 }
 
 // checkFile runs qpdf --check and MuPDF on file: both must pass without

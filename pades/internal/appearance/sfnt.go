@@ -374,6 +374,16 @@ func (f *Font) extent(g int) (yMin, yMax int) {
 	return i16(d, 4), i16(d, 8)
 }
 
+// hextent returns the leftmost and rightmost point of glyph g's outline in
+// font units (0, 0 for a glyph without outline).
+func (f *Font) hextent(g int) (xMin, xMax int) {
+	d, ok := f.glyphData(g)
+	if !ok || len(d) < 10 {
+		return 0, 0
+	}
+	return i16(d, 2), i16(d, 6)
+}
+
 // Composite glyph flags (OpenType glyf table).
 const (
 	argsAreWords  = 0x0001

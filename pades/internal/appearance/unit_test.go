@@ -264,3 +264,49 @@ func TestLoadFontErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFitSize: fitText picks the largest font size, in quarter points, at
+// which the text fits, whether the height or the width of the box limits
+// it.
+func TestFitSize(t *testing.T) {
+	faces := []*face{newFace(nil, "F1")}
+	width := func(s string) float64 {
+		var v float64
+		for _, r := range s {
+			c, _ := winAnsiCode(r)
+			v += faces[0].advance(c)
+		}
+		return v
+	}
+	pitch := lineGap * (helveticaAscent - helveticaDescent) / 1000.0
+	cases := []struct {
+		name  string
+		items []string
+		w, h  float64
+	}{
+		{"height", []string{"Jane"}, 300, 30},
+		{"two lines", []string{"Jane", "Date: 2026"}, 300, 50},
+		{"width", []string{"JaneQ.Signer"}, 120, 100},
+	}
+	tp := &Template{MaxSize: 100, MinSize: 1}
+	for _, c := range cases {
+		lines, size, _, _, err := fitText(c.items, faces, tp, c.w, c.h)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		fits := func(size float64) bool {
+			if float64(len(c.items))*pitch*size > c.h {
+				return false
+			}
+			for _, it := range c.items {
+				if width(it)*size/1000 > c.w {
+					return false
+				}
+			}
+			return true
+		}
+		if len(lines) != len(c.items) || !fits(size) || fits(size+0.25) && size+0.25 <= tp.MaxSize {
+			t.Errorf("%s: size %g (%d lines); fits at %g: %v", c.name, size, len(lines), size+0.25, fits(size+0.25))
+		}
+	}
+}
