@@ -22,10 +22,43 @@ type face struct {
 	used  map[int]string // glyphs drawn, and the text each shows
 	feats map[string][]int
 	cid   map[int]int // glyph index -> CID in the subset, once written
+
+	// What GSUB lookups gave, so that shaping the same text again while
+	// the layout tries font sizes and line breaks costs no table reads.
+	singles map[[2]int]int    // lookup, glyph -> glyph
+	ligs    map[[3]int][2]int // lookup, first, second -> ligature, glyphs replaced
 }
 
 func newFace(f *Font, res pdf.Name) *face {
-	return &face{font: f, res: res, used: map[int]string{}, feats: map[string][]int{}}
+	return &face{font: f, res: res, used: map[int]string{}, feats: map[string][]int{},
+		singles: map[[2]int]int{}, ligs: map[[3]int][2]int{}}
+}
+
+// single applies the single substitutions of lookup l to glyph g.
+func (fc *face) single(gs *gsub, l, g int) (int, error) {
+	if v, ok := fc.singles[[2]int{l, g}]; ok {
+		return v, nil
+	}
+	v, err := gs.single(l, g)
+	if err != nil {
+		return 0, err
+	}
+	fc.singles[[2]int{l, g}] = v
+	return v, nil
+}
+
+// ligature applies the ligature substitutions of lookup l to the glyphs a
+// and b.
+func (fc *face) ligature(gs *gsub, l, a, b int) (lig, n int, err error) {
+	k := [3]int{l, a, b}
+	if v, ok := fc.ligs[k]; ok {
+		return v[0], v[1], nil
+	}
+	if lig, n, err = gs.ligature(l, []int{a, b}); err != nil {
+		return 0, 0, err
+	}
+	fc.ligs[k] = [2]int{lig, n}
+	return lig, n, nil
 }
 
 // lookup returns the glyph of r.

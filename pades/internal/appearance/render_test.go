@@ -40,7 +40,7 @@ func testImage(t testing.TB, kind string) []byte {
 		m := image.NewNRGBA64(image.Rect(0, 0, w, h))
 		for y := range h {
 			for x := range w {
-				c := color.NRGBA64{R: 0xE6E6, G: 0x1414, B: 0x1414, A: 0xFFFF}
+				c := color.NRGBA64{R: 0xE600, G: 0x1400, B: 0x1400, A: 0xFFFF}
 				if border(x, y) {
 					c.A = 0
 				}
@@ -151,6 +151,9 @@ func TestRender(t *testing.T) {
 			page: flatPage, text: []string{"Иван Петрович Сидоров", "Reason: Согласовано"}, font: "subset"},
 		{name: "arabic", spec: Spec{Name: "سلام عبد الرحمن", Location: "القاهرة"},
 			page: flatPage, text: []string{"سلام عبد الرحمن", "القاهرة"}, font: "subset"},
+		{name: "arabic-long", spec: Spec{Name: "سلام عبد الرحمن", Reason: strings.Repeat("أوافق على جميع بنود هذا العقد وملحقاته ", 6),
+			Template: mustTemplate(t, "lines=name,reason;labels=off;minsize=3")},
+			page: flatPage, text: []string{"سلام عبد الرحمن", "ملحقاته"}, font: "subset"},
 		{name: "chinese", spec: Spec{Name: "张伟", Reason: "同意", Date: signingTime}, fontFile: cjkFont,
 			page: flatPage, text: []string{"张伟", "同意"}, font: "subset"},
 		{name: "embed-latin", spec: Spec{Name: "Jane Q. Signer", Embed: true}, page: flatPage, text: []string{"Jane Q. Signer"}, font: "subset"},

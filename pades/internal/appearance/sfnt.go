@@ -81,9 +81,7 @@ func (f *Font) parse() error {
 		if base > len(d)-12 || base < 0 {
 			return errors.New("the collection's first font lies outside the file")
 		}
-	case "OTTO":
-		return errCFF
-	case "\x00\x01\x00\x00", "true":
+	case "\x00\x01\x00\x00", "true", "OTTO":
 	default:
 		return fmt.Errorf("not a TrueType or OpenType font (signature %q)", d[:4])
 	}

@@ -310,7 +310,7 @@ func (fc *face) arabic(rs []rune, forms []int, i int, gl glyph, budget *shapeBud
 		if len(lk) > 0 {
 			id := gl.id
 			for _, l := range lk {
-				if id, err = gs.single(l, id); err != nil {
+				if id, err = fc.single(gs, l, id); err != nil {
 					return gl, 0, err
 				}
 			}
@@ -325,7 +325,7 @@ func (fc *face) arabic(rs []rune, forms []int, i int, gl glyph, budget *shapeBud
 						return gl, 0, err
 					}
 					for _, l := range nl {
-						if nid, err = gs.single(l, nid); err != nil {
+						if nid, err = fc.single(gs, l, nid); err != nil {
 							return gl, 0, err
 						}
 					}
@@ -335,7 +335,7 @@ func (fc *face) arabic(rs []rune, forms []int, i int, gl glyph, budget *shapeBud
 							return gl, 0, err
 						}
 						for _, l := range ll {
-							lig, n, err := gs.ligature(l, []int{gl.id, nid})
+							lig, n, err := fc.ligature(gs, l, gl.id, nid)
 							if err != nil {
 								return gl, 0, err
 							}

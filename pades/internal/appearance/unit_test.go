@@ -1,6 +1,7 @@
 package appearance
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strings"
@@ -160,6 +161,7 @@ func TestBidiOrder(t *testing.T) {
 		{"عدد 123", "123 ددع"},
 		{"عدد (٣)", "(٣) ددع"},
 		{"abc ابت def", "abc تبا def"},
+		{"abc عدد 123", "abc 123 ددع"},
 	}
 	for _, c := range cases {
 		rs := []rune(c.in)
@@ -308,5 +310,39 @@ func TestFitSize(t *testing.T) {
 		if len(lines) != len(c.items) || !fits(size) || fits(size+0.25) && size+0.25 <= tp.MaxSize {
 			t.Errorf("%s: size %g (%d lines); fits at %g: %v", c.name, size, len(lines), size+0.25, fits(size+0.25))
 		}
+	}
+}
+
+// TestOverlappingGlyphs: a font whose glyphs cover its whole glyf table
+// (a hostile font: subsetting it would copy the table once per glyph)
+// is refused.
+func TestOverlappingGlyphs(t *testing.T) {
+	f := defaultFont(t)
+	// loca 0, len, 0, len, ...: every even glyph is the whole table.
+	loca := make([]byte, 4*(f.numGlyphs+1))
+	for g := 1; g <= f.numGlyphs; g += 2 {
+		binary.BigEndian.PutUint32(loca[4*g:], uint32(len(f.glyf)))
+	}
+	f.loca, f.longLoca = loca, true
+	set := map[int]bool{0: true, 2: true, 4: true}
+	if err := f.closure(set); err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Errorf("closure: %v, want an overlap error", err)
+	}
+	if _, err := f.subset([]int{0, 2, 4}, nil); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("subset: %v, want an overlap error", err)
+	}
+}
+
+// TestShapeBudget: shaping stops with an error when the font's GSUB table
+// has taken the work budget.
+func TestShapeBudget(t *testing.T) {
+	fc := newFace(defaultFont(t), "F1")
+	if _, _, err := shapeLine("سلام", []*face{fc}, &shapeBudget{}); err != nil {
+		t.Fatal(err)
+	}
+	fc = newFace(defaultFont(t), "F1")
+	_, _, err := shapeLine("سلام", []*face{fc}, &shapeBudget{ops: gsubOps - 10})
+	if !errors.Is(err, errGSUBBudget) {
+		t.Fatalf("shaping past the budget: %v, want errGSUBBudget", err)
 	}
 }
