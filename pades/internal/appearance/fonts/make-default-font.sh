@@ -20,7 +20,7 @@ $py -m fontTools.merge "$tmp/latin.ttf" "$tmp/arabic.ttf" --output-file="$tmp/me
 $py - "$tmp/merged.ttf" NotoSansLCA-Regular.ttf <<'PY'
 import sys
 from fontTools.ttLib import TTFont
-f = TTFont(sys.argv[1])
+f = TTFont(sys.argv[1], recalcTimestamp=False)
 names = {1: "Noto Sans LCA", 2: "Regular", 3: "NotoSansLCA-Regular", 4: "Noto Sans LCA Regular",
          6: "NotoSansLCA-Regular", 16: "Noto Sans LCA", 17: "Regular"}
 for rec in list(f["name"].names):
