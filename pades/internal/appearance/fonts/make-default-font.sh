@@ -17,17 +17,19 @@ $py -m fontTools.subset "$noto/NotoSansArabic-Regular.ttf" --output-file="$tmp/a
   --unicodes='U+0600-06FF,U+0750-077F,U+08A0-08FF,U+FB50-FDFF,U+FE70-FEFF' \
   --layout-features='*' --drop-tables+=GPOS,DSIG --no-hinting
 $py -m fontTools.merge "$tmp/latin.ttf" "$tmp/arabic.ttf" --output-file="$tmp/merged.ttf"
-$py - "$tmp/merged.ttf" NotoSansLCA-Regular.ttf <<'PY'
+$py - "$tmp/merged.ttf" NotoSansLCA-Regular.ttf "$noto/NotoSans-Regular.ttf" <<'PY'
 import sys
 from fontTools.ttLib import TTFont
 f = TTFont(sys.argv[1], recalcTimestamp=False)
+orig = TTFont(sys.argv[3])
 names = {1: "Noto Sans LCA", 2: "Regular", 3: "NotoSansLCA-Regular", 4: "Noto Sans LCA Regular",
          6: "NotoSansLCA-Regular", 16: "Noto Sans LCA", 17: "Regular"}
 for rec in list(f["name"].names):
     if rec.nameID in names:
         f["name"].setName(names[rec.nameID], rec.nameID, rec.platformID, rec.platEncID, rec.langID)
 f["name"].setName("Noto Sans and Noto Sans Arabic (Google LLC, SIL Open Font License 1.1), cut to Latin, Greek, Cyrillic and Arabic and merged for hashsign", 10, 3, 1, 0x409)
-f["head"].modified = f["head"].created
+f["head"].created = orig["head"].created
+f["head"].modified = orig["head"].modified
 f.save(sys.argv[2])
 PY
 ls -l NotoSansLCA-Regular.ttf
