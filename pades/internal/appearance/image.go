@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"hashsign/pades/internal/pdf"
 )
@@ -46,22 +47,24 @@ func decodeImage(b []byte) (*picture, error) {
 	return nil, errors.New("the image is neither PNG nor JPEG")
 }
 
-func checkPixels(cfg image.Config) error {
+// header reads the image header of b with decodeConfig (what names the
+// format) and checks its size against MaxImagePixels.
+func header(b []byte, what string, decodeConfig func(io.Reader) (image.Config, error)) (image.Config, error) {
+	cfg, err := decodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return cfg, fmt.Errorf("reading %s image: %w", what, err)
+	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return fmt.Errorf("image of %dx%d pixels is empty", cfg.Width, cfg.Height)
+		return cfg, fmt.Errorf("%s image of %dx%d pixels is empty", what, cfg.Width, cfg.Height)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return fmt.Errorf("image of %dx%d pixels is larger than the limit of %d pixels", cfg.Width, cfg.Height, MaxImagePixels)
+		return cfg, fmt.Errorf("%s image of %dx%d pixels is larger than the limit of %d pixels", what, cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	return nil
+	return cfg, nil
 }
 
 func decodePNG(b []byte) (*picture, error) {
-	cfg, err := png.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("reading PNG image: %w", err)
-	}
-	if err := checkPixels(cfg); err != nil {
+	if _, err := header(b, "PNG", png.DecodeConfig); err != nil {
 		return nil, err
 	}
 	img, err := png.Decode(bytes.NewReader(b))
@@ -111,11 +114,8 @@ func decodePNG(b []byte) (*picture, error) {
 }
 
 func decodeJPEG(b []byte) (*picture, error) {
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	cfg, err := header(b, "JPEG", jpeg.DecodeConfig)
 	if err != nil {
-		return nil, fmt.Errorf("reading JPEG image: %w", err)
-	}
-	if err := checkPixels(cfg); err != nil {
 		return nil, err
 	}
 	// Decode it once, so that a damaged file is refused here rather than
@@ -172,28 +172,13 @@ func adobeMarker(b []byte) bool {
 // write writes the image (and its soft mask) and returns its object number.
 func (p *picture) write(w Writer) (int, error) {
 	num := w.Alloc()
-	d := pdf.NewDict()
-	d.Set("Type", pdf.Name("XObject"))
-	d.Set("Subtype", pdf.Name("Image"))
-	d.Set("Width", pdf.Integer(p.w))
-	d.Set("Height", pdf.Integer(p.h))
-	d.Set("ColorSpace", p.space)
-	d.Set("BitsPerComponent", pdf.Integer(8))
-	d.Set("Filter", p.filter)
+	d := imageDict(p.w, p.h, p.space, p.filter)
 	if p.decode != nil {
 		d.Set("Decode", p.decode)
 	}
 	if p.alpha != nil {
 		mask := w.Alloc()
-		md := pdf.NewDict()
-		md.Set("Type", pdf.Name("XObject"))
-		md.Set("Subtype", pdf.Name("Image"))
-		md.Set("Width", pdf.Integer(p.w))
-		md.Set("Height", pdf.Integer(p.h))
-		md.Set("ColorSpace", pdf.Name("DeviceGray"))
-		md.Set("BitsPerComponent", pdf.Integer(8))
-		md.Set("Filter", pdf.Name("FlateDecode"))
-		if err := w.WriteStream(mask, md, p.alpha); err != nil {
+		if err := w.WriteStream(mask, imageDict(p.w, p.h, pdf.Name("DeviceGray"), "FlateDecode"), p.alpha); err != nil {
 			return 0, err
 		}
 		d.Set("SMask", pdf.Ref{Num: mask})
@@ -202,4 +187,17 @@ func (p *picture) write(w Writer) (int, error) {
 		return 0, err
 	}
 	return num, nil
+}
+
+// imageDict returns the dictionary of an image XObject of 8-bit samples.
+func imageDict(w, h int, space pdf.Object, filter pdf.Name) *pdf.Dict {
+	d := pdf.NewDict()
+	d.Set("Type", pdf.Name("XObject"))
+	d.Set("Subtype", pdf.Name("Image"))
+	d.Set("Width", pdf.Integer(w))
+	d.Set("Height", pdf.Integer(h))
+	d.Set("ColorSpace", space)
+	d.Set("BitsPerComponent", pdf.Integer(8))
+	d.Set("Filter", filter)
+	return d
 }

@@ -34,6 +34,8 @@ const (
 	ImageNone                     // not drawn
 )
 
+var imagePlaces = map[string]ImagePlace{"left": ImageLeft, "behind": ImageBehind, "none": ImageNone}
+
 // Template is the layout of an appearance.
 type Template struct {
 	Lines      []Field    // the lines, top to bottom; an empty field is left out
@@ -98,25 +100,17 @@ func ParseTemplate(s string) (*Template, error) {
 				t.Lines = append(t.Lines, f)
 			}
 		case "image":
-			switch val {
-			case "left":
-				t.Image = ImageLeft
-			case "behind":
-				t.Image = ImageBehind
-			case "none":
-				t.Image = ImageNone
-			default:
+			v, ok := imagePlaces[val]
+			if !ok {
 				return nil, fmt.Errorf("appearance image=%q: want left, behind or none", val)
 			}
+			t.Image = v
 		case "labels":
-			switch val {
-			case "on":
-				t.Labels = true
-			case "off":
-				t.Labels = false
-			default:
+			v, ok := map[string]bool{"on": true, "off": false}[val]
+			if !ok {
 				return nil, fmt.Errorf("appearance labels=%q: want on or off", val)
 			}
+			t.Labels = v
 		case "date":
 			if val == "" {
 				return nil, fmt.Errorf("appearance date: empty layout")
