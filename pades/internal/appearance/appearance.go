@@ -69,9 +69,11 @@ func padding(w, h float64) float64 {
 // Render writes the appearance described by s (its fonts, its image and
 // the form) through w and returns the object number of the Form XObject.
 // The form's /BBox is [0 0 Width Height]; for a rotated page its /Matrix
-// turns it so that it reads upright. Text that cannot be drawn (a character
-// no font has) or that does not fit the box at the template's smallest size
-// is an error, and nothing is written then.
+// turns it so that it reads upright; the widget's /Rect is then Height wide
+// and Width high on the unrotated page. Text that cannot be drawn (a
+// character no font has), text that does not fit the box at the template's
+// smallest size, a broken image or font are errors found before anything
+// is written.
 func Render(w Writer, s *Spec) (int, error) {
 	if s.Width <= 0 || s.Height <= 0 || math.IsInf(s.Width, 0) || math.IsInf(s.Height, 0) ||
 		s.Width > 14400 || s.Height > 14400 {
@@ -143,7 +145,14 @@ func Render(w Writer, s *Spec) (int, error) {
 				}
 			}
 		}
-		// Fonts are written before the content, which needs their CIDs.
+		// Fonts are subset first, so that a broken font is found before
+		// anything is written, and written before the content, which
+		// needs their CIDs.
+		for _, f := range faces {
+			if err := f.prepare(); fonts[f] && err != nil {
+				return 0, fmt.Errorf("appearance font: %w", err)
+			}
+		}
 		res := pdf.NewDict()
 		for _, f := range faces {
 			if !fonts[f] {

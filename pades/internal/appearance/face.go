@@ -21,7 +21,9 @@ type face struct {
 	res   pdf.Name       // resource name in the form
 	used  map[int]string // glyphs drawn, and the text each shows
 	feats map[string][]int
-	cid   map[int]int // glyph index -> CID in the subset, once written
+	cid   map[int]int // glyph index -> CID in the subset, once prepared
+	gids  []int       // the glyphs of the subset, once prepared
+	prog  []byte      // the subset font program, once prepared
 
 	// What GSUB lookups gave, so that shaping the same text again while
 	// the layout tries font sizes and line breaks costs no table reads.
@@ -128,12 +130,13 @@ func (fc *face) appendCode(b []byte, id int) []byte {
 	return append(b, byte(c>>8), byte(c))
 }
 
-// write writes the font's objects and returns the font dictionary's object
-// number. For an embedded font it subsets the font to the glyphs used and
-// sets fc.cid.
-func (fc *face) write(w Writer) (int, error) {
+// prepare subsets an embedded font to the glyphs used (with the glyphs
+// their composite glyphs use) and sets fc.cid; write writes the result.
+// Keeping the two apart lets Render find a broken font before it writes
+// anything.
+func (fc *face) prepare() error {
 	if fc.font == nil {
-		return writeStandardFont(w)
+		return nil
 	}
 	f := fc.font
 	set := map[int]bool{0: true}
@@ -141,25 +144,35 @@ func (fc *face) write(w Writer) (int, error) {
 		set[g] = true
 	}
 	if err := f.closure(set); err != nil {
-		return 0, fmt.Errorf("subsetting font %s: %w", f.psName, err)
+		return fmt.Errorf("subsetting font %s: %w", f.psName, err)
 	}
-	gids := make([]int, 0, len(set))
+	fc.gids = make([]int, 0, len(set))
 	for g := range set {
-		gids = append(gids, g)
+		fc.gids = append(fc.gids, g)
 	}
-	slices.Sort(gids)
-	fc.cid = make(map[int]int, len(gids))
-	for i, g := range gids {
+	slices.Sort(fc.gids)
+	fc.cid = make(map[int]int, len(fc.gids))
+	for i, g := range fc.gids {
 		fc.cid[g] = i
 	}
 	var chars []rune
 	for _, t := range fc.used {
 		chars = append(chars, []rune(t)...)
 	}
-	prog, err := f.subset(gids, chars)
-	if err != nil {
-		return 0, fmt.Errorf("subsetting font %s: %w", f.psName, err)
+	var err error
+	if fc.prog, err = f.subset(fc.gids, chars); err != nil {
+		return fmt.Errorf("subsetting font %s: %w", f.psName, err)
 	}
+	return nil
+}
+
+// write writes the font's objects, after prepare, and returns the font
+// dictionary's object number.
+func (fc *face) write(w Writer) (int, error) {
+	if fc.font == nil {
+		return writeStandardFont(w)
+	}
+	f, gids, prog := fc.font, fc.gids, fc.prog
 	// The subset tag: six capital letters from the glyphs kept.
 	h := sha256.New()
 	h.Write([]byte(f.psName))

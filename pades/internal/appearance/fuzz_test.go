@@ -40,9 +40,11 @@ func FuzzLoadFont(f *testing.F) {
 				fc.used[g.id] = g.text
 			}
 		}
-		m := newMemWriter(1)
-		if _, err := fc.write(m); err != nil {
+		if err := fc.prepare(); err != nil {
 			return
+		}
+		if _, err := fc.write(newMemWriter(1)); err != nil {
+			t.Fatalf("writing a prepared font: %v", err)
 		}
 		set := map[int]bool{0: true}
 		for g := range fc.used {

@@ -7,8 +7,8 @@ import (
 	"sort"
 )
 
-// MaxFontSize is the largest font file LoadFont accepts.
-const MaxFontSize = 64 << 20
+// MaxFontBytes is the largest font file LoadFont accepts.
+const MaxFontBytes = 64 << 20
 
 // Font is a TrueType-outline font (a .ttf or .otf file with glyf outlines,
 // or the first font of a .ttc collection) read by LoadFont. Its tables are
@@ -39,8 +39,8 @@ var errCFF = errors.New("the font has CFF (PostScript) outlines: only TrueType o
 // the appearance embeds TrueType outlines only (as CIDFontType2). LoadFont
 // keeps data and reads it lazily, so data must not change afterwards.
 func LoadFont(data []byte) (*Font, error) {
-	if len(data) > MaxFontSize {
-		return nil, fmt.Errorf("font file of %d bytes is larger than the limit of %d", len(data), MaxFontSize)
+	if len(data) > MaxFontBytes {
+		return nil, fmt.Errorf("font file of %d bytes is larger than the limit of %d", len(data), MaxFontBytes)
 	}
 	f := &Font{data: data, tables: map[string][]byte{}}
 	if err := f.parse(); err != nil {
@@ -98,7 +98,7 @@ func (f *Font) parse() error {
 		tag := string(e[:4])
 		off, length := u32(e, 8), u32(e, 12)
 		t, ok := sub(d, int(off), int(length))
-		if !ok || off > MaxFontSize || length > MaxFontSize {
+		if !ok || off > MaxFontBytes || length > MaxFontBytes {
 			return fmt.Errorf("table %q (offset %d, length %d) lies outside the file", tag, off, length)
 		}
 		f.tables[tag] = t

@@ -52,6 +52,12 @@ func TestParseTemplate(t *testing.T) {
 // says why, and nothing is written.
 func TestRenderErrors(t *testing.T) {
 	long := strings.Repeat("Reason that goes on and on ", 40)
+	broken := defaultFont(t)
+	loca := make([]byte, 4*(broken.numGlyphs+1))
+	for g := 1; g <= broken.numGlyphs; g += 2 {
+		binary.BigEndian.PutUint32(loca[4*g:], uint32(len(broken.glyf)))
+	}
+	broken.loca, broken.longLoca = loca, true
 	cases := []struct {
 		name string
 		spec Spec
@@ -60,6 +66,7 @@ func TestRenderErrors(t *testing.T) {
 		{"too much text", Spec{Width: 60, Height: 20, Name: "Jane", Reason: long}, "does not fit"},
 		{"no room beside the image", Spec{Width: 6, Height: 6, Name: "Jane"}, "does not fit"},
 		{"no glyph", Spec{Width: 200, Height: 50, Name: "张伟"}, "U+5F20"},
+		{"broken font", Spec{Width: 200, Height: 50, Name: "Jane", Font: broken}, "subsetting font"},
 		{"rotation", Spec{Width: 200, Height: 50, Name: "Jane", Rotate: 45}, "multiple of 90"},
 		{"size", Spec{Width: 0, Height: 50, Name: "Jane"}, "positive size"},
 		{"image", Spec{Width: 200, Height: 50, Name: "Jane", Image: []byte("GIF89a....")}, "neither PNG nor JPEG"},
