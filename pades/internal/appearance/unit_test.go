@@ -52,6 +52,7 @@ func TestParseTemplate(t *testing.T) {
 // says why, and nothing is written.
 func TestRenderErrors(t *testing.T) {
 	long := strings.Repeat("Reason that goes on and on ", 40)
+	cutJPEG := testImage(t, "jpeg-rgb")
 	broken := defaultFont(t)
 	loca := make([]byte, 4*(broken.numGlyphs+1))
 	for g := 1; g <= broken.numGlyphs; g += 2 {
@@ -71,6 +72,7 @@ func TestRenderErrors(t *testing.T) {
 		{"size", Spec{Width: 0, Height: 50, Name: "Jane"}, "positive size"},
 		{"image", Spec{Width: 200, Height: 50, Name: "Jane", Image: []byte("GIF89a....")}, "neither PNG nor JPEG"},
 		{"broken png", Spec{Width: 200, Height: 50, Name: "Jane", Image: []byte("\x89PNG\r\n\x1a\nbroken")}, "reading PNG"},
+		{"cut jpeg", Spec{Width: 200, Height: 50, Name: "Jane", Image: cutJPEG[:len(cutJPEG)-40]}, "reading JPEG"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
