@@ -75,8 +75,7 @@ func padding(w, h float64) float64 {
 // smallest size, a broken image or font are errors found before anything
 // is written.
 func Render(w Writer, s *Spec) (int, error) {
-	if s.Width <= 0 || s.Height <= 0 || math.IsInf(s.Width, 0) || math.IsInf(s.Height, 0) ||
-		s.Width > 14400 || s.Height > 14400 {
+	if !(s.Width > 0 && s.Width <= 14400 && s.Height > 0 && s.Height <= 14400) { // NaN too
 		return 0, fmt.Errorf("appearance box %gx%g: want a positive size up to 14400 points", s.Width, s.Height)
 	}
 	rot := ((s.Rotate % 360) + 360) % 360
@@ -133,68 +132,83 @@ func Render(w Writer, s *Spec) (int, error) {
 	if pic != nil {
 		c = fmt.Appendf(c, "q %s 0 0 %s %s %s cm /Im1 Do Q\n", formatNum(iw), formatNum(ih), formatNum(ix), formatNum(iy))
 	}
-	if len(lines) > 0 {
-		pitch := lineGap * (asc - desc) * size / 1000
-		top := ty + th - (th-pitch*float64(len(lines)))/2
-		fonts := map[*face]bool{}
-		for _, l := range lines {
-			for _, g := range l.glyphs {
-				fonts[g.face] = true
-				if _, ok := g.face.used[g.id]; !ok {
-					g.face.used[g.id] = extractionText(g)
-				}
-			}
-		}
-		// Fonts are subset first, so that a broken font is found before
-		// anything is written, and written before the content, which
-		// needs their CIDs.
-		for _, f := range faces {
-			if err := f.prepare(); fonts[f] && err != nil {
-				return 0, fmt.Errorf("appearance font: %w", err)
-			}
-		}
-		res := pdf.NewDict()
-		for _, f := range faces {
-			if !fonts[f] {
-				continue
-			}
-			num, err := f.write(w)
-			if err != nil {
-				return 0, fmt.Errorf("appearance font: %w", err)
-			}
-			res.Set(f.res, pdf.Ref{Num: num})
-		}
-		c = append(c, "BT 0 g\n"...)
-		var cur *face
-		for i, l := range lines {
-			x := tx + l.overhang*size/1000
-			if l.rtl {
-				x = tx + tw - (l.width-l.overhang)*size/1000
-			}
-			y := top - float64(i)*pitch - asc*size/1000
-			c = fmt.Appendf(c, "1 0 0 1 %s %s Tm\n", formatNum(x), formatNum(y))
-			for j := 0; j < len(l.glyphs); {
-				f := l.glyphs[j].face
-				if f != cur {
-					c = fmt.Appendf(c, "/%s %s Tf\n", f.res, formatNum(size))
-					cur = f
-				}
-				var str []byte
-				for ; j < len(l.glyphs) && l.glyphs[j].face == f; j++ {
-					str = f.appendCode(str, l.glyphs[j].id)
-				}
-				if f.font == nil {
-					c = pdf.AppendLiteralString(c, str)
-				} else {
-					c = pdf.AppendHexString(c, str)
-				}
-				c = append(c, " Tj\n"...)
-			}
-		}
-		c = append(c, "ET\n"...)
-		return writeForm(w, s, rot, c, res, pic)
+	if len(lines) == 0 {
+		return writeForm(w, s, rot, c, nil, pic)
 	}
-	return writeForm(w, s, rot, c, nil, pic)
+	fonts, err := writeFonts(w, lines)
+	if err != nil {
+		return 0, err
+	}
+	c = appendText(c, lines, size, tx, ty, tw, th, asc, desc)
+	return writeForm(w, s, rot, c, fonts, pic)
+}
+
+// writeFonts writes the fonts the lines use and returns the form's /Font
+// resources. The fonts are all subset before the first is written, so that
+// a broken font is found before anything is written.
+func writeFonts(w Writer, lines []laidLine) (*pdf.Dict, error) {
+	var faces []*face
+	for _, l := range lines {
+		for _, g := range l.glyphs {
+			if !slices.Contains(faces, g.face) {
+				faces = append(faces, g.face)
+			}
+			if _, ok := g.face.used[g.id]; !ok {
+				g.face.used[g.id] = extractionText(g)
+			}
+		}
+	}
+	for _, f := range faces {
+		if err := f.prepare(); err != nil {
+			return nil, fmt.Errorf("appearance font: %w", err)
+		}
+	}
+	res := pdf.NewDict()
+	for _, f := range faces {
+		num, err := f.write(w)
+		if err != nil {
+			return nil, fmt.Errorf("appearance font: %w", err)
+		}
+		res.Set(f.res, pdf.Ref{Num: num})
+	}
+	return res, nil
+}
+
+// appendText appends the operators that draw the lines at font size size
+// in the box tx, ty, tw, th: centred vertically, each line left-aligned, or
+// right-aligned when it reads right to left. asc and desc are how far the
+// glyphs reach above and below the baseline, in 1/1000 em.
+func appendText(c []byte, lines []laidLine, size, tx, ty, tw, th, asc, desc float64) []byte {
+	pitch := lineGap * (asc - desc) * size / 1000
+	top := ty + th - (th-pitch*float64(len(lines)))/2
+	c = append(c, "BT 0 g\n"...)
+	var cur *face
+	for i, l := range lines {
+		x := tx + l.overhang*size/1000
+		if l.rtl {
+			x = tx + tw - (l.width-l.overhang)*size/1000
+		}
+		y := top - float64(i)*pitch - asc*size/1000
+		c = fmt.Appendf(c, "1 0 0 1 %s %s Tm\n", formatNum(x), formatNum(y))
+		for j := 0; j < len(l.glyphs); {
+			f := l.glyphs[j].face
+			if f != cur {
+				c = fmt.Appendf(c, "/%s %s Tf\n", f.res, formatNum(size))
+				cur = f
+			}
+			var str []byte
+			for ; j < len(l.glyphs) && l.glyphs[j].face == f; j++ {
+				str = f.appendCode(str, l.glyphs[j].id)
+			}
+			if f.font == nil {
+				c = pdf.AppendLiteralString(c, str)
+			} else {
+				c = pdf.AppendHexString(c, str)
+			}
+			c = append(c, " Tj\n"...)
+		}
+	}
+	return append(c, "ET\n"...)
 }
 
 // extractionText returns what the ToUnicode map gives for g: its text, and

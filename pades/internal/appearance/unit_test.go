@@ -3,6 +3,7 @@ package appearance
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -70,6 +71,7 @@ func TestRenderErrors(t *testing.T) {
 		{"broken font", Spec{Width: 200, Height: 50, Name: "Jane", Font: broken}, "subsetting font"},
 		{"rotation", Spec{Width: 200, Height: 50, Name: "Jane", Rotate: 45}, "multiple of 90"},
 		{"size", Spec{Width: 0, Height: 50, Name: "Jane"}, "positive size"},
+		{"NaN size", Spec{Width: math.NaN(), Height: 50, Name: "Jane"}, "positive size"},
 		{"image", Spec{Width: 200, Height: 50, Name: "Jane", Image: []byte("GIF89a....")}, "neither PNG nor JPEG"},
 		{"broken png", Spec{Width: 200, Height: 50, Name: "Jane", Image: []byte("\x89PNG\r\n\x1a\nbroken")}, "reading PNG"},
 		{"cut jpeg", Spec{Width: 200, Height: 50, Name: "Jane", Image: cutJPEG[:len(cutJPEG)-40]}, "reading JPEG"},
