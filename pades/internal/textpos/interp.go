@@ -1,0 +1,415 @@
+package textpos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"hashsign/pades/internal/pdf"
+)
+
+// maxOperands bounds the memory of the operands of one operator.
+const maxOperands = 1 << 20
+
+// maxSaved bounds the graphics states saved by q at once; a q beyond it is
+// ignored, together with its Q.
+const maxSaved = 1 << 12
+
+// checkEvery is how many operations go between two looks at the context.
+const checkEvery = 1 << 12
+
+// gstate is the part of the graphics state that places text (ISO
+// 32000-1, 8.4 and 9.3).
+type gstate struct {
+	ctm      matrix
+	font     *font
+	size     float64 // Tfs
+	tc, tw   float64 // character and word spacing
+	th       float64 // horizontal scaling, 1 = 100%
+	tl, rise float64 // leading, rise
+}
+
+// interp interprets content streams and emits the glyphs they draw.
+type interp struct {
+	ctx   context.Context
+	rd    *pdf.Reader
+	lim   Limits
+	ops   int64 // operations so far
+	held  int64 // bytes of content data held
+	fonts loader
+	forms map[int]bool // the Form XObjects being interpreted
+	depth int
+	emit  func(glyph)
+}
+
+// page interprets the content of page.
+func (in *interp) page(page pdf.Page) error {
+	res, err := in.rd.ResolveDict(page.Dict.Get("Resources"))
+	if err != nil {
+		return fmt.Errorf("/Resources: %w", err)
+	}
+	contents, err := in.rd.Resolve(page.Dict.Get("Contents"))
+	if err != nil {
+		return fmt.Errorf("/Contents: %w", err)
+	}
+	var streams []pdf.Object
+	switch c := contents.(type) {
+	case pdf.Array:
+		streams = c
+	case *pdf.Stream:
+		streams = []pdf.Object{page.Dict.Get("Contents")}
+	}
+	return in.run(streams, res, gstate{ctm: identity, th: 1})
+}
+
+// stream returns the decoded data of the content stream o, accounted in
+// in.held, or nil when it cannot be read (a damaged stream is left out).
+func (in *interp) stream(o pdf.Object) ([]byte, error) {
+	ref, _ := o.(pdf.Ref)
+	v, err := in.rd.Resolve(o)
+	if err != nil {
+		if errors.Is(err, pdf.ErrLimit) {
+			return nil, err
+		}
+		return nil, nil
+	}
+	st, ok := v.(*pdf.Stream)
+	if !ok {
+		return nil, nil
+	}
+	data, err := in.rd.StreamData(st, ref.Num, ref.Gen)
+	if err != nil {
+		if errors.Is(err, pdf.ErrLimit) {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if in.held+int64(len(data)) > in.lim.Memory {
+		return nil, fmt.Errorf("%w: content stream %d with the content around it holds more than %d bytes", ErrLimit, ref.Num, in.lim.Memory)
+	}
+	in.held += int64(len(data))
+	return data, nil
+}
+
+// run interprets the content streams streams, one after another, with the
+// resources res, from graphics state g.
+func (in *interp) run(streams []pdf.Object, res *pdf.Dict, g gstate) error {
+	var c *pdf.Content
+	var saved []gstate
+	skipped := 0 // q operators beyond maxSaved
+	var tm, tlm matrix = identity, identity
+	var last []byte
+	defer func() { in.held -= int64(len(last)) }()
+	for _, s := range streams {
+		data, err := in.stream(s)
+		if err != nil {
+			return err
+		}
+		if data == nil {
+			continue
+		}
+		in.held -= int64(len(last))
+		last = data
+		if c == nil {
+			c = pdf.NewContent(data, maxOperands)
+		} else {
+			c.Reset(data)
+		}
+		for {
+			op, args, err := c.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				if errors.Is(err, pdf.ErrLimit) {
+					return err
+				}
+				break // the rest of a damaged stream is lost, as in viewers
+			}
+			if err := in.count(1); err != nil {
+				return err
+			}
+			switch op {
+			case "q":
+				if len(saved) >= maxSaved {
+					skipped++
+					continue
+				}
+				saved = append(saved, g)
+			case "Q":
+				if skipped > 0 {
+					skipped--
+				} else if n := len(saved); n > 0 {
+					g, saved = saved[n-1], saved[:n-1]
+				}
+			case "cm":
+				if m, ok := numbers6(args); ok {
+					g.ctm = m.mul(g.ctm)
+				}
+			case "BT":
+				tm, tlm = identity, identity
+			case "Tc":
+				setNumber(&g.tc, args)
+			case "Tw":
+				setNumber(&g.tw, args)
+			case "Tz":
+				if v, ok := oneNumber(args); ok {
+					g.th = v / 100
+				}
+			case "TL":
+				setNumber(&g.tl, args)
+			case "Ts":
+				setNumber(&g.rise, args)
+			case "Tf":
+				if len(args) == 2 {
+					name, _ := args[0].(pdf.Name)
+					if err := in.setFont(&g, fontResource(in.rd, res, name), args[1]); err != nil {
+						return err
+					}
+				}
+			case "Td", "TD":
+				if len(args) == 2 {
+					x, ok1 := number(args[0])
+					y, ok2 := number(args[1])
+					if ok1 && ok2 {
+						if op == "TD" {
+							g.tl = -y
+						}
+						tlm = translate(x, y).mul(tlm)
+						tm = tlm
+					}
+				}
+			case "Tm":
+				if m, ok := numbers6(args); ok {
+					tm, tlm = m, m
+				}
+			case "T*":
+				tlm = translate(0, -g.tl).mul(tlm)
+				tm = tlm
+			case "Tj", "'", "\"":
+				if op == "\"" && len(args) == 3 {
+					setNumber(&g.tw, args[:1])
+					setNumber(&g.tc, args[1:2])
+					args = args[2:]
+				}
+				if op != "Tj" {
+					tlm = translate(0, -g.tl).mul(tlm)
+					tm = tlm
+				}
+				if len(args) == 1 {
+					if s, ok := args[0].(pdf.String); ok {
+						if err := in.show(&g, &tm, s.Value); err != nil {
+							return err
+						}
+					}
+				}
+			case "TJ":
+				a, _ := oneArg(args).(pdf.Array)
+				for _, e := range a {
+					switch v := e.(type) {
+					case pdf.String:
+						if err := in.show(&g, &tm, v.Value); err != nil {
+							return err
+						}
+					default:
+						if n, ok := number(v); ok && g.font != nil {
+							adj := -n / 1000 * g.size
+							if g.font.wmode == 1 {
+								tm = translate(0, adj).mul(tm)
+							} else {
+								tm = translate(adj*g.th, 0).mul(tm)
+							}
+						}
+					}
+				}
+			case "gs":
+				if err := in.extGState(&g, res, oneArg(args)); err != nil {
+					return err
+				}
+			case "Do":
+				name, _ := oneArg(args).(pdf.Name)
+				if err := in.xobject(res, name, g); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// count accounts n operations and looks at the context now and then.
+func (in *interp) count(n int64) error {
+	before := in.ops
+	in.ops += n
+	if in.ops > in.lim.Operations {
+		return fmt.Errorf("%w: more than %d operators and glyphs", ErrLimit, in.lim.Operations)
+	}
+	if before/checkEvery != in.ops/checkEvery {
+		return in.ctx.Err()
+	}
+	return nil
+}
+
+// show draws the glyphs of string s in graphics state g, moving the text
+// matrix tm past each.
+func (in *interp) show(g *gstate, tm *matrix, s []byte) error {
+	f := g.font
+	if f == nil {
+		return nil // no font selected: nothing is drawn
+	}
+	if err := in.count(int64(len(s))); err != nil {
+		return err
+	}
+	for len(s) > 0 {
+		c := f.split(s)
+		s = s[c.k.n:]
+		trm := tm.mul(g.ctm)
+		var g1 glyph
+		g1.x, g1.y = trm.point(0, g.rise)
+		g1.text = normalize(f.text(c))
+		dirx, diry := trm.vector(g.th, 0)
+		if f.wmode == 1 {
+			dirx, diry = trm.vector(0, -1)
+		}
+		l := math.Hypot(dirx, diry)
+		if l == 0 || math.IsNaN(l) || math.IsInf(l, 0) {
+			// a degenerate matrix: the glyph has no place
+			g1.dx, g1.dy = 1, 0
+		} else {
+			g1.dx, g1.dy = dirx/l, diry/l
+		}
+		sx, sy := trm.vector(0, g.size*f.size)
+		g1.size = math.Hypot(sx, sy)
+		spacing := g.tc
+		if c.k.n == 1 && c.k.code == 32 && f.oneByte {
+			spacing += g.tw
+		}
+		if f.wmode == 1 {
+			w := f.advance(c) * g.size
+			g1.ex, g1.ey = trm.point(0, g.rise+w)
+			*tm = translate(0, w+spacing).mul(*tm)
+		} else {
+			w := f.advance(c) * g.size
+			g1.ex, g1.ey = trm.point(w*g.th, g.rise)
+			*tm = translate((w+spacing)*g.th, 0).mul(*tm)
+		}
+		in.emit(g1)
+	}
+	return nil
+}
+
+// setFont selects the font of font dictionary fo at size o.
+func (in *interp) setFont(g *gstate, fo pdf.Object, o pdf.Object) error {
+	size, ok := number(o)
+	if !ok {
+		return nil
+	}
+	f, err := in.fonts.load(fo)
+	if err != nil {
+		if errors.Is(err, pdf.ErrLimit) {
+			return err
+		}
+		f = &font{scale: 0.001, size: 1, dw: 1000} // unreadable: positions go on, text is lost
+	}
+	g.font, g.size = f, size
+	return nil
+}
+
+// fontResource returns the font dictionary (or its reference) named name
+// in res.
+func fontResource(rd *pdf.Reader, res *pdf.Dict, name pdf.Name) pdf.Object {
+	fonts, err := rd.ResolveDict(res.Get("Font"))
+	if err != nil || fonts == nil {
+		return nil
+	}
+	return fonts.Get(name)
+}
+
+// extGState applies the /Font entry of the graphics state parameter
+// dictionary named o.
+func (in *interp) extGState(g *gstate, res *pdf.Dict, o pdf.Object) error {
+	name, ok := o.(pdf.Name)
+	if !ok {
+		return nil
+	}
+	all, err := in.rd.ResolveDict(res.Get("ExtGState"))
+	if err != nil || all == nil {
+		return nil
+	}
+	gs, err := in.rd.ResolveDict(all.Get(name))
+	if err != nil || gs == nil {
+		return nil
+	}
+	fa, _ := resolved(in.rd, gs.Get("Font")).(pdf.Array)
+	if len(fa) != 2 {
+		return nil
+	}
+	return in.setFont(g, fa[0], fa[1])
+}
+
+// xobject draws the Form XObject named name in res, in graphics state g.
+// Other XObjects (images) draw no text.
+func (in *interp) xobject(res *pdf.Dict, name pdf.Name, g gstate) error {
+	all, err := in.rd.ResolveDict(res.Get("XObject"))
+	if err != nil || all == nil {
+		return nil
+	}
+	o := all.Get(name)
+	ref, ok := o.(pdf.Ref)
+	if !ok {
+		return nil // a stream is always indirect
+	}
+	if in.forms[ref.Num] {
+		return nil // a form that draws itself, directly or not
+	}
+	v, err := in.rd.Resolve(ref)
+	if err != nil {
+		if errors.Is(err, pdf.ErrLimit) {
+			return err
+		}
+		return nil
+	}
+	st, ok := v.(*pdf.Stream)
+	if !ok || st.Dict.Get("Subtype") != pdf.Name("Form") {
+		return nil
+	}
+	if in.depth >= in.lim.Depth {
+		return fmt.Errorf("%w: Form XObjects nested more than %d deep (form %d)", ErrLimit, in.lim.Depth, ref.Num)
+	}
+	if m, ok := toMatrix(resolved(in.rd, st.Dict.Get("Matrix"))); ok {
+		g.ctm = m.mul(g.ctm)
+	}
+	formRes, err := in.rd.ResolveDict(st.Dict.Get("Resources"))
+	if err != nil || formRes == nil {
+		formRes = res // old files let forms use the page's resources
+	}
+	in.forms[ref.Num] = true
+	in.depth++
+	err = in.run([]pdf.Object{ref}, formRes, g)
+	in.depth--
+	delete(in.forms, ref.Num)
+	if err != nil {
+		return fmt.Errorf("form %d: %w", ref.Num, err)
+	}
+	return nil
+}
+
+// oneArg returns the only operand, or nil.
+func oneArg(args []pdf.Object) pdf.Object {
+	if len(args) != 1 {
+		return nil
+	}
+	return args[0]
+}
+
+// oneNumber returns the only operand as a number.
+func oneNumber(args []pdf.Object) (float64, bool) { return number(oneArg(args)) }
+
+// setNumber sets *v to the only operand when it is a number.
+func setNumber(v *float64, args []pdf.Object) {
+	if n, ok := oneNumber(args); ok {
+		*v = n
+	}
+}
