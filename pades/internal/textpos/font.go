@@ -27,7 +27,7 @@ type font struct {
 	w2      []cidWidths
 	toUni   *cmap
 	scale   float64 // glyph space to text space, horizontally (1/1000, or a Type 3 font's FontMatrix)
-	size    float64 // the factor of the font size for the effective size (1, or a Type 3 font's em)
+	size    float64 // the factor of the font size for the effective size (1, or a Type 3 font's vertical stretch)
 	wmode   int
 	cost    int64
 	oneByte bool // every code is one byte (word spacing applies to code 32)
@@ -212,8 +212,10 @@ func (ld *loader) simple(f *font, d *pdf.Dict) error {
 	if d.Get("Subtype") == pdf.Name("Type3") {
 		fm, _ := ld.rd.Resolve(d.Get("FontMatrix"))
 		if m, ok := toMatrix(fm); ok && m[0] != 0 && m[3] != 0 {
+			// glyph units per text-space unit; the em stays one unit of
+			// text space, stretched when the matrix is not uniform
 			f.scale = m[0]
-			f.size = abs(m[3]) * 1000
+			f.size = abs(m[3] / m[0])
 		}
 	}
 	// widths
