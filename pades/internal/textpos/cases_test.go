@@ -28,7 +28,7 @@ var tags12 = []wantTag{{"#signature1#", 1, 12, 0}, {"#signature2#", 1, 12, 0}}
 // handCases builds the hard cases: each is a file that no tool at hand
 // writes in this form.
 func handCases() []handCase {
-	letter := box{0, 0, 612, 792}
+	letter := box{0, 0, 612, 792, 0}
 	var cases []handCase
 
 	// a tag split over TJ elements with kerning, character and word
@@ -125,7 +125,7 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 			mediaBox:  "100 200 712 992",
 			resources: fmt.Sprintf("<< /Font << /F1 %d 0 R >> >>", f1),
 			contents:  []string{`BT /F1 12 Tf 150 900 Td (#signature1#) Tj 0 -300 Td (#signature2#) Tj ET`},
-		}), box{100, 200, 712, 992}, tags12, false})
+		}), box{100, 200, 712, 992, 0}, tags12, false})
 	}
 
 	// a Type 3 font with its own FontMatrix and glyph names

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"hashsign/pades/internal/pdf"
 )
@@ -129,14 +130,60 @@ func lookupWidth(ws []cidWidths, cid int) (float64, bool) {
 	return ws[i].ws[cid-ws[i].first], true
 }
 
-// fallbackWidth is the glyph width of the standard fonts that come without
-// /Widths (deprecated since PDF 1.5): the widths of Courier, and the mean
-// width of Latin text in the others, since their metrics are not built in.
-func fallbackWidth(baseFont string) float64 {
-	if strings.Contains(baseFont, "Courier") {
-		return 600
+// standardWidths sets the widths of f, a font without /Widths (as the
+// standard fonts could be before PDF 1.5), from the metrics of the Latin
+// standard font that baseFont names (or an alias such as Arial), by the
+// text of each code. Codes without a width there, and the fonts that are
+// not Latin standard fonts (Symbol, ZapfDingbats, others), take 600 in
+// Courier and 500, the mean width of Latin text, in the others.
+func standardWidths(f *font, baseFont string) {
+	if i := strings.IndexByte(baseFont, '+'); i == 6 {
+		baseFont = baseFont[i+1:] // a subset's tag
 	}
-	return 500
+	family := ""
+	switch {
+	case strings.Contains(baseFont, "Courier"):
+		family = "Courier"
+	case strings.Contains(baseFont, "Times"):
+		family = "Times"
+	case strings.Contains(baseFont, "Helvetica"), strings.Contains(baseFont, "Arial"):
+		family = "Helvetica"
+	}
+	fallback := 500.0
+	if family == "Courier" {
+		fallback = 600
+	}
+	bold := strings.Contains(baseFont, "Bold")
+	italic := strings.Contains(baseFont, "Italic") || strings.Contains(baseFont, "Oblique")
+	name := family
+	switch {
+	case family == "":
+	case bold && italic && family == "Times":
+		name += "-BoldItalic"
+	case bold && italic:
+		name += "-BoldOblique"
+	case bold:
+		name += "-Bold"
+	case italic && family == "Times":
+		name += "-Italic"
+	case italic:
+		name += "-Oblique"
+	case family == "Times":
+		name += "-Roman"
+	}
+	face := -1
+	for i, n := range std14Names {
+		if n == name {
+			face = i
+		}
+	}
+	for c := range f.widths {
+		f.widths[c] = fallback
+		r, _ := utf8.DecodeRuneInString(f.names[c])
+		if i := sort.Search(len(std14Runes), func(i int) bool { return std14Runes[i] >= r }); face >= 0 && i < len(std14Runes) && std14Runes[i] == r {
+			f.widths[c] = float64(std14Widths[face][i])
+		}
+	}
 }
 
 // loader reads fonts through the reader and keeps them for reuse.
@@ -218,29 +265,6 @@ func (ld *loader) simple(f *font, d *pdf.Dict) error {
 			f.size = abs(m[3] / m[0])
 		}
 	}
-	// widths
-	missing := 0.0
-	if v, ok := number(resolved(ld.rd, desc.Get("MissingWidth"))); ok {
-		missing = v
-	}
-	ws, _ := ld.rd.Resolve(d.Get("Widths"))
-	wa, hasWidths := ws.(pdf.Array)
-	if !hasWidths {
-		missing = fallbackWidth(string(base))
-	}
-	for i := range f.widths {
-		f.widths[i] = missing
-	}
-	first, _ := pdf.Int(resolved(ld.rd, d.Get("FirstChar")))
-	for i, o := range wa {
-		c := first + int64(i)
-		if c < 0 || c > 255 {
-			continue
-		}
-		if v, ok := number(resolved(ld.rd, o)); ok {
-			f.widths[c] = v
-		}
-	}
 	// encoding: the base encoding, then /Differences
 	enc, err := ld.rd.Resolve(d.Get("Encoding"))
 	if err != nil {
@@ -277,6 +301,30 @@ func (ld *loader) simple(f *font, d *pdf.Dict) error {
 				f.names[c] = glyphText(string(v))
 			}
 			c++
+		}
+	}
+	// widths: /Widths from /FirstChar on, /MissingWidth for the other
+	// codes; the standard fonts' own when /Widths is absent
+	missing := 0.0
+	if v, ok := number(resolved(ld.rd, desc.Get("MissingWidth"))); ok {
+		missing = v
+	}
+	ws, _ := ld.rd.Resolve(d.Get("Widths"))
+	wa, hasWidths := ws.(pdf.Array)
+	for i := range f.widths {
+		f.widths[i] = missing
+	}
+	if !hasWidths {
+		standardWidths(f, string(base))
+	}
+	first, _ := pdf.Int(resolved(ld.rd, d.Get("FirstChar")))
+	for i, o := range wa {
+		c := first + int64(i)
+		if c < 0 || c > 255 {
+			continue
+		}
+		if v, ok := number(resolved(ld.rd, o)); ok {
+			f.widths[c] = v
 		}
 	}
 	return nil

@@ -85,7 +85,10 @@ func sharedDir(t testing.TB) string {
 }
 
 // box is a page box in default user space.
-type box struct{ x0, y0, x1, y1 float64 }
+type box struct {
+	x0, y0, x1, y1 float64
+	rotate         int // the page's /Rotate: 0, 90, 180 or 270
+}
 
 // toolWord is a word as pdftotext -bbox gives it, in its device space:
 // from the top left corner of the page's crop box, y downwards.
@@ -234,4 +237,36 @@ func writeTemp(t testing.TB, name string, b []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// pageBox returns the box of page n of rd from which the tools measure:
+// its /CropBox, or its /MediaBox.
+func pageBox(t testing.TB, rd *pdf.Reader, n int) box {
+	t.Helper()
+	cat, _ := rd.ResolveDict(rd.Trailer.Get("Root"))
+	for p, err := range rd.Pages(cat) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Number != n {
+			continue
+		}
+		a, _ := rd.Resolve(p.Dict.Get("CropBox"))
+		if a == nil {
+			a, _ = rd.Resolve(p.Dict.Get("MediaBox"))
+		}
+		m, ok := a.(pdf.Array)
+		if !ok || len(m) != 4 {
+			t.Fatalf("page %d: box %v", n, a)
+		}
+		var v [4]float64
+		for i := range v {
+			v[i], _ = number(m[i])
+		}
+		r, _ := rd.Resolve(p.Dict.Get("Rotate"))
+		rot, _ := pdf.Int(r)
+		return box{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3]), int((rot%360 + 360) % 360)}
+	}
+	t.Fatalf("no page %d", n)
+	return box{}
 }

@@ -61,7 +61,10 @@ func (in *interp) page(page pdf.Page) error {
 	case *pdf.Stream:
 		streams = []pdf.Object{page.Dict.Get("Contents")}
 	}
-	return in.run(streams, res, gstate{ctm: identity, th: 1})
+	if err := in.run(streams, res, gstate{ctm: identity, th: 1}); err != nil {
+		return err
+	}
+	return in.annotations(page, res)
 }
 
 // stream returns the decoded data of the content stream o, accounted in
@@ -356,7 +359,13 @@ func (in *interp) xobject(res *pdf.Dict, name pdf.Name, g gstate) error {
 	if err != nil || all == nil {
 		return nil
 	}
-	o := all.Get(name)
+	return in.form(all.Get(name), identity, res, g)
+}
+
+// form draws the Form XObject o (a reference) in graphics state g, after
+// its /Matrix and then the matrix after. A form without /Resources uses
+// res, as old files expect.
+func (in *interp) form(o pdf.Object, after matrix, res *pdf.Dict, g gstate) error {
 	ref, ok := o.(pdf.Ref)
 	if !ok {
 		return nil // a stream is always indirect
@@ -378,12 +387,14 @@ func (in *interp) xobject(res *pdf.Dict, name pdf.Name, g gstate) error {
 	if in.depth >= in.lim.Depth {
 		return fmt.Errorf("%w: Form XObjects nested more than %d deep (form %d)", ErrLimit, in.lim.Depth, ref.Num)
 	}
-	if m, ok := toMatrix(resolved(in.rd, st.Dict.Get("Matrix"))); ok {
-		g.ctm = m.mul(g.ctm)
+	m, ok := toMatrix(resolved(in.rd, st.Dict.Get("Matrix")))
+	if !ok {
+		m = identity
 	}
+	g.ctm = m.mul(after).mul(g.ctm)
 	formRes, err := in.rd.ResolveDict(st.Dict.Get("Resources"))
 	if err != nil || formRes == nil {
-		formRes = res // old files let forms use the page's resources
+		formRes = res
 	}
 	in.forms[ref.Num] = true
 	in.depth++
@@ -394,6 +405,93 @@ func (in *interp) xobject(res *pdf.Dict, name pdf.Name, g gstate) error {
 		return fmt.Errorf("form %d: %w", ref.Num, err)
 	}
 	return nil
+}
+
+// Annotation flags that keep an annotation from being shown.
+const (
+	annotHidden = 1 << 1
+	annotNoView = 1 << 5
+)
+
+// annotations draws the normal appearances of the annotations of page
+// (ISO 32000-1, 12.5.5): each form's bounding box, after its /Matrix, is
+// mapped onto the annotation's /Rect. Hidden annotations are left out.
+func (in *interp) annotations(page pdf.Page, res *pdf.Dict) error {
+	annots, _ := resolved(in.rd, page.Dict.Get("Annots")).(pdf.Array)
+	for _, a := range annots {
+		d, err := in.rd.ResolveDict(a)
+		if err != nil || d == nil {
+			if errors.Is(err, pdf.ErrLimit) {
+				return err
+			}
+			continue
+		}
+		if f, _ := pdf.Int(resolved(in.rd, d.Get("F"))); f&(annotHidden|annotNoView) != 0 {
+			continue
+		}
+		ap, _ := in.rd.ResolveDict(d.Get("AP"))
+		n := ap.Get("N")
+		if states, _ := resolved(in.rd, n).(*pdf.Dict); states != nil {
+			as, _ := resolved(in.rd, d.Get("AS")).(pdf.Name)
+			n = states.Get(as)
+		}
+		st, _ := resolved(in.rd, n).(*pdf.Stream)
+		rect, ok1 := rectangle(resolved(in.rd, d.Get("Rect")))
+		if st == nil || !ok1 {
+			continue
+		}
+		bbox, ok2 := rectangle(resolved(in.rd, st.Dict.Get("BBox")))
+		m, ok3 := toMatrix(resolved(in.rd, st.Dict.Get("Matrix")))
+		if !ok3 {
+			m = identity
+		}
+		if !ok2 {
+			continue
+		}
+		// the box after the form's matrix, then its mapping onto /Rect
+		bx0, by0, bx1, by1 := transformedBox(bbox, m)
+		if bx1-bx0 == 0 || by1-by0 == 0 {
+			continue
+		}
+		sx, sy := (rect[2]-rect[0])/(bx1-bx0), (rect[3]-rect[1])/(by1-by0)
+		fit := matrix{sx, 0, 0, sy, rect[0] - bx0*sx, rect[1] - by0*sy}
+		if err := in.count(1); err != nil {
+			return err
+		}
+		if err := in.form(n, fit, res, gstate{ctm: identity, th: 1}); err != nil {
+			return fmt.Errorf("annotation %v: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// rectangle reads a rectangle [x0 y0 x1 y1], normalized so that x0 <= x1
+// and y0 <= y1.
+func rectangle(o pdf.Object) ([4]float64, bool) {
+	var r [4]float64
+	a, _ := o.(pdf.Array)
+	if len(a) != 4 {
+		return r, false
+	}
+	for i := range r {
+		v, ok := number(a[i])
+		if !ok {
+			return r, false
+		}
+		r[i] = v
+	}
+	return [4]float64{min(r[0], r[2]), min(r[1], r[3]), max(r[0], r[2]), max(r[1], r[3])}, true
+}
+
+// transformedBox returns the bounding box of rectangle r after m.
+func transformedBox(r [4]float64, m matrix) (x0, y0, x1, y1 float64) {
+	x0, y0 = math.Inf(1), math.Inf(1)
+	x1, y1 = math.Inf(-1), math.Inf(-1)
+	for _, c := range [4][2]float64{{r[0], r[1]}, {r[2], r[1]}, {r[0], r[3]}, {r[2], r[3]}} {
+		x, y := m.point(c[0], c[1])
+		x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+	}
+	return x0, y0, x1, y1
 }
 
 // oneArg returns the only operand, or nil.
