@@ -39,8 +39,9 @@ func (c *Content) Reset(b []byte) {
 }
 
 // Next returns the next operator and its operands. The slice of operands
-// is valid until the next call. At the end of the data it returns io.EOF
-// (operands without an operator at the end are dropped). An inline image
+// is valid until the next call. At the end of the data it returns io.EOF;
+// operands without an operator before the end stay pending for the data
+// that Reset gives next. An inline image
 // (BI dict ID data EI) comes out as the operator "BI" with the image's
 // dictionary as its one operand; its data is skipped.
 func (c *Content) Next() (op string, args []Object, err error) {
@@ -57,8 +58,7 @@ func (c *Content) Next() (op string, args []Object, err error) {
 		}
 		switch {
 		case t.kind == tEOF:
-			c.drop()
-			return "", nil, io.EOF
+			return "", nil, io.EOF // operands stay pending for Reset
 		case t.kind == tKeyword && t.s != "true" && t.s != "false" && t.s != "null":
 			if t.s == "BI" {
 				d, err := c.inlineImage()

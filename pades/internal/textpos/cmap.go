@@ -58,6 +58,10 @@ const (
 // maxCMapDepth bounds chains of /UseCMap.
 const maxCMapDepth = 4
 
+// maxSpaceRanges bounds the codespace ranges kept, which every code is
+// looked up in (real CMaps have a few).
+const maxSpaceRanges = 256
+
 // parseCMap reads CMap data. Whatever it cannot read is left out; only an
 // operand over the limit for one operator ends it with an error.
 func parseCMap(data []byte, into *cmap) error {
@@ -76,7 +80,7 @@ func parseCMap(data []byte, into *cmap) error {
 			for i := 0; i+1 < len(args); i += 2 {
 				lo, ok1 := codeBytes(args[i])
 				hi, ok2 := codeBytes(args[i+1])
-				if !ok1 || !ok2 || len(lo) != len(hi) {
+				if !ok1 || !ok2 || len(lo) != len(hi) || len(into.space) >= maxSpaceRanges {
 					continue
 				}
 				r := spaceRange{n: len(lo)}

@@ -298,9 +298,21 @@ func (in *interp) show(g *gstate, tm *matrix, s []byte) error {
 			g1.ex, g1.ey = trm.point(w*g.th, g.rise)
 			*tm = translate((w+spacing)*g.th, 0).mul(*tm)
 		}
-		in.emit(g1)
+		if finite(g1.x, g1.y, g1.ex, g1.ey, g1.size) {
+			in.emit(g1) // else it lies nowhere: matrices out of range
+		}
 	}
 	return nil
+}
+
+// finite reports whether all of vs are finite numbers.
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // setFont selects the font of font dictionary fo at size o.
