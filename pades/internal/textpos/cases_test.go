@@ -161,15 +161,16 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 		}), letter, tags12, false})
 	}
 
-	// a tag split between two content streams of the page, and text after
-	// an inline image whose data holds "EI"
+	// a tag split between the content streams of the page, and the
+	// operands of a Td in one stream and the operator in the next, after
+	// an inline image whose data holds "EI" and operators
 	{
 		b := &pdfBuilder{}
 		f1 := b.simpleFont("Helvetica", "/Encoding /WinAnsiEncoding")
 		cases = append(cases, handCase{"streams-inline-image", b.document(page{
 			resources: fmt.Sprintf("<< /Font << /F1 %d 0 R >> >>", f1),
-			contents: []string{"q 40 0 0 10 72 500 cm BI /W 4 /H 1 /BPC 8 /CS /G ID \x00EI\x01\nEI Q BT /F1 12 Tf 72 700 Td (#sig) Tj",
-				"(nature1#) Tj ET BT /F1 12 Tf 72 600 Td (#signature2#) Tj ET"},
+			contents: []string{"40 0 0 10 72 500 cm BI /W 11 /H 1 /BPC 8 /CS /G ID aEI 300 Tz\nEI 0.025 0 0 0.1 -1.8 -50 cm BT /F1 12 Tf 72 700",
+				"Td (#sig) Tj", "(nature1#) Tj ET BT /F1 12 Tf 72 600 Td (#signature2#) Tj ET"},
 		}), letter, tags12, false})
 	}
 	return cases
