@@ -15,6 +15,9 @@ type handCase struct {
 	// trueWidths: the fonts' /Widths are those of the glyphs that mutool
 	// draws, so that its glyph boxes end where the advances do
 	trueWidths bool
+	// vertical: text in vertical writing, whose boxes pdftotext puts
+	// 5 to 10 points away from mutool's (left out)
+	vertical bool
 }
 
 type wantTag struct {
@@ -41,7 +44,7 @@ func handCases() []handCase {
 			contents: []string{`BT /F1 12 Tf 1.5 Tc 3 Tw 90 Tz 72 700 Td
 [(Buyer: ) -250 (#si) 120 (gna) -80 (tu) (re1#) ( and more)] TJ
 0 Tc 0 Tw 100 Tz 0 -40 Td (Seller ) Tj (#sig) Tj (nat) Tj (ure2#) Tj ( done) Tj ET`},
-		}), letter, tags12, false})
+		}), letter, tags12, false, false})
 	}
 
 	// a Type0 font with Identity-H, /W widths (list and range forms) and a
@@ -87,7 +90,21 @@ end`)
 			contents: []string{fmt.Sprintf(`BT /F2 16 Tf 100 500 Td <%s> Tj ET
 BT /F2 16 Tf 100 400 Td [<%s> -150 <%s> 90 <%s>] TJ ET`,
 				cidHex("#signature1#"), cidHex("#sign"), cidHex("atu"), cidHex("re2#"))},
-		}), letter, []wantTag{{"#signature1#", 1, 16, 0}, {"#signature2#", 1, 16, 0}}, false})
+		}), letter, []wantTag{{"#signature1#", 1, 16, 0}, {"#signature2#", 1, 16, 0}}, false, false})
+	}
+
+	// a Type0 font with Identity-V: the glyphs go down the page, each
+	// advancing by its /W2 vertical displacement or the /DW2 default
+	{
+		b := &pdfBuilder{}
+		desc := b.add("<< /Type /FontDescriptor /FontName /TestCIDV /Flags 4 /FontBBox [0 -200 1000 800] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 >>")
+		cid := b.add(fmt.Sprintf("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /TestCIDV /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /DW 1000 /DW2 [880 -1000] /W2 [%d [-800 500 880]] /CIDToGIDMap /Identity >>", desc, 0x323))
+		toUni := b.stream("", "1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange <0300> <03FF> <0000> endbfrange")
+		f2 := b.add(fmt.Sprintf("<< /Type /Font /Subtype /Type0 /BaseFont /TestCIDV /Encoding /Identity-V /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>", cid, toUni))
+		cases = append(cases, handCase{"identity-v", b.document(page{
+			resources: fmt.Sprintf("<< /Font << /F2 %d 0 R >> >>", f2),
+			contents:  []string{fmt.Sprintf("BT /F2 10 Tf 300 700 Td <%s> Tj ET", cidHex("#signature1#"))},
+		}), letter, []wantTag{{"#signature1#", 1, 10, -90}}, true, true})
 	}
 
 	// tags in nested Form XObjects with their /Matrix, drawn under a cm
@@ -101,7 +118,7 @@ BT /F2 16 Tf 100 400 Td [<%s> -150 <%s> 90 <%s>] TJ ET`,
 		cases = append(cases, handCase{"form-xobject-matrix", b.document(page{
 			resources: fmt.Sprintf("<< /XObject << /Fm1 %d 0 R >> >>", fm1),
 			contents:  []string{`q 1 0 0 1 50 100 cm /Fm1 Do Q`},
-		}), letter, []wantTag{{"#signature1#", 1, 12 * 0.8, 0}, {"#signature2#", 1, 10 * 1.5 * 0.8, 0}}, false})
+		}), letter, []wantTag{{"#signature1#", 1, 12 * 0.8, 0}, {"#signature2#", 1, 10 * 1.5 * 0.8, 0}}, false, false})
 	}
 
 	// a text matrix turned by 30 degrees, and text turned by 90 degrees
@@ -114,7 +131,7 @@ BT /F2 16 Tf 100 400 Td [<%s> -150 <%s> 90 <%s>] TJ ET`,
 			resources: fmt.Sprintf("<< /Font << /F1 %d 0 R >> >>", f1),
 			contents: []string{`BT /F1 12 Tf 0.8660254 0.5 -0.5 0.8660254 200 300 Tm (#signature1#) Tj ET
 q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
-		}), letter, []wantTag{{"#signature1#", 1, 12, 30}, {"#signature2#", 1, 14, 90}}, true})
+		}), letter, []wantTag{{"#signature1#", 1, 12, 30}, {"#signature2#", 1, 14, 90}}, true, false})
 	}
 
 	// a page whose /MediaBox does not start at 0,0
@@ -125,7 +142,7 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 			mediaBox:  "100 200 712 992",
 			resources: fmt.Sprintf("<< /Font << /F1 %d 0 R >> >>", f1),
 			contents:  []string{`BT /F1 12 Tf 150 900 Td (#signature1#) Tj 0 -300 Td (#signature2#) Tj ET`},
-		}), box{100, 200, 712, 992, 0}, tags12, false})
+		}), box{100, 200, 712, 992, 0}, tags12, false, false})
 	}
 
 	// a Type 3 font with its own FontMatrix and glyph names
@@ -143,7 +160,7 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 		cases = append(cases, handCase{"type3", b.document(page{
 			resources: fmt.Sprintf("<< /Font << /F3 %d 0 R >> >>", f3),
 			contents:  []string{`BT /F3 20 Tf 72 600 Td (#signature1#) Tj 0 -50 Td (#signature2#) Tj ET`},
-		}), letter, []wantTag{{"#signature1#", 1, 20, 0}, {"#signature2#", 1, 20, 0}}, false})
+		}), letter, []wantTag{{"#signature1#", 1, 20, 0}, {"#signature2#", 1, 20, 0}}, false, false})
 	}
 
 	// a simple font whose /Differences put the tag's glyphs at codes 1 to
@@ -158,7 +175,7 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 		cases = append(cases, handCase{"differences", b.document(page{
 			resources: fmt.Sprintf("<< /Font << /F4 %d 0 R >> >>", f4),
 			contents:  []string{`BT /F4 12 Tf 72 600 Td (\001\002\003\004\005\006\007\010\011\012\013\001) Tj 0 -30 Td (\001\002\003\004\005\006\007\010\011\012\014\001) Tj ET`},
-		}), letter, tags12, false})
+		}), letter, tags12, false, false})
 	}
 
 	// a tag split between the content streams of the page, and the
@@ -171,7 +188,7 @@ q 0 1 -1 0 400 100 cm BT /F1 14 Tf 50 20 Td (#signature2#) Tj ET Q`},
 			resources: fmt.Sprintf("<< /Font << /F1 %d 0 R >> >>", f1),
 			contents: []string{"40 0 0 10 72 500 cm BI /W 11 /H 1 /BPC 8 /CS /G ID aEI 300 Tz\nEI 0.025 0 0 0.1 -1.8 -50 cm BT /F1 12 Tf 72 700",
 				"Td (#sig) Tj", "(nature1#) Tj ET BT /F1 12 Tf 72 600 Td (#signature2#) Tj ET"},
-		}), letter, tags12, false})
+		}), letter, tags12, false, false})
 	}
 	return cases
 }

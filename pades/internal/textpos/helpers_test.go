@@ -144,9 +144,14 @@ type toolRun struct {
 	dirX, dirY     float64
 }
 
+// In vertical writing, mutool's character origin is the left end of the
+// glyph's box, while the text position (ISO 32000-1, 9.7.4.3) runs down
+// the middle of the glyphs: for lines of vertical text (wmode 1), runs
+// give the middle of the boxes' edges across the line instead.
+
 var (
 	reChar      = regexp.MustCompile(`<char quad="([-0-9. ]+)" x="([-0-9.]+)" y="([-0-9.]+)"[^>]* c="([^"]*)"/>`)
-	reLine      = regexp.MustCompile(`<line [^>]*dir="([-0-9.]+) ([-0-9.]+)"`)
+	reLine      = regexp.MustCompile(`<line [^>]*wmode="([01])" dir="([-0-9.]+) ([-0-9.]+)"`)
 	reStextPage = regexp.MustCompile(`<page id=`)
 )
 
@@ -172,6 +177,7 @@ func mupdfRuns(t testing.TB, file, password, text string) []toolRun {
 	var line []char
 	page := 0
 	var dirX, dirY float64
+	vertical := false
 	flush := func() {
 		var s strings.Builder
 		var idx []int // the char of each byte of s
@@ -202,8 +208,9 @@ func mupdfRuns(t testing.TB, file, password, text string) []toolRun {
 			flush()
 		}
 		if m := reLine.FindStringSubmatch(l); m != nil {
-			dirX, _ = strconv.ParseFloat(m[1], 64)
-			dirY, _ = strconv.ParseFloat(m[2], 64)
+			vertical = m[1] == "1"
+			dirX, _ = strconv.ParseFloat(m[2], 64)
+			dirY, _ = strconv.ParseFloat(m[3], 64)
 		}
 		m := reChar.FindStringSubmatch(l)
 		if m == nil {
@@ -223,6 +230,9 @@ func mupdfRuns(t testing.TB, file, password, text string) []toolRun {
 		y, _ := strconv.ParseFloat(m[3], 64)
 		// quad: upper left, upper right, lower left, lower right; the
 		// glyph's box along the baseline is the upper edge
+		if vertical {
+			x, y = (q[0]+q[4])/2, (q[1]+q[5])/2
+		}
 		line = append(line, char{c: c, x: x, y: y, ex: x + q[2] - q[0], ey: y + q[3] - q[1]})
 	}
 	flush()
