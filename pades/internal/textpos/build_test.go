@@ -89,12 +89,3 @@ func (b *pdfBuilder) simpleFont(base, extra string) int {
 	return b.add(fmt.Sprintf("<< /Type /Font /Subtype /Type1 /BaseFont /%s /FirstChar 32 /LastChar 126 /Widths [%s] %s >>",
 		base, strings.Join(w, " "), extra))
 }
-
-// hexUTF16 returns the text as a hex string of UTF-16BE units.
-func hexUTF16(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		fmt.Fprintf(&b, "%04X", r)
-	}
-	return b.String()
-}

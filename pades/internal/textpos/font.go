@@ -31,7 +31,6 @@ type font struct {
 	size    float64 // the factor of the font size for the effective size (1, or a Type 3 font's vertical stretch)
 	wmode   int
 	cost    int64
-	oneByte bool // every code is one byte (word spacing applies to code 32)
 }
 
 // cidWidths gives the CIDs first to last the widths ws (one each), or all
@@ -104,18 +103,6 @@ func (f *font) advance(c code) float64 {
 		return w / 1000
 	}
 	return f.dw / 1000
-}
-
-// width returns the horizontal extent of c's glyph for a font size of 1,
-// which is its advance in horizontal mode.
-func (f *font) width(c code) float64 {
-	if f.wmode == 1 {
-		if w, ok := lookupWidth(f.w, c.cid); ok {
-			return w / 1000
-		}
-		return f.dw / 1000
-	}
-	return f.advance(c)
 }
 
 // lookupWidth finds the width of cid in ws, sorted by first.
@@ -250,7 +237,6 @@ func (ld *loader) parse(d *pdf.Dict) (*font, error) {
 
 // simple reads a simple font: Type1, MMType1, TrueType or Type3.
 func (ld *loader) simple(f *font, d *pdf.Dict) error {
-	f.oneByte = true
 	base, _ := d.Get("BaseFont").(pdf.Name)
 	desc, err := ld.rd.ResolveDict(d.Get("FontDescriptor"))
 	if err != nil {
@@ -421,10 +407,6 @@ func (ld *loader) composite(f *font, d *pdf.Dict) error {
 				f.wmode = 1
 			}
 			f.cost += f.enc.cost
-			f.oneByte = len(f.enc.space) > 0
-			for _, r := range f.enc.space {
-				f.oneByte = f.oneByte && r.n == 1
-			}
 		}
 	}
 	kids, _ := ld.rd.Resolve(d.Get("DescendantFonts"))

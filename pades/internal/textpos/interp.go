@@ -286,7 +286,7 @@ func (in *interp) show(g *gstate, tm *matrix, s []byte) error {
 		sx, sy := trm.vector(0, g.size*f.size)
 		g1.size = math.Hypot(sx, sy)
 		spacing := g.tc
-		if c.k.n == 1 && c.k.code == 32 && f.oneByte {
+		if c.k.n == 1 && c.k.code == 32 { // word spacing: the single-byte code 32
 			spacing += g.tw
 		}
 		if f.wmode == 1 {

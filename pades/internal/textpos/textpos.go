@@ -183,13 +183,19 @@ func (m *matcher) add(g glyph) {
 		FontSize: first.size,
 		Angle:    math.Atan2(first.dy, first.dx) * 180 / math.Pi,
 	}
-	for _, q := range m.places {
+	// the same text drawn again over itself (fake bold, shadows) comes
+	// soon after: the last few places are enough to look at
+	for _, q := range m.places[max(0, len(m.places)-maxRedrawn):] {
 		if math.Abs(q.X-p.X) < 1 && math.Abs(q.Y-p.Y) < 1 && math.Abs(q.Width-p.Width) < 1 {
-			return // the same text drawn again over itself (fake bold, shadows)
+			return
 		}
 	}
 	m.places = append(m.places, p)
 }
+
+// maxRedrawn is how many of the last places a place is compared with to
+// leave out text drawn over itself.
+const maxRedrawn = 8
 
 // continues reports whether glyph g follows glyph p on the same line: in
 // the same direction, on p's baseline, and not before p nor too far after

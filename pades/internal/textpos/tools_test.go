@@ -95,7 +95,7 @@ func TestRealTools(t *testing.T) {
 				pb := pageBox(t, rd, w.page)
 				dm := compareMuPDF(t, file, "", w.tag, places, pb, true)
 				dp := comparePoppler(t, file, "", w.tag, places, pb)
-				t.Log(fmt.Sprintf("%s %s: %+v; mutool %.3f, pdftotext %.3f points off", tc.name, w.tag, p, dm, dp))
+				t.Logf("%s %s: %+v; mutool %.3f, pdftotext %.3f points off", tc.name, w.tag, p, dm, dp)
 			}
 		})
 	}
