@@ -20,17 +20,17 @@ type font struct {
 	names  [256]string  // the text of each code by its encoding
 	widths [256]float64 // glyph-space widths
 	// composite fonts
-	enc     *cmap // nil: Identity-H/V, two bytes per code, CID = code
-	ucs     bool  // the codes are UTF-16BE (a predefined Uni...-UCS2/UTF16 CMap)
-	dw      float64
-	w       []cidWidths
-	dw2     [2]float64 // vertical: position vector y and displacement
-	w2      []cidWidths
-	toUni   *cmap
-	scale   float64 // glyph space to text space, horizontally (1/1000, or a Type 3 font's FontMatrix)
-	size    float64 // the factor of the font size for the effective size (1, or a Type 3 font's vertical stretch)
-	wmode   int
-	cost    int64
+	enc   *cmap // nil: Identity-H/V, two bytes per code, CID = code
+	ucs   bool  // the codes are UTF-16BE (a predefined Uni...-UCS2/UTF16 CMap)
+	dw    float64
+	w     []cidWidths
+	dw2   [2]float64 // vertical: position vector y and displacement
+	w2    []cidWidths
+	toUni *cmap
+	scale float64 // glyph space to text space, horizontally (1/1000, or a Type 3 font's FontMatrix)
+	size  float64 // the factor of the font size for the effective size (1, or a Type 3 font's vertical stretch)
+	wmode int
+	cost  int64
 }
 
 // cidWidths gives the CIDs first to last the widths ws (one each), or all
