@@ -7,9 +7,18 @@
 // that turn the shown strings into glyphs: simple fonts (Type1, TrueType,
 // Type3) with their encodings, /Differences and /Widths, composite fonts
 // (Type0) with Identity-H/V or embedded CMaps and /W widths, and /ToUnicode
-// CMaps. The Unicode text of consecutive glyphs on one baseline is matched
-// against the text sought, however the glyphs were split among show
-// operators.
+// CMaps. The normal appearances of the pages' visible annotations (form
+// fields, FreeText) are interpreted too. Standard fonts without /Widths
+// take the widths of the Latin standard fonts. The Unicode text of
+// consecutive glyphs on one baseline is matched against the text sought,
+// however the glyphs were split among show operators.
+//
+// Text is found wherever it is drawn, even where clipping or an optional
+// content group hides it. Left out: the glyph procedures of Type 3 fonts,
+// the predefined CJK CMaps other than Identity-H/V and the Unicode ones
+// (Uni...-UCS2, Uni...-UTF16), and the text of fonts that have neither a
+// /ToUnicode CMap nor glyph names (which only their font program could
+// tell).
 //
 // Our own interpreter rather than github.com/digitorus/pdf's Page.Content:
 // that one ignores bfchar entries of /ToUnicode CMaps (all of
