@@ -89,7 +89,7 @@ for c in range(32, 256):
 	f, err := os.Open(afm)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (Debian's fonts-urw-base35, which texlive-latex-base brings): %v", afm, err)
+			t.Fatalf("%s (Debian's fonts-urw-base35, which .ci/test installs): %v", afm, err)
 		}
 		t.Skipf("%s: %v", afm, err)
 	}
