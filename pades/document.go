@@ -14,6 +14,7 @@ import (
 
 	"hashsign/pades/internal/crypt"
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/sigfield"
 )
 
 // Errors that callers may want to tell apart. They are wrapped with details.
@@ -22,9 +23,9 @@ var (
 	ErrNotPDF = pdf.ErrNotPDF
 	// ErrPasswordNeeded reports an encrypted PDF whose user password is not
 	// empty, opened without a password.
-	ErrPasswordNeeded = errors.New("encrypted PDF: a password is needed")
+	ErrPasswordNeeded = sigfield.ErrPasswordNeeded
 	// ErrWrongPassword reports an encrypted PDF opened with a wrong password.
-	ErrWrongPassword = errors.New("encrypted PDF: wrong password")
+	ErrWrongPassword = sigfield.ErrWrongPassword
 	// ErrCertified reports a document certified with DocMDP /P 1, which
 	// allows no change at all.
 	ErrCertified = errors.New("certified PDF: its DocMDP permissions (/P 1) allow no change, not even a new signature")
@@ -42,6 +43,7 @@ type document struct {
 	sec     *crypt.Handler
 	catalog *pdf.Dict
 	rootRef pdf.Ref
+	doc     *sigfield.Doc
 }
 
 // openDocument opens the PDF file r of the given size. password is used when
@@ -49,38 +51,11 @@ type document struct {
 // memoryBudget bounds the PDF reader (0: its default, see
 // PrepareOptions.MemoryBudget).
 func openDocument(r io.ReaderAt, size int64, password []byte, memoryBudget int64) (*document, error) {
-	rd, err := pdf.OpenBudget(r, size, pdf.Budget{Memory: memoryBudget})
-	if err == nil {
-		err = pdf.CheckEnd(r, size)
-	}
+	doc, err := sigfield.Open(r, size, password, memoryBudget)
 	if err != nil {
-		if errors.Is(err, pdf.ErrNotPDF) || errors.Is(err, pdf.ErrTruncated) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("reading PDF structure: %w", err)
+		return nil, err
 	}
-	d := &document{rd: rd}
-	switch h, err := crypt.OpenDocument(rd, password); {
-	case err == nil:
-		d.sec = h
-	case errors.Is(err, crypt.ErrNotEncrypted):
-	case errors.Is(err, crypt.ErrWrongPassword) && len(password) == 0:
-		return nil, ErrPasswordNeeded
-	case errors.Is(err, crypt.ErrWrongPassword):
-		return nil, ErrWrongPassword
-	default:
-		return nil, fmt.Errorf("encrypted PDF: %w", err)
-	}
-	d.rootRef = rd.Trailer.Get("Root").(pdf.Ref)
-	cat, err := rd.ResolveDict(d.rootRef)
-	if err != nil {
-		return nil, fmt.Errorf("reading the document catalog (object %d): %w", d.rootRef.Num, err)
-	}
-	if cat == nil {
-		return nil, fmt.Errorf("the document catalog (object %d) is not a dictionary", d.rootRef.Num)
-	}
-	d.catalog = cat
-	return d, nil
+	return &document{rd: doc.Reader, sec: doc.Security, catalog: doc.Catalog, rootRef: doc.Root, doc: doc}, nil
 }
 
 // encrypter returns what encrypts new objects, or nil.
@@ -93,33 +68,7 @@ func (d *document) encrypter() pdf.Encrypter {
 
 // docMDP returns the /P value of the document's certification signature,
 // or 0 when the document is not certified.
-func (d *document) docMDP() (int, error) {
-	perms, err := d.rd.ResolveDict(d.catalog.Get("Perms"))
-	if err != nil || perms == nil {
-		return 0, err
-	}
-	sig, err := d.rd.ResolveDict(perms.Get("DocMDP"))
-	if err != nil || sig == nil {
-		return 0, err
-	}
-	p := 2
-	refs, _ := d.rd.Resolve(sig.Get("Reference"))
-	arr, _ := refs.(pdf.Array)
-	for _, r := range arr {
-		ref, err := d.rd.ResolveDict(r)
-		if err != nil || ref == nil {
-			continue
-		}
-		if ref.Get("TransformMethod") != pdf.Name("DocMDP") {
-			continue
-		}
-		tp, _ := d.rd.ResolveDict(ref.Get("TransformParams"))
-		if v, ok := pdf.Int(tp.Get("P")); ok {
-			p = int(v)
-		}
-	}
-	return p, nil
-}
+func (d *document) docMDP() (int, error) { return d.doc.DocMDP() }
 
 // canAddSignature checks the encryption permissions: creating a signature
 // field needs bits 4 and 6 (modify, annotate) or bit 9 (fill in forms,

@@ -1,18 +1,14 @@
 package pades
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 
-	"hashsign/cms"
-	"hashsign/ltv"
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/sigfield"
 )
 
 // Report describes the structure and the signatures of a PDF file.
@@ -87,7 +83,7 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*
 		sr := SignatureReport{Field: f.name}
 		if f.value != nil {
 			sr.Signed = true
-			d.checkSignature(ctx, f.value, &sr)
+			d.checkSignature(ctx, f, &sr)
 		}
 		rep.Fields = append(rep.Fields, sr)
 	}
@@ -108,67 +104,15 @@ type sigField struct {
 	value *pdf.Dict // its /V, nil when empty
 }
 
-// signatureFields walks the AcroForm field tree for /FT /Sig fields.
+// signatureFields lists the /FT /Sig fields of the AcroForm field tree.
 func (d *document) signatureFields() ([]sigField, error) {
-	acro, _, err := d.acroForm()
+	fields, err := d.doc.Fields()
 	if err != nil {
 		return nil, err
 	}
-	var out []sigField
-	seen := map[int]bool{}
-	var walk func(o pdf.Object, prefix string, ft pdf.Name, depth int) error
-	walk = func(o pdf.Object, prefix string, ft pdf.Name, depth int) error {
-		if depth > 32 {
-			return errors.New("the form field tree is nested too deeply")
-		}
-		if r, ok := o.(pdf.Ref); ok {
-			if seen[r.Num] {
-				return nil
-			}
-			seen[r.Num] = true
-		}
-		f, err := d.rd.ResolveDict(o)
-		if err != nil || f == nil {
-			return err
-		}
-		name := prefix
-		if t, ok := f.Get("T").(pdf.String); ok {
-			if name != "" {
-				name += "."
-			}
-			name += pdf.DecodeTextString(t.Value)
-		}
-		if v, ok := f.Get("FT").(pdf.Name); ok {
-			ft = v
-		}
-		kidsObj, _ := d.rd.Resolve(f.Get("Kids"))
-		kids, _ := kidsObj.(pdf.Array)
-		hasFieldKids := false
-		for _, k := range kids {
-			kd, _ := d.rd.ResolveDict(k)
-			if kd != nil && kd.Has("T") {
-				hasFieldKids = true
-				if err := walk(k, name, ft, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-		if !hasFieldKids && ft == "Sig" {
-			v, _ := d.rd.ResolveDict(f.Get("V"))
-			ref, _ := o.(pdf.Ref)
-			out = append(out, sigField{name: name, ref: ref, field: f, value: v})
-		}
-		return nil
-	}
-	fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the AcroForm /Fields: %w", err)
-	}
-	fields, _ := fieldsObj.(pdf.Array)
-	for _, f := range fields {
-		if err := walk(f, "", "", 0); err != nil {
-			return nil, err
-		}
+	out := make([]sigField, len(fields))
+	for i, f := range fields {
+		out[i] = sigField{name: f.Name, ref: f.Ref, field: f.Dict, value: f.Value}
 	}
 	return out, nil
 }
@@ -192,146 +136,45 @@ func (sr *SignatureReport) setPAdES(err error) {
 	}
 }
 
-func (d *document) checkSignature(ctx context.Context, v *pdf.Dict, sr *SignatureReport) {
-	if t, ok := v.Get("Type").(pdf.Name); ok {
-		sr.Type = string(t)
+// checkSignature fills sr with the integrity and profile answers for the
+// signature dictionary of field f.
+func (d *document) checkSignature(ctx context.Context, f sigField, sr *SignatureReport) {
+	s := d.doc.ReadSignature(sigfield.Field{Name: f.name, Ref: f.ref, Dict: f.field, Value: f.value}, d.doc.DSS().Certs)
+	sr.Type, sr.SubFilter, sr.Time = s.Type, s.SubFilter, s.M
+	if f.value.Has("ByteRange") {
+		sr.ByteRange = s.ByteRange[:]
+		if end := s.End(); end == d.rd.Size() {
+			sr.Covers = "whole file"
+		} else {
+			sr.Covers = fmt.Sprintf("revision ending at byte %d", end)
+		}
 	}
-	if s, ok := v.Get("SubFilter").(pdf.Name); ok {
-		sr.SubFilter = string(s)
+	if s.SignedData != nil && s.SignedData.Signer != nil {
+		sr.Signer = s.SignedData.Signer.Subject.String()
 	}
-	if m, ok := v.Get("M").(pdf.String); ok {
-		sr.Time = string(m.Value)
+	if s.Token != nil {
+		sr.Time = s.Token.GenTime.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	br, _ := v.Get("ByteRange").(pdf.Array)
-	contents, _ := v.Get("Contents").(pdf.String)
-	if len(br) != 4 {
-		sr.setIntact(errors.New("no /ByteRange of four numbers"))
+	switch {
+	case errors.Is(s.Err, sigfield.ErrByteRange), errors.Is(s.Err, sigfield.ErrCrypto):
+		sr.setIntact(s.Err)
+		return
+	case s.Err != nil: // unparsed, no signer, unsupported: not checked
+		sr.Problem = s.Err.Error()
 		return
 	}
-	for _, x := range br {
-		n, _ := pdf.Int(x)
-		sr.ByteRange = append(sr.ByteRange, n)
-	}
-	b := [4]int64(sr.ByteRange)
-	end := b[2] + b[3]
-	if end == d.rd.Size() {
-		sr.Covers = "whole file"
-	} else {
-		sr.Covers = fmt.Sprintf("revision ending at byte %d", end)
-	}
-	if b[0] != 0 || b[1] < 0 || b[2] < b[1] || b[3] < 0 || end > d.rd.Size() {
-		sr.setIntact(errors.New("the /ByteRange does not fit the file"))
+	sums, err := sigfield.HashRanges(ctx, d.rd.ReaderAt(), []sigfield.Range{{ByteRange: s.ByteRange, Hash: s.Hash}})
+	if err != nil {
+		sr.Problem = err.Error()
 		return
 	}
-	switch sr.SubFilter {
-	case "ETSI.CAdES.detached", "adbe.pkcs7.detached", "adbe.pkcs7.sha1":
-		d.checkCMS(ctx, contents.Value, b, sr)
-	case "ETSI.RFC3161":
-		d.checkDocTimeStamp(ctx, contents.Value, b, sr)
+	sr.setIntact(s.CheckDigest(sums[0]))
+	switch {
+	case s.IsDocTimeStamp():
+		sr.setPAdES(nil)
+	case s.SubFilter != sigfield.SubFilterCAdES:
+		sr.setPAdES(fmt.Errorf("sub-filter %s: PAdES baseline signatures are ETSI.CAdES.detached", s.SubFilter))
 	default:
-		sr.Problem = "sub-filter not checked by inspect"
+		sr.setPAdES(s.SignedData.CheckPAdES())
 	}
-}
-
-// checkCMS checks a CMS signature over the byte range b.
-func (d *document) checkCMS(ctx context.Context, contents []byte, b [4]int64, sr *SignatureReport) {
-	sd, err := cms.Parse(contents) // Parse skips the zero padding and reads BER
-	if err != nil {
-		sr.Problem = "the CMS does not parse: " + err.Error()
-		return
-	}
-	if sd.Signer == nil {
-		sr.Problem = "the CMS does not carry the signer's certificate: its signature value cannot be checked"
-		return
-	}
-	sr.Signer = sd.Signer.Subject.String()
-	h := sd.DigestAlgorithm
-	if sr.SubFilter == "adbe.pkcs7.sha1" {
-		h = crypto.SHA1 // the signed content is the SHA-1 digest of the byte range
-	}
-	sum, err := hashByteRange(ctx, d.rd.ReaderAt(), h, b)
-	if err != nil {
-		sr.Problem = err.Error()
-		return
-	}
-	if sr.SubFilter == "adbe.pkcs7.sha1" {
-		err = sd.VerifyIntegrity(nil)
-		if err == nil && !bytes.Equal(sd.Content, sum) {
-			err = errors.New("the signed SHA-1 digest does not match the byte range")
-		}
-	} else {
-		err = sd.VerifyIntegrity(sum)
-	}
-	sr.setIntact(err)
-	if sr.SubFilter != "ETSI.CAdES.detached" {
-		sr.setPAdES(fmt.Errorf("sub-filter %s: PAdES baseline signatures are ETSI.CAdES.detached", sr.SubFilter))
-	} else {
-		sr.setPAdES(sd.CheckPAdES())
-	}
-}
-
-// checkDocTimeStamp checks a document timestamp over the byte range b.
-func (d *document) checkDocTimeStamp(ctx context.Context, contents []byte, b [4]int64, sr *SignatureReport) {
-	sd, err := cms.Parse(contents)
-	if err != nil {
-		sr.Problem = "the time-stamp token does not parse: " + err.Error()
-		return
-	}
-	tsa := sd.Signer
-	if tsa == nil {
-		// RFC 3161 lets a token leave out the TSA certificate; the DSS
-		// may hold it
-		if tok, err := ltv.ParseTokenWithCertificates(contents, d.dssCertificates()); err == nil {
-			tsa = tok.Signer
-		}
-	}
-	if tsa == nil {
-		sr.Problem = "the TSA certificate is neither in the time-stamp token nor in the DSS: its signature value cannot be checked"
-		return
-	}
-	sr.Signer = tsa.Subject.String()
-	tok, err := ltv.ParseTokenWithCertificates(contents, []*x509.Certificate{tsa})
-	if err != nil {
-		sr.setIntact(err)
-		return
-	}
-	sr.Time = tok.GenTime.UTC().Format("2006-01-02T15:04:05Z")
-	sum, err := hashByteRange(ctx, d.rd.ReaderAt(), tok.Hash, b)
-	if err != nil {
-		sr.Problem = err.Error()
-		return
-	}
-	if !bytes.Equal(sum, tok.Imprint) {
-		sr.setIntact(errors.New("the timestamp imprint does not match the byte range"))
-		return
-	}
-	sr.setIntact(nil)
-	sr.setPAdES(nil)
-}
-
-// dssCertificates returns the certificates of the document security store.
-func (d *document) dssCertificates() []*x509.Certificate {
-	dss, _ := d.rd.ResolveDict(d.catalog.Get("DSS"))
-	arrObj, _ := d.rd.Resolve(dss.Get("Certs"))
-	arr, _ := arrObj.(pdf.Array)
-	var out []*x509.Certificate
-	for _, e := range arr {
-		r, ok := e.(pdf.Ref)
-		if !ok {
-			continue
-		}
-		o, err := d.rd.Object(r.Num)
-		st, ok := o.(*pdf.Stream)
-		if err != nil || !ok {
-			continue
-		}
-		der, err := d.rd.StreamData(st, r.Num, r.Gen)
-		if err != nil {
-			continue
-		}
-		if c, err := x509.ParseCertificate(der); err == nil {
-			out = append(out, c)
-		}
-	}
-	return out
 }

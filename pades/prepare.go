@@ -364,20 +364,7 @@ func (d *document) targetField(name string) (*sigField, error) {
 // acroForm returns the document's AcroForm dictionary and its reference
 // when it is an indirect object. A document without one gets a new empty
 // dictionary (ref nil).
-func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
-	obj := d.catalog.Get("AcroForm")
-	dict, err := d.rd.ResolveDict(obj)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the AcroForm: %w", err)
-	}
-	if dict == nil {
-		return pdf.NewDict(), nil, nil
-	}
-	if r, ok := obj.(pdf.Ref); ok {
-		return dict, &r, nil
-	}
-	return dict, nil, nil
-}
+func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) { return d.doc.AcroForm() }
 
 func (d *document) fieldNameTaken(fields pdf.Array, name string) bool {
 	for _, f := range fields {

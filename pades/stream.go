@@ -12,6 +12,7 @@ import (
 
 	"hashsign/cms"
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/sigfield"
 )
 
 // copyBufSize and copyBufs size the copy pipeline: its memory is fixed
@@ -145,26 +146,11 @@ func (u *update) prepared(h crypto.Hash, sum []byte) *Prepared {
 // hashByteRange returns the digest with h of the two parts of r that the
 // /ByteRange br names, reading them in chunks.
 func hashByteRange(ctx context.Context, r io.ReaderAt, h crypto.Hash, br [4]int64) ([]byte, error) {
-	hh := h.New()
-	buf := make([]byte, min(copyBufSize, max(br[1], br[3])))
-	for _, part := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
-		for off, end := part[0], part[0]+part[1]; off < end; {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			b := buf[:min(int64(len(buf)), end-off)]
-			n, err := r.ReadAt(b, off)
-			if n < len(b) {
-				if err == nil || errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
-				}
-				return nil, fmt.Errorf("reading the byte range at offset %d: %w", off, err)
-			}
-			hh.Write(b)
-			off += int64(n)
-		}
+	sums, err := sigfield.HashRanges(ctx, r, []sigfield.Range{{ByteRange: br, Hash: h}})
+	if err != nil {
+		return nil, err
 	}
-	return hh.Sum(nil), nil
+	return sums[0], nil
 }
 
 // ContentsTooSmallError reports a CMS that does not fit the placeholder.

@@ -1,0 +1,124 @@
+package sigfield
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+)
+
+// Range is a byte range to hash: the two parts that a /ByteRange names.
+type Range struct {
+	ByteRange [4]int64
+	Hash      crypto.Hash
+}
+
+// Sizes of the read pipeline of HashRanges: its memory is fixed whatever
+// the size of the file.
+const (
+	chunkSize = 1 << 20
+	chunks    = 6
+)
+
+// HashRanges returns the digest of each range of r. It reads r once, from
+// the start to the end of the longest range, in chunks that one goroutine
+// reads while one goroutine per range hashes them, so that the ranges of
+// a file with several signatures cost one read and, on as many cores, the
+// time of one digest.
+func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, error) {
+	end := int64(0)
+	for _, rg := range ranges {
+		b := rg.ByteRange
+		if b[0] != 0 || b[1] < 0 || b[2] < b[1] || b[3] < 0 {
+			return nil, fmt.Errorf("byte range %v is not a range of the file", b)
+		}
+		if !rg.Hash.Available() {
+			return nil, fmt.Errorf("digest algorithm %v is not available", rg.Hash)
+		}
+		end = max(end, b[2]+b[3])
+	}
+	type chunk struct {
+		off  int64
+		data []byte
+		refs sync.WaitGroup
+	}
+	free := make(chan *chunk, chunks)
+	for range chunks {
+		free <- &chunk{data: make([]byte, min(chunkSize, max(end, 1)))}
+	}
+	feeds := make([]chan *chunk, len(ranges))
+	hashes := make([]hash.Hash, len(ranges))
+	var workers sync.WaitGroup
+	for i := range ranges {
+		feeds[i] = make(chan *chunk, chunks)
+		hashes[i] = ranges[i].Hash.New()
+		workers.Go(func() {
+			b := ranges[i].ByteRange
+			h := hashes[i]
+			for c := range feeds[i] {
+				writeOutside(h, c.data, c.off, b[1], b[2], b[2]+b[3])
+				c.refs.Done()
+			}
+		})
+	}
+	var rerr error
+	for off := int64(0); off < end; {
+		if err := ctx.Err(); err != nil {
+			rerr = err
+			break
+		}
+		c := <-free
+		c.off = off
+		c.data = c.data[:min(int64(cap(c.data)), end-off)]
+		n, err := r.ReadAt(c.data, off)
+		if n < len(c.data) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			rerr = fmt.Errorf("reading the signed byte range at offset %d: %w", off, err)
+			break
+		}
+		for i, rg := range ranges {
+			if off < rg.ByteRange[2]+rg.ByteRange[3] {
+				c.refs.Add(1)
+				feeds[i] <- c
+			}
+		}
+		go func() { c.refs.Wait(); free <- c }()
+		off += int64(n)
+	}
+	for _, f := range feeds {
+		close(f)
+	}
+	workers.Wait()
+	if rerr != nil {
+		return nil, rerr
+	}
+	out := make([][]byte, len(ranges))
+	for i, h := range hashes {
+		out[i] = h.Sum(nil)
+	}
+	return out, nil
+}
+
+// writeOutside writes to h the bytes of b (which starts at offset off)
+// that lie before end and outside [holeStart, holeEnd).
+func writeOutside(h hash.Hash, b []byte, off, holeStart, holeEnd, end int64) {
+	if off+int64(len(b)) > end {
+		b = b[:max(0, end-off)]
+	}
+	stop := off + int64(len(b))
+	if holeEnd <= off || holeStart >= stop {
+		h.Write(b)
+		return
+	}
+	if holeStart > off {
+		h.Write(b[:holeStart-off])
+	}
+	if holeEnd < stop {
+		h.Write(b[holeEnd-off:])
+	}
+}
