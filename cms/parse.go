@@ -67,6 +67,10 @@ type SignedData struct {
 
 	sigAlg signatureAlgorithm
 
+	// rawRevocationInfo is the contents of the crls field
+	// (RevocationInfoChoices), nil when absent.
+	rawRevocationInfo []byte
+
 	// The SignerInfo's sid: issuer and serial number, or subject key
 	// identifier.
 	sidIssuer []byte
@@ -193,7 +197,8 @@ func parseSignedData(raw []byte) (*SignedData, cryptobyte.String, error) {
 		}
 		out.Certificates = append(out.Certificates, c)
 	}
-	if !sd.SkipOptionalASN1(tagImplicit1) { // crls
+	var hasCRLs bool
+	if !sd.ReadOptionalASN1(&out.rawRevocationInfo, &hasCRLs, tagImplicit1) { // crls
 		return nil, nil, errors.New("cms: malformed SignedData crls")
 	}
 	var signerInfos cryptobyte.String

@@ -43,30 +43,55 @@ func (f *Fetcher) crl(ctx context.Context, url string, cert, issuer *x509.Certif
 	if err != nil {
 		return nil, err
 	}
-	rl := fc.rl
+	st, err := checkCRL(fc.rl, cert, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if st.ThisUpdate.After(now.Add(ClockSkew)) {
+		return nil, fmt.Errorf("the CRL thisUpdate %s is in the future", st.ThisUpdate.UTC().Format(time.RFC3339))
+	}
+	if !st.NextUpdate.IsZero() && st.NextUpdate.Before(now.Add(-ClockSkew)) {
+		return nil, fmt.Errorf("the CRL expired: nextUpdate %s", st.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	if st.Revoked != nil {
+		st.Revoked.Source = "CRL " + url
+		return nil, st.Revoked
+	}
+	return fc.der, nil
+}
+
+// CheckCRL reads a stored DER CRL (from a PDF's document security store
+// or a CMS) and checks that issuer issued and signed it. The status says
+// whether it lists cert; whether the CRL is current enough for a given
+// time is the caller's judgement, from ThisUpdate and NextUpdate.
+func CheckCRL(der []byte, cert, issuer *x509.Certificate) (*RevocationStatus, error) {
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("ltv: parsing the CRL: %w", err)
+	}
+	st, err := checkCRL(rl, cert, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("ltv: %w", err)
+	}
+	return st, nil
+}
+
+// checkCRL checks that issuer signed rl and says whether it lists cert.
+func checkCRL(rl *x509.RevocationList, cert, issuer *x509.Certificate) (*RevocationStatus, error) {
 	if !bytes.Equal(rl.RawIssuer, issuer.RawSubject) {
 		return nil, fmt.Errorf("the CRL is issued by %q, not by %s", rl.Issuer.String(), certName(issuer))
 	}
 	if err := rl.CheckSignatureFrom(issuer); err != nil {
 		return nil, fmt.Errorf("the CRL signature does not verify with the key of %s: %w", certName(issuer), err)
 	}
-	if rl.ThisUpdate.After(now.Add(ClockSkew)) {
-		return nil, fmt.Errorf("the CRL thisUpdate %s is in the future", rl.ThisUpdate.UTC().Format(time.RFC3339))
-	}
-	if !rl.NextUpdate.IsZero() && rl.NextUpdate.Before(now.Add(-ClockSkew)) {
-		return nil, fmt.Errorf("the CRL expired: nextUpdate %s", rl.NextUpdate.UTC().Format(time.RFC3339))
-	}
+	st := &RevocationStatus{ThisUpdate: rl.ThisUpdate, NextUpdate: rl.NextUpdate}
 	for _, e := range rl.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-			return nil, &RevokedError{
-				Cert:   cert,
-				At:     e.RevocationTime,
-				Reason: e.ReasonCode,
-				Source: "CRL " + url,
-			}
+			st.Revoked = &RevokedError{Cert: cert, At: e.RevocationTime, Reason: e.ReasonCode}
+			break
 		}
 	}
-	return fc.der, nil
+	return st, nil
 }
 
 // parseCertificates parses the body of a caIssuers response: a DER or PEM

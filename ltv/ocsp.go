@@ -135,6 +135,92 @@ func (f *Fetcher) postOCSP(ctx context.Context, u string, reqDER []byte) ([]byte
 // first certificate and checks no delegated responder's extended key usage
 // or validity: the response is read here, with internal/ocspasn1.
 func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now time.Time) (*ocspResult, error) {
+	p, err := parseOCSP(der, cert, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if p.signer != nil {
+		if err := checkDelegatedResponder(p.signer, issuer, now); err != nil {
+			return nil, err
+		}
+	}
+	if ext := ocspasn1.Nonce(p.data.ResponseExtensions); ext != nil && nonceExt != nil && !bytes.Equal(ext.Value, nonceExt) {
+		return nil, errors.New("OCSP response nonce does not match the request's")
+	}
+	single := p.single
+	if single.ThisUpdate.After(now.Add(ClockSkew)) {
+		return nil, fmt.Errorf("OCSP response thisUpdate %s is in the future", single.ThisUpdate.UTC().Format(time.RFC3339))
+	}
+	if !single.NextUpdate.IsZero() && single.NextUpdate.Before(now.Add(-ClockSkew)) {
+		return nil, fmt.Errorf("OCSP response expired: nextUpdate %s", single.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	st, err := p.status(cert)
+	if err != nil {
+		return nil, err
+	}
+	if st.Revoked != nil {
+		return nil, st.Revoked
+	}
+	return &ocspResult{der: bytes.Clone(der), responder: p.signer, certs: p.certs}, nil
+}
+
+// RevocationStatus is what a verified OCSP response or CRL says about one
+// certificate.
+type RevocationStatus struct {
+	// ThisUpdate and NextUpdate bound the time for which the status is
+	// current; NextUpdate is zero when the issuer gave none.
+	ThisUpdate, NextUpdate time.Time
+	// Revoked is set when the certificate is revoked, nil when it is good.
+	Revoked *RevokedError
+	// Responder is the delegated OCSP responder that signed the response,
+	// nil when the issuer signed it (and for a CRL).
+	Responder *x509.Certificate
+	// Certificates holds the certificates of an OCSP response.
+	Certificates []*x509.Certificate
+}
+
+// CheckOCSP reads a stored OCSP response (the DER OCSPResponse of a PDF's
+// document security store or of a CMS) about cert, issued by issuer, and
+// checks it as verifyOCSP checks a fresh one, except for the time: the
+// response must be signed by issuer, or by a responder that issuer
+// authorised and whose certificate was valid at the response's thisUpdate,
+// and hold the status of cert. Whether it is current enough for a given
+// time is the caller's judgement, from ThisUpdate and NextUpdate. A
+// revoked certificate gives a status with Revoked set, not an error; an
+// unknown one is an error.
+func CheckOCSP(der []byte, cert, issuer *x509.Certificate) (*RevocationStatus, error) {
+	p, err := parseOCSP(der, cert, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("ltv: %w", err)
+	}
+	if p.signer != nil {
+		if err := checkDelegatedResponder(p.signer, issuer, p.single.ThisUpdate); err != nil {
+			return nil, fmt.Errorf("ltv: %w", err)
+		}
+	}
+	st, err := p.status(cert)
+	if err != nil {
+		return nil, fmt.Errorf("ltv: %w", err)
+	}
+	return st, nil
+}
+
+// parsedOCSP is an OCSP response whose signature is verified and that
+// holds a status for the certificate asked about.
+type parsedOCSP struct {
+	data   ocspasn1.ResponseData
+	single *ocspasn1.SingleResponse
+	// signer is the delegated responder's certificate, nil when the
+	// issuer signed the response itself.
+	signer *x509.Certificate
+	certs  []*x509.Certificate
+}
+
+// parseOCSP parses the DER OCSPResponse der, verifies its signature by
+// issuer or by one of its certificates that the ResponderID names, and
+// finds the status of cert. The delegated responder's authorisation is
+// left to the caller (checkDelegatedResponder), at the time it chooses.
+func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*parsedOCSP, error) {
 	var resp ocspasn1.Response
 	if err := ocspasn1.Unmarshal(der, &resp, "OCSP response"); err != nil {
 		return nil, err
@@ -149,28 +235,27 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 	if err := ocspasn1.Unmarshal(resp.Bytes.Response, &basic, "BasicOCSPResponse"); err != nil {
 		return nil, err
 	}
-	var data ocspasn1.ResponseData
-	if err := ocspasn1.Unmarshal(basic.TBSResponseData.FullBytes, &data, "OCSP ResponseData"); err != nil {
+	p := &parsedOCSP{}
+	if err := ocspasn1.Unmarshal(basic.TBSResponseData.FullBytes, &p.data, "OCSP ResponseData"); err != nil {
 		return nil, err
 	}
-	if data.Version != 0 {
-		return nil, fmt.Errorf("unsupported OCSP response version %d", data.Version)
+	if p.data.Version != 0 {
+		return nil, fmt.Errorf("unsupported OCSP response version %d", p.data.Version)
 	}
-	res := &ocspResult{der: bytes.Clone(der)}
 	for i, raw := range basic.Certs {
 		c, err := x509.ParseCertificate(raw.FullBytes)
 		if err != nil {
 			return nil, fmt.Errorf("OCSP response certificate %d: %w", i, err)
 		}
-		res.certs = append(res.certs, c)
+		p.certs = append(p.certs, c)
 	}
 
 	// The signer: the issuer itself or a certificate of the response,
 	// as the ResponderID names it.
 	var signer *x509.Certificate
 	var sigErr error
-	for _, c := range append([]*x509.Certificate{issuer}, res.certs...) {
-		if !responderIDMatches(data.ResponderID, c) {
+	for _, c := range append([]*x509.Certificate{issuer}, p.certs...) {
+		if !responderIDMatches(p.data.ResponderID, c) {
 			continue
 		}
 		if sigErr = cms.CheckSignature(c.PublicKey, basic.SignatureAlgorithm.FullBytes, basic.TBSResponseData.FullBytes, basic.Signature.RightAlign()); sigErr == nil {
@@ -183,45 +268,40 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 		return nil, fmt.Errorf("OCSP response signature does not verify: %w", sigErr)
 	case signer == nil:
 		return nil, fmt.Errorf("OCSP responder %s is not authorised: its certificate is neither the issuer %s nor included in the response",
-			responderIDString(data.ResponderID), certName(issuer))
+			responderIDString(p.data.ResponderID), certName(issuer))
 	case !sameCert(signer, issuer):
-		if err := checkDelegatedResponder(signer, issuer, now); err != nil {
-			return nil, err
-		}
-		res.responder = signer
+		p.signer = signer
 	}
 
-	var single *ocspasn1.SingleResponse
-	for i := range data.Responses {
-		id := &data.Responses[i].CertID
+	for i := range p.data.Responses {
+		id := &p.data.Responses[i].CertID
 		if id.SerialNumber != nil && id.SerialNumber.Cmp(cert.SerialNumber) == 0 && id.IssuedBy(issuer) {
-			single = &data.Responses[i]
+			p.single = &p.data.Responses[i]
 			break
 		}
 	}
-	if single == nil {
+	if p.single == nil {
 		return nil, fmt.Errorf("OCSP response holds no status for certificate %s", certName(cert))
 	}
-	if ext := ocspasn1.Nonce(data.ResponseExtensions); ext != nil && nonceExt != nil && !bytes.Equal(ext.Value, nonceExt) {
-		return nil, errors.New("OCSP response nonce does not match the request's")
-	}
-	if single.ThisUpdate.After(now.Add(ClockSkew)) {
-		return nil, fmt.Errorf("OCSP response thisUpdate %s is in the future", single.ThisUpdate.UTC().Format(time.RFC3339))
-	}
-	if !single.NextUpdate.IsZero() && single.NextUpdate.Before(now.Add(-ClockSkew)) {
-		return nil, fmt.Errorf("OCSP response expired: nextUpdate %s", single.NextUpdate.UTC().Format(time.RFC3339))
-	}
+	return p, nil
+}
+
+// status returns the status that the response gives cert.
+func (p *parsedOCSP) status(cert *x509.Certificate) (*RevocationStatus, error) {
+	single := p.single
+	st := &RevocationStatus{ThisUpdate: single.ThisUpdate, NextUpdate: single.NextUpdate, Responder: p.signer, Certificates: p.certs}
 	switch {
 	case bool(single.Good):
-		return res, nil
+		return st, nil
 	case bool(single.Unknown):
 		return nil, fmt.Errorf("OCSP responder does not know certificate %s (status unknown)", certName(cert))
 	case !single.Revoked.RevocationTime.IsZero():
-		return nil, &RevokedError{
+		st.Revoked = &RevokedError{
 			Cert:   cert,
 			At:     single.Revoked.RevocationTime,
 			Reason: int(single.Revoked.RevocationReason),
 		}
+		return st, nil
 	}
 	return nil, errors.New("OCSP response has no certificate status")
 }
