@@ -69,7 +69,7 @@ type SignedData struct {
 
 	// rawRevocationInfo is the contents of the crls field
 	// (RevocationInfoChoices), nil when absent.
-	rawRevocationInfo []byte
+	rawRevocationInfo cryptobyte.String
 
 	// The SignerInfo's sid: issuer and serial number, or subject key
 	// identifier.

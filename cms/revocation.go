@@ -23,7 +23,7 @@ var (
 // OCSPResponses. Entries that do not parse are skipped; nothing is
 // verified.
 func (sd *SignedData) RevocationInfo() (crls, ocsps [][]byte) {
-	in := cryptobyte.String(sd.rawRevocationInfo)
+	in := sd.rawRevocationInfo
 	for !in.Empty() {
 		var elem cryptobyte.String
 		var tag cbasn1.Tag
