@@ -56,6 +56,9 @@ type subject struct {
 	// existence; the validation time when nothing proves one.
 	poe    time.Time
 	proven bool
+	// dssOnly limits revocation data to the DSS, to tell whether the
+	// file itself holds what long-term validation needs (B-LT).
+	dssOnly bool
 }
 
 // finding is an indication with its sub-indication and reason.
@@ -67,6 +70,12 @@ type finding struct {
 // status of its certificates. It returns the findings that keep s from
 // passing, most severe first.
 func (v *validator) validate(s subject) (Path, Revocation, []finding) {
+	p, r, f, _ := v.validateChain(s)
+	return p, r, f
+}
+
+// validateChain is validate that also returns the path found.
+func (v *validator) validateChain(s subject) (Path, Revocation, []finding, []*x509.Certificate) {
 	var fs []finding
 	path := Path{At: s.poe.UTC(), Status: PathNotTrusted}
 	chain, chainErr := v.paths.CompleteChain(v.ctx, append([]*x509.Certificate{s.cert}, s.certs...))
@@ -149,7 +158,7 @@ func (v *validator) validate(s subject) (Path, Revocation, []finding) {
 			}
 		}
 	}
-	return path, rev, fs
+	return path, rev, fs, chain
 }
 
 // revocation checks the status of each certificate of chain, the trust
@@ -196,17 +205,19 @@ func (v *validator) status(s subject, cert, issuer *x509.Certificate) Revocation
 	for _, o := range v.dssOCSPs {
 		cands = append(cands, candidate{o, "dss", "ocsp"})
 	}
-	for _, o := range s.ocsps {
-		cands = append(cands, candidate{o, "cms", "ocsp"})
-	}
 	for _, c := range v.dssCRLs {
 		cands = append(cands, candidate{c, "dss", "crl"})
 	}
-	for _, c := range s.crls {
-		cands = append(cands, candidate{c, "cms", "crl"})
+	if !s.dssOnly {
+		for _, o := range s.ocsps {
+			cands = append(cands, candidate{o, "cms", "ocsp"})
+		}
+		for _, c := range s.crls {
+			cands = append(cands, candidate{c, "cms", "crl"})
+		}
 	}
 	rc, ok := v.judge(s, cert, issuer, cands)
-	if ok || v.online == nil {
+	if ok || v.online == nil || s.dssOnly {
 		if !ok {
 			rc.Detail = fmt.Sprintf("no OCSP response or CRL in the DSS or the CMS answers for %s; -online fetches one", s.prod.UTC().Format(time.RFC3339))
 		}

@@ -439,12 +439,28 @@ func (v *validator) signature(it *item, later []*item, doc *sigfield.Doc, ends [
 	} else {
 		prod, poe = v.tv, v.tv
 	}
-	path, revo, fs := v.validate(subject{cert: sd.Signer, certs: sd.Certificates, crls: crls, ocsps: ocsps, prod: prod, poe: poe, proven: proven})
+	sub := subject{cert: sd.Signer, certs: sd.Certificates, crls: crls, ocsps: ocsps, prod: prod, poe: poe, proven: proven}
+	path, revo, fs, chain := v.validateChain(sub)
 	rep.CertificatePath, rep.Revocation = path, revo
 	for _, f := range fs {
 		it.addFinding(f)
 	}
-	rep.Level = level(it, later, revo, doc, ends, haveRevs, password)
+	// The level is a matter of what the file holds, whether or not the
+	// anchors make its timestamps trusted: its time is that of the
+	// earliest intact timestamp, and B-LT asks for the DSS's data then.
+	structural := v.tv
+	for _, ts := range rep.Timestamps {
+		if ts.Integrity.Status == Passed && ts.Time.Before(structural) {
+			structural = ts.Time
+		}
+	}
+	for _, dt := range later {
+		if dt.sig.IsDocTimeStamp() && dt.ok && covers(dt, it) && dt.genTime.Before(structural) {
+			structural = dt.genTime
+		}
+	}
+	sub.prod, sub.poe, sub.dssOnly = structural, structural, true
+	rep.Level = level(it, later, v.revocation(sub, chain, nil), doc, ends, haveRevs, password)
 }
 
 // level returns the PAdES baseline level that signature it reaches.
@@ -453,12 +469,15 @@ func level(it *item, later []*item, revo Revocation, doc *sigfield.Doc, ends []i
 		return &Level{Reached: "none", Reason: "not a PAdES baseline signature: " + it.rep.PAdES.Detail}
 	}
 	l := &Level{Reached: "B-B"}
-	timed := len(it.tokens) > 0
-	if _, ok := proof(it, later); ok {
-		timed = true
+	timed := false
+	for _, ts := range it.rep.Timestamps {
+		timed = timed || ts.Integrity.Status == Passed
+	}
+	for _, dt := range later {
+		timed = timed || dt.sig.IsDocTimeStamp() && dt.ok && covers(dt, it)
 	}
 	if !timed {
-		l.Reason = "no valid timestamp proves its time (B-T)"
+		l.Reason = "no intact timestamp covers it (B-T)"
 		return l
 	}
 	l.Reached = "B-T"
@@ -481,23 +500,15 @@ func level(it *item, later []*item, revo Revocation, doc *sigfield.Doc, ends []i
 	return l
 }
 
-// dssBefore reports whether the revision that document timestamp dt signs
-// holds a DSS.
+// dssBefore reports whether the revision that document timestamp dt
+// signs holds a DSS: the DSS is then among what dt covers.
 func dssBefore(doc *sigfield.Doc, dt *item, ends []int64, haveRevs bool, password []byte) bool {
-	if !haveRevs {
+	end := dt.sig.End()
+	if !haveRevs || end == doc.Reader.Size() {
 		return doc.Catalog.Has("DSS")
 	}
-	end := dt.sig.ByteRange[1] // the DSS is in a revision before the timestamp's own
-	for i := len(ends) - 1; i >= 0; i-- {
-		if ends[i] <= end {
-			sub, err := sigfield.Open(io.NewSectionReader(doc.Reader.ReaderAt(), 0, ends[i]), ends[i], password, 0)
-			if err != nil {
-				return false
-			}
-			return sub.Catalog.Has("DSS")
-		}
-	}
-	return false
+	sub, err := sigfield.Open(io.NewSectionReader(doc.Reader.ReaderAt(), 0, end), end, password, 0)
+	return err == nil && sub.Catalog.Has("DSS")
 }
 
 func digest(h crypto.Hash, b []byte) []byte {
