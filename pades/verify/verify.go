@@ -352,6 +352,7 @@ func (v *validator) docTimeStamp(it *item, later []*item) {
 	rep.Level = nil
 	if !it.ok {
 		rep.Time = Time{Source: TimeNone}
+		rep.CertificatePath, rep.Revocation = Path{Status: NotChecked, At: v.tv}, Revocation{Status: NotChecked}
 		it.addFinding(integrityFinding(it.intErr))
 		return
 	}
@@ -381,6 +382,7 @@ func (v *validator) signature(it *item, later []*item, doc *sigfield.Doc, ends [
 		rep.Time = Time{Value: &mt, Source: TimeClaimed, Claimed: claimed}
 	}
 	if !it.ok {
+		rep.CertificatePath, rep.Revocation = Path{Status: NotChecked, At: v.tv}, Revocation{Status: NotChecked}
 		it.addFinding(integrityFinding(it.intErr))
 		rep.Level.Reason = "the signature is not intact"
 		if errors.Is(it.sig.Err, sigfield.ErrUnsupported) {
