@@ -66,6 +66,9 @@ type Config struct {
 	// Limits bounds requests.
 	Limits LimitsConfig `yaml:"limits"`
 
+	// Verify configures POST /v1/verify.
+	Verify VerifyConfig `yaml:"verify"`
+
 	// Info is what /csc/v2/info reports.
 	Info InfoConfig `yaml:"info"`
 

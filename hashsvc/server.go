@@ -305,6 +305,7 @@ func (s *Server) routes(mount map[string]http.Handler) http.Handler {
 	mux.HandleFunc(csc.PathSignHash, s.post(s.idempotent(s.handleSignHash), true))
 	mux.HandleFunc(csc.PathCAdESSign, s.post(s.idempotent(s.handleCAdESSign), true))
 	s.cscRoutes(mux)
+	mux.HandleFunc(PathVerify, s.handleVerify)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
