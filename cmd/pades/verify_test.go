@@ -6,14 +6,17 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"hashsign/hashsvc/devtrust"
+	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
 	"hashsign/ltv"
 	"hashsign/pades"
@@ -24,6 +27,14 @@ import (
 // signedLT returns a file signed at B-LT against dev trust services on
 // 127.0.0.1, and the PEM file of its root.
 func signedLT(t *testing.T) (string, string) {
+	t.Helper()
+	in := samplePDF(t)
+	return signedAt(t, bytes.NewReader(in), int64(len(in)), pades.LevelBLT)
+}
+
+// signedAt signs in at level against dev trust services on 127.0.0.1 and
+// returns the signed file and the PEM file of its root.
+func signedAt(t *testing.T, in io.ReaderAt, size int64, level pades.Level) (string, string) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
@@ -49,9 +60,8 @@ func signedLT(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	in := samplePDF(t)
-	_, err = pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), f, s, &pades.SignOptions{
-		Level:      pades.LevelBLT,
+	_, err = pades.Sign(context.Background(), in, size, f, s, &pades.SignOptions{
+		Level:      level,
 		TSA:        &ltv.TSAClient{URLs: []string{srv.URL + devtrust.TSAPath}},
 		Validation: &ltv.Fetcher{Roots: p.RootPool(), Extra: []*x509.Certificate{p.Root.Cert}},
 	})
@@ -164,5 +174,40 @@ func TestVerifyOutputs(t *testing.T) {
 	text, err := exec.Command("pdftotext", pdfReport, "-").Output()
 	if err == nil && !bytes.Contains(text, []byte("Verdict: TOTAL-PASSED")) {
 		t.Errorf("the PDF report's text lacks the verdict:\n%s", text)
+	}
+}
+
+// TestVerifyMemory: verifying a 1 GiB B-LTA file (a signature and a
+// document timestamp, two byte ranges) keeps the pades process under
+// 64 MiB of peak RSS. -short uses 256 MiB.
+func TestVerifyMemory(t *testing.T) {
+	size := "1GiB"
+	if testing.Short() {
+		size = "256MiB"
+	}
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.pdf")
+	hashsvctest.GenPDF(t, size, big)
+	in, err := os.Open(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := in.Stat()
+	signed, root := signedAt(t, in, st.Size(), pades.LevelBLTA)
+	in.Close()
+	os.Remove(big)
+	bin := hashsvctest.Build(t, "./cmd/pades")
+	cmd := exec.Command(bin, "verify", "-trust", root, signed)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pades verify: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("verdict: TOTAL-PASSED (2 signature(s)")) {
+		t.Fatalf("unexpected verdict:\n%s", out)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	t.Logf("%s B-LTA file: peak RSS %d KiB", size, rss)
+	if rss >= 64<<10 {
+		t.Errorf("peak RSS %d KiB, want under 64 MiB", rss)
 	}
 }
