@@ -3,7 +3,10 @@ package verify_test
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -234,5 +237,61 @@ func TestModifications(t *testing.T) {
 				t.Errorf("indication %s/%s with verdict %s", sig.Indication, sig.SubIndication, m.Verdict)
 			}
 		})
+	}
+}
+
+// TestSubFilters: adbe.x509.rsa_sha1 and unknown sub-filters are
+// recognised and reported as not checked (INDETERMINATE), never a crash or
+// a pass; adbe.pkcs7.detached signatures are checked but reach no PAdES
+// level.
+func TestSubFilters(t *testing.T) {
+	env := sharedEnv(t)
+	signed := sign(t, testDoc(t), env.signer, nil)
+	opts := &verify.Options{Anchors: []*x509.Certificate{env.pki.Root.Cert}, Online: true}
+	for _, c := range []struct {
+		subFilter string
+		sub       string
+	}{
+		{"/adbe.x509.rsa_sha1 ", verify.Generic},
+		{"/x.unknown.filter   ", verify.Generic},
+		{"/adbe.pkcs7.detached", verify.HashFailure},
+	} {
+		t.Run(strings.TrimSpace(c.subFilter), func(t *testing.T) {
+			data := bytes.Replace(signed, []byte("/ETSI.CAdES.detached"), []byte(c.subFilter), 1)
+			rep := check(t, data, opts)
+			sig := rep.Signatures[0]
+			if sig.SubIndication != c.sub || sig.Indication == verify.TotalPassed {
+				t.Errorf("%s: got %s", c.subFilter, describeReport(rep))
+			}
+			if c.sub == verify.Generic && sig.Integrity.Status != verify.NotChecked {
+				t.Errorf("%s: integrity %s, want not-checked", c.subFilter, sig.Integrity.Status)
+			}
+		})
+	}
+}
+
+// TestEncrypted: a file encrypted with a user password (qpdf, AES-256)
+// and then signed is verified with the password, and refused without.
+func TestEncrypted(t *testing.T) {
+	qpdf := needTool(t, "qpdf")
+	env := sharedEnv(t)
+	dir := t.TempDir()
+	plain := writeTemp(t, testDoc(t)).Name()
+	enc := dir + "/enc.pdf"
+	if out, err := exec.Command(qpdf, "--encrypt", "secret", "owner", "256", "--", plain, enc).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf: %v\n%s", err, out)
+	}
+	in, err := os.ReadFile(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := sign(t, in, env.signer, &pades.SignOptions{Password: []byte("secret")})
+	rep := check(t, signed, &verify.Options{Anchors: []*x509.Certificate{env.pki.Root.Cert}, Online: true, Password: []byte("secret")})
+	if rep.Indication != verify.TotalPassed || !rep.Encrypted {
+		t.Errorf("with the password: %s", describeReport(rep))
+	}
+	_, err = verify.Document(t.Context(), bytes.NewReader(signed), int64(len(signed)), nil)
+	if !errors.Is(err, verify.ErrPasswordNeeded) {
+		t.Errorf("without the password: %v, want ErrPasswordNeeded", err)
 	}
 }
