@@ -5,7 +5,6 @@
 package pades_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509"
@@ -22,61 +21,16 @@ import (
 	"sync"
 	"testing"
 
+	"hashsign/internal/corpustest"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/signer"
 )
 
 // corpusFile is one row of ../shared/corpus/manifest.tsv.
-type corpusFile struct {
-	name      string
-	encrypted bool
-	password  string
-	sigs      int
-}
+type corpusFile = corpustest.File
 
-func readManifest(t *testing.T, dir string) []corpusFile {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "manifest.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpusFile
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var cols map[string]int
-	quoted := regexp.MustCompile(`password[s()]* '([^']*)'`)
-	for sc.Scan() {
-		rec := strings.Split(sc.Text(), "\t")
-		if cols == nil {
-			cols = map[string]int{}
-			for i, c := range rec {
-				cols[c] = i
-			}
-			continue
-		}
-		if len(rec) < len(cols) {
-			continue
-		}
-		cf := corpusFile{name: rec[cols["file"]]}
-		enc := rec[cols["encrypted"]]
-		if strings.HasPrefix(enc, "y") {
-			cf.encrypted = true
-			if !strings.Contains(enc, "empty user password") {
-				if m := quoted.FindStringSubmatch(enc); m != nil {
-					cf.password = m[1]
-				}
-			}
-		}
-		cf.sigs, _ = strconv.Atoi(rec[cols["existing_signatures"]])
-		out = append(out, cf)
-	}
-	if len(out) == 0 {
-		t.Fatal("manifest.tsv lists no files")
-	}
-	return out
-}
+func readManifest(t *testing.T, dir string) []corpusFile { return corpustest.ReadManifest(t, dir) }
 
 // corpusResult is one line of the results table.
 type corpusResult struct {
@@ -122,7 +76,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			var todo []corpusFile
 			for _, cf := range files {
-				if level == pades.LevelBB || !cf.encrypted {
+				if level == pades.LevelBB || !cf.Encrypted {
 					todo = append(todo, cf)
 				}
 			}
@@ -139,8 +93,8 @@ func TestCorpus(t *testing.T) {
 			signed, unencrypted, unencSigned, passed := 0, 0, 0, 0
 			enc := map[string]bool{}
 			for _, cf := range todo {
-				enc[cf.name] = cf.encrypted
-				if !cf.encrypted {
+				enc[cf.Name] = cf.Encrypted
+				if !cf.Encrypted {
 					unencrypted++
 				}
 			}
@@ -181,10 +135,10 @@ func TestCorpusIntegrity(t *testing.T) {
 	corpus := filepath.Join(shared, "corpus")
 	compared := 0
 	for _, cf := range readManifest(t, corpus) {
-		path := filepath.Join(corpus, cf.name)
+		path := filepath.Join(corpus, cf.Name)
 		args := []string{"-nocert"}
-		if cf.password != "" {
-			args = append(args, "-upw", cf.password)
+		if cf.Password != "" {
+			args = append(args, "-upw", cf.Password)
 		}
 		out, _ := exec.Command(pdfsig, append(args, path)...).CombinedOutput()
 		verdicts := pdfsigVerdicts(string(out))
@@ -195,9 +149,9 @@ func TestCorpusIntegrity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), []byte(cf.password))
+		rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), []byte(cf.Password))
 		if err != nil {
-			t.Errorf("%s: inspect: %v", cf.name, err)
+			t.Errorf("%s: inspect: %v", cf.Name, err)
 			continue
 		}
 		// poppler cannot judge document timestamps; those of the corpus
@@ -205,18 +159,18 @@ func TestCorpusIntegrity(t *testing.T) {
 		// holds it)
 		for _, f := range rep.Fields {
 			if f.Type == "DocTimeStamp" && (f.Intact == nil || !*f.Intact) {
-				t.Errorf("%s: document timestamp %q: inspect says %s", cf.name, f.Field, describeIntegrity(f))
+				t.Errorf("%s: document timestamp %q: inspect says %s", cf.Name, f.Field, describeIntegrity(f))
 			}
 		}
 		for field, valid := range verdicts {
 			i := slices.IndexFunc(rep.Fields, func(f pades.SignatureReport) bool { return f.Field == field })
 			if i < 0 {
-				t.Errorf("%s: signature %q: pdfsig judges it, inspect does not list it", cf.name, field)
+				t.Errorf("%s: signature %q: pdfsig judges it, inspect does not list it", cf.Name, field)
 				continue
 			}
 			f := rep.Fields[i]
 			if f.Intact == nil || *f.Intact != valid {
-				t.Errorf("%s: signature %q: pdfsig -nocert says valid=%v, inspect says %s", cf.name, field, valid, describeIntegrity(f))
+				t.Errorf("%s: signature %q: pdfsig -nocert says valid=%v, inspect says %s", cf.Name, field, valid, describeIntegrity(f))
 			}
 			compared++
 		}
@@ -227,25 +181,7 @@ func TestCorpusIntegrity(t *testing.T) {
 	}
 }
 
-// pdfsigVerdicts reads pdfsig's output: for each signature field that it
-// judged, whether its signature is valid.
-func pdfsigVerdicts(out string) map[string]bool {
-	verdicts := map[string]bool{}
-	for _, block := range regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)[1:] {
-		name := regexp.MustCompile(`(?m)^\s*- Signature Field Name: (.*)$`).FindStringSubmatch(block)
-		status := regexp.MustCompile(`(?m)^\s*- Signature Validation: (.*)$`).FindStringSubmatch(block)
-		if name == nil || status == nil {
-			continue
-		}
-		switch strings.TrimSpace(status[1]) {
-		case "Signature is Valid.":
-			verdicts[name[1]] = true
-		case "Signature is Invalid.", "Digest Mismatch.", "Document isn't signed or corrupted data.":
-			verdicts[name[1]] = false
-		}
-	}
-	return verdicts
-}
+func pdfsigVerdicts(out string) map[string]bool { return corpustest.PdfsigVerdicts(out) }
 
 func describeIntegrity(f pades.SignatureReport) string {
 	switch {
@@ -272,15 +208,15 @@ func signCorpus(t *testing.T, shared, corpus, root string, s signer.Signer, file
 	var signMu sync.Mutex
 	t.Run("files", func(t *testing.T) {
 		for _, cf := range files {
-			t.Run(cf.name, func(t *testing.T) {
+			t.Run(cf.Name, func(t *testing.T) {
 				t.Parallel()
-				in, err := os.ReadFile(filepath.Join(corpus, cf.name))
+				in, err := os.ReadFile(filepath.Join(corpus, cf.Name))
 				if err != nil {
 					t.Fatal(err)
 				}
 				opts := newOpts()
-				opts.Password = []byte(cf.password)
-				out := filepath.Join(dir, cf.name)
+				opts.Password = []byte(cf.Password)
+				out := filepath.Join(dir, cf.Name)
 				// The OpenSSL TSA of trust-services keeps its serial number
 				// in a file and fails requests that arrive together, so the
 				// signing itself runs one file at a time; the validators run
@@ -293,14 +229,14 @@ func signCorpus(t *testing.T, shared, corpus, root string, s signer.Signer, file
 					if !refusalNamesReason(msg) {
 						t.Errorf("refused without a clear reason: %v", err)
 					}
-					record(corpusResult{cf.name, "refused", msg})
+					record(corpusResult{cf.Name, "refused", msg})
 					return
 				}
 				// Empty signature fields left in the file count as
 				// failed signatures for pdfsig: fill each of them, the
 				// way co-signers would, before judging the file.
 				for i := 0; i < 4; i++ {
-					rep := inspectFile(t, out, cf.password)
+					rep := inspectFile(t, out, cf.Password)
 					if !hasEmptyField(rep) {
 						break
 					}
@@ -313,21 +249,21 @@ func signCorpus(t *testing.T, shared, corpus, root string, s signer.Signer, file
 					}
 					os.Rename(out+".next.pdf", out)
 				}
-				ok, report := checkSignedPDFRoot(t, shared, root, out, s0.Level.String(), cf.password, 1)
+				ok, report := checkSignedPDFRoot(t, shared, root, out, s0.Level.String(), cf.Password, 1)
 				if ok {
-					record(corpusResult{cf.name, "signed, passes", summary(report)})
+					record(corpusResult{cf.Name, "signed, passes", summary(report)})
 					return
 				}
 				// Judge the original the same way: failures it already has
 				// are not ours.
-				if cf.sigs > 0 {
-					_, orig := checkSignedPDFRoot(t, shared, root, filepath.Join(corpus, cf.name), "B-B", cf.password, 0)
+				if cf.Signatures > 0 {
+					_, orig := checkSignedPDFRoot(t, shared, root, filepath.Join(corpus, cf.Name), "B-B", cf.Password, 0)
 					if pre := preexisting(report, orig); pre != "" {
-						record(corpusResult{cf.name, "signed, passes but for pre-existing failures", pre})
+						record(corpusResult{cf.Name, "signed, passes but for pre-existing failures", pre})
 						return
 					}
 				}
-				record(corpusResult{cf.name, "signed, FAILS", summary(report)})
+				record(corpusResult{cf.Name, "signed, FAILS", summary(report)})
 				t.Errorf("check-signed-pdf:\n%s", report)
 			})
 		}

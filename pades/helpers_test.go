@@ -12,28 +12,15 @@ import (
 	"sync"
 	"testing"
 
+	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/signer"
 )
 
-// inCI reports whether the tests run in CI, where a missing tool or
-// ../shared is a failure rather than a reason to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
+func inCI() bool { return corpustest.InCI() }
 
-// needTool returns the path of an external tool, skipping the test when it
-// is missing outside CI and failing it in CI.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if inCI() {
-			t.Fatalf("%s is missing: the README test command installs it", name)
-		}
-		t.Skipf("%s is missing", name)
-	}
-	return p
-}
+func needTool(t testing.TB, name string) string { t.Helper(); return corpustest.NeedTool(t, name) }
 
 // sharedDir returns ../shared, which holds the corpus and the validators.
 func sharedDir(t testing.TB) string {

@@ -97,22 +97,6 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 	return rerr
 }
 
-// hashOutside writes to h the bytes of b (which starts at offset off) that
-// lie outside [holeStart, holeEnd).
-func hashOutside(h hash.Hash, b []byte, off, holeStart, holeEnd int64) {
-	end := off + int64(len(b))
-	if holeEnd <= off || holeStart >= end {
-		h.Write(b)
-		return
-	}
-	if holeStart > off {
-		h.Write(b[:holeStart-off])
-	}
-	if holeEnd < end {
-		h.Write(b[holeEnd-off:])
-	}
-}
-
 // write copies the input and the update to out, computing the byte-range
 // digest on the way.
 func (u *update) write(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, hh crypto.Hash) (*Prepared, error) {
@@ -124,7 +108,7 @@ func (u *update) write(ctx context.Context, in io.ReaderAt, size int64, out io.W
 		return nil, err
 	}
 	br := u.ByteRange()
-	hashOutside(h, u.Bytes(), u.Start(), br[1], br[2])
+	sigfield.HashOutside(h, u.Bytes(), u.Start(), br[1], br[2])
 	if _, err := out.Write(u.Bytes()); err != nil {
 		return nil, fmt.Errorf("writing output: %w", err)
 	}

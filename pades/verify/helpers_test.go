@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"hashsign/cms"
 	"hashsign/hashsvc/devtrust"
+	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
 	"hashsign/ltv"
 	"hashsign/pades"
@@ -26,30 +26,12 @@ import (
 	"hashsign/testdata/pdfgen"
 )
 
-// inCI reports whether the tests run in CI, where a missing tool or
-// ../shared is a failure rather than a reason to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// needTool returns the path of an external tool, skipping the test when it
-// is missing outside CI and failing it in CI.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if inCI() {
-			t.Fatalf("%s is missing: the README test command installs it", name)
-		}
-		t.Skipf("%s is missing", name)
-	}
-	return p
-}
-
 // corpusDir returns ../shared/corpus.
 func corpusDir(t testing.TB) string {
 	t.Helper()
 	d, _ := filepath.Abs("../../../shared/corpus")
 	if _, err := os.Stat(filepath.Join(d, "manifest.tsv")); err != nil {
-		if inCI() {
+		if corpustest.InCI() {
 			t.Fatalf("../shared is missing (%v): CI runs with shared/ beside the project", err)
 		}
 		t.Skip("../shared is not present")

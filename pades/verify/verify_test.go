@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/pades/internal/pdf"
@@ -273,7 +274,7 @@ func TestSubFilters(t *testing.T) {
 // TestEncrypted: a file encrypted with a user password (qpdf, AES-256)
 // and then signed is verified with the password, and refused without.
 func TestEncrypted(t *testing.T) {
-	qpdf := needTool(t, "qpdf")
+	qpdf := corpustest.NeedTool(t, "qpdf")
 	env := sharedEnv(t)
 	dir := t.TempDir()
 	plain := writeTemp(t, testDoc(t)).Name()

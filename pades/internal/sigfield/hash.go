@@ -110,15 +110,22 @@ func writeOutside(h hash.Hash, b []byte, off, holeStart, holeEnd, end int64) {
 	if off+int64(len(b)) > end {
 		b = b[:max(0, end-off)]
 	}
-	stop := off + int64(len(b))
-	if holeEnd <= off || holeStart >= stop {
+	HashOutside(h, b, off, holeStart, holeEnd)
+}
+
+// HashOutside writes to h the bytes of b (which starts at offset off) that
+// lie outside [holeStart, holeEnd): the part of a chunk of a file that a
+// /ByteRange with that hole signs.
+func HashOutside(h hash.Hash, b []byte, off, holeStart, holeEnd int64) {
+	end := off + int64(len(b))
+	if holeEnd <= off || holeStart >= end {
 		h.Write(b)
 		return
 	}
 	if holeStart > off {
 		h.Write(b[:holeStart-off])
 	}
-	if holeEnd < stop {
+	if holeEnd < end {
 		h.Write(b[holeEnd-off:])
 	}
 }

@@ -1,0 +1,105 @@
+// Package corpustest helps tests that use ../shared: it reads the corpus
+// manifest, reads the verdicts of poppler's pdfsig, and finds the external
+// tools that tests need, failing in CI where a missing tool would
+// otherwise skip the test.
+package corpustest
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI, where a missing tool or
+// ../shared is a failure rather than a reason to skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// NeedTool returns the path of an external tool, skipping the test when it
+// is missing outside CI and failing it in CI.
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if InCI() {
+			t.Fatalf("%s is missing: the README test command installs it", name)
+		}
+		t.Skipf("%s is missing", name)
+	}
+	return p
+}
+
+// File is one row of the corpus manifest.
+type File struct {
+	Name       string
+	Encrypted  bool
+	Password   string // the user password, when it is not empty
+	Signatures int    // signed signature fields, as pdfsig counts them
+}
+
+// ReadManifest reads dir/manifest.tsv.
+func ReadManifest(t testing.TB, dir string) []File {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "manifest.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []File
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var cols map[string]int
+	quoted := regexp.MustCompile(`password[s()]* '([^']*)'`)
+	for sc.Scan() {
+		rec := strings.Split(sc.Text(), "\t")
+		if cols == nil {
+			cols = map[string]int{}
+			for i, c := range rec {
+				cols[c] = i
+			}
+			continue
+		}
+		if len(rec) < len(cols) {
+			continue
+		}
+		cf := File{Name: rec[cols["file"]]}
+		if enc := rec[cols["encrypted"]]; strings.HasPrefix(enc, "y") {
+			cf.Encrypted = true
+			if !strings.Contains(enc, "empty user password") {
+				if m := quoted.FindStringSubmatch(enc); m != nil {
+					cf.Password = m[1]
+				}
+			}
+		}
+		cf.Signatures, _ = strconv.Atoi(rec[cols["existing_signatures"]])
+		out = append(out, cf)
+	}
+	if len(out) == 0 {
+		t.Fatal("manifest.tsv lists no files")
+	}
+	return out
+}
+
+// PdfsigVerdicts reads the output of pdfsig: for each signature field that
+// it judged, whether its signature is valid.
+func PdfsigVerdicts(out string) map[string]bool {
+	verdicts := map[string]bool{}
+	for _, block := range regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)[1:] {
+		name := regexp.MustCompile(`(?m)^\s*- Signature Field Name: (.*)$`).FindStringSubmatch(block)
+		status := regexp.MustCompile(`(?m)^\s*- Signature Validation: (.*)$`).FindStringSubmatch(block)
+		if name == nil || status == nil {
+			continue
+		}
+		switch strings.TrimSpace(status[1]) {
+		case "Signature is Valid.":
+			verdicts[name[1]] = true
+		case "Signature is Invalid.", "Digest Mismatch.", "Document isn't signed or corrupted data.":
+			verdicts[name[1]] = false
+		}
+	}
+	return verdicts
+}
