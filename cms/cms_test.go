@@ -733,6 +733,7 @@ func FuzzParse(f *testing.F) {
 		_ = sd.CheckSigningCertificate()
 		_ = sd.CheckContentType()
 		_ = sd.SignatureTimeStampTokens()
+		_, _ = sd.RevocationInfo()
 		certs, err := ParseCertificates(der)
 		if err != nil || len(certs) != len(sd.Certificates) {
 			t.Fatalf("Parse accepts the input but ParseCertificates gives %d certificates, %v", len(certs), err)
