@@ -411,18 +411,26 @@ func (d *differ) catalog(o, n *pdf.Dict) {
 	}
 }
 
+// arrays returns the arrays that entry k of the old and the new
+// dictionary hold, and marks a new indirect array as accounted for: its
+// entries are judged one by one.
+func (d *differ) arrays(o, n *pdf.Dict, k pdf.Name) (pdf.Array, pdf.Array) {
+	oo, _ := d.old.Reader.Resolve(o.Get(k))
+	no, _ := d.new.Reader.Resolve(n.Get(k))
+	oa, _ := oo.(pdf.Array)
+	na, _ := no.(pdf.Array)
+	if r, ok := n.Get(k).(pdf.Ref); ok {
+		d.reached[r.Num] = true
+	}
+	return oa, na
+}
+
 // acroForm judges a changed /AcroForm dictionary.
 func (d *differ) acroForm(o, n *pdf.Dict) {
 	for _, k := range d.changedKeys(o, n) {
 		switch k {
 		case "Fields":
-			of, _ := d.old.Reader.Resolve(o.Get(k))
-			nf, _ := d.new.Reader.Resolve(n.Get(k))
-			oa, _ := of.(pdf.Array)
-			na, _ := nf.(pdf.Array)
-			if r, ok := n.Get(k).(pdf.Ref); ok {
-				d.reached[r.Num] = true
-			}
+			oa, na := d.arrays(o, n, k)
 			for _, f := range na {
 				if !containsObject(oa, f) {
 					d.newField(f)
@@ -550,13 +558,7 @@ func (d *differ) page(num int, o, n *pdf.Dict) {
 	for _, k := range d.changedKeys(o, n) {
 		switch k {
 		case "Annots":
-			oo, _ := d.old.Reader.Resolve(o.Get(k))
-			no, _ := d.new.Reader.Resolve(n.Get(k))
-			oa, _ := oo.(pdf.Array)
-			na, _ := no.(pdf.Array)
-			if r, ok := n.Get(k).(pdf.Ref); ok {
-				d.reached[r.Num] = true
-			}
+			oa, na := d.arrays(o, n, k)
 			d.annots(pageNo, oa, na)
 		case "Contents":
 			d.add(ChangePageContent, num, "", fmt.Sprintf("the content of page %d is replaced", pageNo))
