@@ -84,6 +84,9 @@ type Config struct {
 	// in clear. Without it, Serve refuses to.
 	InsecurePlainHTTP bool `yaml:"insecure_plain_http"`
 
+	// Requests configures signature requests (/v1/requests).
+	Requests RequestsConfig `yaml:"requests"`
+
 	// dir is the directory of the configuration file; relative paths in
 	// the file are relative to it.
 	dir string

@@ -212,7 +212,7 @@ func (c *Config) checkConsent() error {
 			}
 		}
 	}
-	return nil
+	return c.checkRequests()
 }
 
 // checkAuth checks a credential's authorization settings.

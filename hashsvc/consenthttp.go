@@ -27,6 +27,7 @@ func (s *Server) cscRoutes(mux *http.ServeMux) {
 	mux.HandleFunc(csc.PathV1CredentialsAuthorize, s.post(s.handleAuthorize, true))
 	mux.HandleFunc(csc.PathV1CredentialsSendOTP, s.post(s.handleSendOTP, true))
 	mux.HandleFunc(csc.PathV1SignHash, s.post(s.idempotent(s.handleSignHash), true))
+	s.requestRoutes(mux)
 }
 
 // cscVersion adjusts an info answer to the API version of its path.
@@ -70,7 +71,7 @@ func (s *Server) initConsent(ctx context.Context, opts Options) error {
 	if s.issued, err = s.recoverOneTime(ctx); err != nil {
 		return err
 	}
-	return nil
+	return s.initRequests(ctx)
 }
 
 // closeConsent ends the one-time credentials and closes the consent state.
@@ -78,6 +79,7 @@ func (s *Server) closeConsent() error {
 	if s.consent == nil {
 		return nil
 	}
+	s.closeRequests()
 	s.closeOneTime()
 	if s.caCloser != nil {
 		closeSigner(s.caCloser)

@@ -27,6 +27,7 @@ type metrics struct {
 	inFlight   int64
 	codes      map[[2]string]uint64 // channel, result (consentmetrics.go)
 	consent    map[[2]string]uint64 // object (sad, onetime), event
+	workflow   workflowMetrics      // signature requests and webhooks (requestmetrics.go)
 }
 
 type histogram struct {
@@ -122,6 +123,7 @@ func (m *metrics) write(w io.Writer) {
 	pairs("hashsvc_codes_total", m.codes, "channel", "result")
 	header("hashsvc_consent_total", "counter", "SADs (issued, used, refused) and one-time credentials (issued, destroyed).")
 	pairs("hashsvc_consent_total", m.consent, "object", "event")
+	m.workflow.write(&b)
 	header("hashsvc_audit_failures_total", "counter", "Audit log appends that failed; no signature was returned for them.")
 	fmt.Fprintf(&b, "hashsvc_audit_failures_total %d\n", m.auditFails)
 	header("hashsvc_requests_in_flight", "gauge", "Requests being handled.")

@@ -105,6 +105,8 @@ type Server struct {
 	issued   []*x509.Certificate
 	guards   *guards
 	idem     *idemCache
+	// signature requests and their webhooks (requests.go, webhooks.go)
+	reqs     *requests
 	draining atomic.Bool
 	closed   atomic.Bool
 }
