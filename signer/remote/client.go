@@ -233,16 +233,24 @@ type attemptError struct {
 // retrying as the policy allows. Its errors do not name the package; the
 // exported methods add "remote: ".
 func (c *Client) call(ctx context.Context, path string, req, resp any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encoding the %s request: %w", path, err)
+	return c.do(ctx, http.MethodPost, path, req, resp)
+}
+
+// do is call with a method: a GET sends no body (req is nil).
+func (c *Client) do(ctx context.Context, method, path string, req, resp any) error {
+	var body []byte
+	if method != http.MethodGet {
+		var err error
+		if body, err = json.Marshal(req); err != nil {
+			return fmt.Errorf("encoding the %s request: %w", path, err)
+		}
 	}
 	// One request ID and one idempotency key for every attempt: a
 	// retry of a signing request whose answer was lost gets that answer.
 	reqID, idemKey := newRequestID(), newRequestID()
 	var last *attemptError
 	for attempt := 1; ; attempt++ {
-		last = c.attempt(ctx, path, reqID, idemKey, body, resp)
+		last = c.attempt(ctx, method, path, reqID, idemKey, body, resp)
 		if last == nil {
 			return nil
 		}
@@ -284,16 +292,24 @@ func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
 
 // attempt makes one request. Its errors are not prefixed with the
 // package name; call adds it.
-func (c *Client) attempt(ctx context.Context, path, reqID, idemKey string, body []byte, resp any) *attemptError {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+func (c *Client) attempt(ctx context.Context, method, path, reqID, idemKey string, body []byte, resp any) *attemptError {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return &attemptError{err: err}
 	}
-	hr.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("Authorization", "Bearer "+c.apiKey)
 	hr.Header.Set("X-Request-Id", reqID)
-	hr.Header.Set(IdempotencyKeyHeader, idemKey)
+	if body != nil {
+		hr.Header.Set(IdempotencyKeyHeader, idemKey)
+	}
 	hresp, err := c.http.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
