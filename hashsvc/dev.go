@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
@@ -32,6 +33,9 @@ const (
 	// DevSecretFile keys the stored codes and derives the TOTP secrets
 	// (consent.secret_file).
 	DevSecretFile = "consent-secret"
+	// DevWebhookSecretFile keys the signatures of the posts to signature
+	// requests' callback URLs (requests.webhook_secret_file).
+	DevWebhookSecretFile = "webhook-secret"
 )
 
 // Credential IDs of the development service.
@@ -53,6 +57,11 @@ type DevOptions struct {
 	Addr string
 	// Logger receives structured logs. If nil, logs are discarded.
 	Logger *slog.Logger
+	// Edit, if not nil, adjusts the configuration before the service
+	// starts (such as consent.smtp, for tests with a mail server).
+	Edit func(*Config)
+	// Now, if not nil, is the service's clock (Options.Now).
+	Now func() time.Time
 }
 
 // Dev is a development service on a loopback port: hashsvc with the
@@ -173,12 +182,14 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 	if apiKey == "" {
 		return nil, fmt.Errorf("%s is empty", keyFile)
 	}
-	secretFile := filepath.Join(dir, DevSecretFile)
-	if _, err := os.Stat(secretFile); errors.Is(err, fs.ErrNotExist) {
-		b := make([]byte, 32)
-		rand.Read(b)
-		if err := writeFileAtomic(secretFile, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
-			return nil, err
+	secretFile, webhookSecret := filepath.Join(dir, DevSecretFile), filepath.Join(dir, DevWebhookSecretFile)
+	for _, f := range []string{secretFile, webhookSecret} {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			b := make([]byte, 32)
+			rand.Read(b)
+			if err := writeFileAtomic(f, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -204,6 +215,10 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		TSA:         TSAConfig{URL: info.TSA, Roots: info.RootFile},
 		Info:        InfoConfig{Name: "hashsvc (development)", Description: "Development hash-signing service with a test PKI. Not for real signatures."},
 		Consent:     ConsentConfig{SecretFile: secretFile},
+		Requests:    RequestsConfig{WebhookSecretFile: webhookSecret, EvidenceCredential: DevCredentialP256},
+	}
+	if opts.Edit != nil {
+		opts.Edit(cfg)
 	}
 	// One-time certificates come from the intermediate CA, and the OCSP
 	// responder answers for them.
@@ -227,6 +242,7 @@ func newDev(ctx context.Context, opts DevOptions, ln net.Listener) (*Dev, error)
 		// listener shuts down.
 		TSATransport: handlerTransport{th},
 		CA:           ca,
+		Now:          opts.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -76,6 +76,7 @@ const usage = `usage:
   hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
   hashsvc totp enrol -config FILE -person ID -account NAME
   hashsvc pin hash < PIN                       bcrypt hash of a signer's PIN
+  hashsvc evidence verify -trust ROOT.pem FILE check a signature request's evidence offline
   hashsvc example-config                       print a commented configuration file
   hashsvc openapi                              print the OpenAPI 3 document
 `
@@ -145,6 +146,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		name = "dev info"
 		err = cmdDevInfo(args[2:], stdout)
+	case "evidence":
+		if len(args) < 2 || args[1] != "verify" {
+			err = usagef("want: hashsvc evidence verify -trust ROOT.pem FILE")
+			break
+		}
+		name = "evidence verify"
+		err = cmdEvidenceVerify(args[2:], stdout)
 	case "example-config":
 		_, err = stdout.Write(hashsvc.ExampleConfig)
 	case "openapi":

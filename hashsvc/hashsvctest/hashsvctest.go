@@ -335,12 +335,14 @@ func Validator(t testing.TB) string {
 }
 
 // Validate runs check-signed-pdf on file with the trust anchor root at
-// level, and fails the test unless it exits 0.
-func Validate(t testing.TB, validator, root, level, file string) {
+// level (and the extra flags, such as --newest 2), and fails the test
+// unless it exits 0.
+func Validate(t testing.TB, validator, root, level, file string, flags ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, validator, "--trust", root, "--level", level, file).CombinedOutput()
+	args := append([]string{"--trust", root, "--level", level}, flags...)
+	out, err := exec.CommandContext(ctx, validator, append(args, file)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("check-signed-pdf --level %s %s: %v\n%s", level, filepath.Base(file), err, out)
 		return
