@@ -230,6 +230,10 @@ func (e *env) consentByMail(t *testing.T, to string) {
 	if !strings.Contains(html, "contract.pdf") || !strings.Contains(html, `id="send-code"`) {
 		t.Fatalf("the consent page lacks the document or the code button:\n%s", html)
 	}
+	// a form from elsewhere (another browser's token) is refused
+	if code, body := newPerson(t).post(link, html, "decline", nil); code != http.StatusForbidden || !strings.Contains(body, "did not come from this page") {
+		t.Fatalf("a post without this browser's cookie: %d\n%s", code, body)
+	}
 	if code, body := p.post(link, html, "code", nil); code != 200 || !strings.Contains(body, "A code was sent by email") {
 		t.Fatalf("send code: %d\n%s", code, body)
 	}
@@ -414,6 +418,14 @@ func (e *env) verifyEvidence(t *testing.T, id string) *hashsvc.EvidenceRecord {
 	rep, err := hashsvc.VerifyEvidence(data, roots)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// a record changed by one byte no longer verifies
+	tampered := bytes.Replace(data, []byte(`"state":"completed"`), []byte(`"state":"completeD"`), 1)
+	if bytes.Equal(tampered, data) {
+		t.Fatal("no state in the evidence record")
+	}
+	if _, err := hashsvc.VerifyEvidence(tampered, roots); err == nil || !strings.Contains(err.Error(), "does not cover this record") {
+		t.Errorf("a tampered record: %v", err)
 	}
 	return rep.Record
 }
