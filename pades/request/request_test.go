@@ -230,8 +230,10 @@ func (e *env) consentByMail(t *testing.T, to string) {
 	if !strings.Contains(html, "contract.pdf") || !strings.Contains(html, `id="send-code"`) {
 		t.Fatalf("the consent page lacks the document or the code button:\n%s", html)
 	}
-	// a form from elsewhere (another browser's token) is refused
-	if code, body := newPerson(t).post(link, html, "decline", nil); code != http.StatusForbidden || !strings.Contains(body, "did not come from this page") {
+	// a form with another browser's token is refused
+	other := newPerson(t)
+	other.page(link)
+	if code, body := other.post(link, html, "decline", nil); code != http.StatusForbidden || !strings.Contains(body, "did not come from this page") {
 		t.Fatalf("a post without this browser's cookie: %d\n%s", code, body)
 	}
 	if code, body := p.post(link, html, "code", nil); code != 200 || !strings.Contains(body, "A code was sent by email") {
