@@ -10,6 +10,7 @@
 //	pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf
 //	pades inspect FILE.pdf
 //	pades verify [-trust ROOT.pem]... [-system-roots] [-online] [-at TIME] [-json] [-report R.pdf|R.html] FILE.pdf
+//	pades request -remote URL -sender NAME -signer id=..,name=..,email=.. [-signer ...] IN.pdf OUT.pdf
 //	pades pkcs11 list 'pkcs11:module-path=...'
 //	pades version
 //
@@ -56,6 +57,8 @@ const usage = `usage:
   pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
   pades inspect [-json] FILE.pdf          list revisions, xref kinds and signature fields
   pades verify [-trust ROOT.pem] [-json] [-report R.pdf|R.html] FILE.pdf  validate the signatures (exit 0 passed, 1 failed, 2 indeterminate, 3 usage)
+  pades request -remote URL -sender NAME -signer id=ID,name=NAME,email=ADDR... IN.pdf OUT.pdf
+                                          ask people to sign through a hashsvc; only hashes leave
   pades pkcs11 list 'pkcs11:module-path=...'  list the tokens, keys and certificates of a PKCS#11 module
   pades version                           print the version and the versions of the modules built in
 Run 'pades COMMAND -h' for the flags of a command.
@@ -91,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "request":
+		err = cmdRequest(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return 0

@@ -52,6 +52,12 @@ func (f *remoteFlags) client(log *slog.Logger) (*remote.Client, error) {
 	if f.credential == "" {
 		return nil, usagef("-remote needs -credential")
 	}
+	return f.service(log)
+}
+
+// service returns the client of the service, for commands that need no
+// credential.
+func (f *remoteFlags) service(log *slog.Logger) (*remote.Client, error) {
 	key, err := readAPIKey(f.apiKeyFile)
 	if err != nil {
 		return nil, err
