@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"hashsign/hashsvc"
+	"hashsign/hashsvc/hashsvctest"
+)
+
+// TestRequestCommand: `pades request` asks two signers to sign two PDFs
+// through a development hashsvc: one with an authenticator app (TOTP), one
+// with an e-mailed code; it writes both signed files (at B-T, each signed
+// by the two, in order) and the evidence, which verifies.
+func TestRequestCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the development service")
+	}
+	ctx := context.Background()
+	mailbox := hashsvctest.NewMailbox(t)
+	dir := t.TempDir()
+	d, err := hashsvc.NewDev(ctx, hashsvc.DevOptions{Dir: filepath.Join(dir, "dev"), Edit: func(c *hashsvc.Config) {
+		c.Consent.SMTP = &hashsvc.SMTPConfig{Addr: mailbox.Addr, From: "hashsvc <signing@example.org>", TLS: "none"}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(sctx, d.Listener) }()
+	defer func() {
+		stop()
+		<-served
+		d.Close()
+	}()
+	uri, err := d.EnrolTOTP(ctx, "eve", "eve@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(uri)
+	ins := writeInputs(t, dir, 2)
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	evidence := filepath.Join(dir, "evidence.json")
+	args := []string{"request", "-remote", d.URL, "-api-key-file", d.Info.APIKeyFile, "-sender", "Example GmbH",
+		"-signer", "id=eve,name=Eve Example,email=eve@example.org,otp=totp",
+		"-signer", "name=Fay Example,email=fay@example.org",
+		"-level", "B-T", "-tsa", d.Info.TSA, "-trust", d.Info.RootFile, "-poll", "50ms", "-evidence", evidence,
+		"-out", out, ins[0], ins[1]}
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &stdout, &stderr) }()
+
+	link := regexp.MustCompile(`/consent/([A-Za-z0-9_-]+)`)
+	next := func(to string) *hashsvctest.Mail {
+		t.Helper()
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		m, err := mailbox.Next(mctx)
+		if err != nil {
+			t.Fatalf("%v; pades request: %s", err, stderr.String())
+		}
+		if m.To != to {
+			t.Fatalf("mail to %s, want %s: %q", m.To, to, m.Body)
+		}
+		return m
+	}
+	// Eve answers with her app's code
+	token := link.FindStringSubmatch(next("eve@example.org").Body)[1]
+	code, _ := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+	if err := d.AnswerConsent(ctx, token, hashsvc.Consent{OTP: code, IP: "127.0.0.1", UserAgent: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	// Fay asks for a code by e-mail
+	token = link.FindStringSubmatch(next("fay@example.org").Body)[1]
+	if _, err := d.SendConsentCode(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AnswerConsent(ctx, token, hashsvc.Consent{OTP: next("fay@example.org").Code(), IP: "127.0.0.1", UserAgent: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-done; c != 0 {
+		t.Fatalf("pades request: exit %d: %s", c, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "completed: 2 signers") {
+		t.Errorf("stdout: %s", stdout.String())
+	}
+	for _, in := range ins {
+		f := filepath.Join(out, filepath.Base(in))
+		intact(t, f)
+		data, _ := os.ReadFile(f)
+		if n := bytes.Count(data, []byte("/ETSI.CAdES.detached")); n != 2 {
+			t.Errorf("%s: %d signatures, want 2", f, n)
+		}
+	}
+	data, err := os.ReadFile(evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(d.PKI.Root.Cert)
+	rep, err := hashsvc.VerifyEvidence(data, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Record.Signers; len(s) != 2 || s[0].Identified.Method != "totp" || s[1].Identified.Method != "otp-email" || len(s[1].Signatures) != 2 {
+		t.Errorf("evidence signers: %+v", s)
+	}
+}
