@@ -345,3 +345,16 @@ func TestWebhookReceiverDown(t *testing.T) {
 		t.Errorf("audit: %s", ops)
 	}
 }
+
+// TestRequestsOpenAPI: openapi.yaml describes every request endpoint.
+func TestRequestsOpenAPI(t *testing.T) {
+	doc, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{csc.PathRequests, csc.PathRequest, csc.PathRequestStart, csc.PathRequestCancel, csc.PathRequestHashes, csc.PathRequestDelivery, csc.PathRequestEvidence, csc.PathConsent} {
+		if !strings.Contains(string(doc), "\n  "+p+":\n") {
+			t.Errorf("openapi.yaml does not describe %s", p)
+		}
+	}
+}
