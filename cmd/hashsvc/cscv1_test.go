@@ -208,18 +208,7 @@ func TestOneTimeBLT(t *testing.T) {
 	validator := hashsvctest.Validator(t)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "dev")
-	d, err := hashsvc.NewDev(ctx, hashsvc.DevOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(sctx, d.Listener) }()
-	defer func() {
-		stop()
-		<-served
-		d.Close()
-	}()
+	d := hashsvctest.ServeDev(t, hashsvc.DevOptions{Dir: dir})
 	person := hashsvc.Person{ID: "erin@example.org", Name: "Erin Example", Email: "erin@example.org", Country: "FR"}
 	uri, err := d.EnrolTOTP(ctx, person.ID, person.Email)
 	if err != nil {

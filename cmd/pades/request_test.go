@@ -29,20 +29,9 @@ func TestRequestCommand(t *testing.T) {
 	ctx := context.Background()
 	mailbox := hashsvctest.NewMailbox(t)
 	dir := t.TempDir()
-	d, err := hashsvc.NewDev(ctx, hashsvc.DevOptions{Dir: filepath.Join(dir, "dev"), Edit: func(c *hashsvc.Config) {
+	d := hashsvctest.ServeDev(t, hashsvc.DevOptions{Dir: filepath.Join(dir, "dev"), Edit: func(c *hashsvc.Config) {
 		c.Consent.SMTP = &hashsvc.SMTPConfig{Addr: mailbox.Addr, From: "hashsvc <signing@example.org>", TLS: "none"}
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(sctx, d.Listener) }()
-	defer func() {
-		stop()
-		<-served
-		d.Close()
-	}()
 	uri, err := d.EnrolTOTP(ctx, "eve", "eve@example.org")
 	if err != nil {
 		t.Fatal(err)

@@ -528,3 +528,22 @@ func Metric(t testing.TB, base, sample string) int {
 	}
 	return 0
 }
+
+// ServeDev runs a development service (hashsvc.NewDev) in process on
+// loopback until the test ends.
+func ServeDev(t testing.TB, opts hashsvc.DevOptions) *hashsvc.Dev {
+	t.Helper()
+	d, err := hashsvc.NewDev(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx, d.Listener) }()
+	t.Cleanup(func() {
+		stop()
+		<-served
+		d.Close()
+	})
+	return d
+}

@@ -54,22 +54,10 @@ func newEnv(t *testing.T) *env {
 	e := &env{mailbox: hashsvctest.NewMailbox(t), validator: hashsvctest.Validator(t)}
 	e.corpus = filepath.Join(filepath.Dir(filepath.Dir(e.validator)), "corpus")
 	e.dir = filepath.Join(t.TempDir(), "dev")
-	ctx := context.Background()
-	d, err := hashsvc.NewDev(ctx, hashsvc.DevOptions{Dir: e.dir, Edit: func(c *hashsvc.Config) {
+	d := hashsvctest.ServeDev(t, hashsvc.DevOptions{Dir: e.dir, Edit: func(c *hashsvc.Config) {
 		c.Consent.SMTP = &hashsvc.SMTPConfig{Addr: e.mailbox.Addr, From: "hashsvc <signing@example.org>", TLS: "none"}
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.dev = d
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(sctx, d.Listener) }()
-	t.Cleanup(func() {
-		stop()
-		<-served
-		d.Close()
-	})
 	secret, err := os.ReadFile(filepath.Join(e.dir, hashsvc.DevWebhookSecretFile))
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +78,6 @@ type receiver struct {
 	mu     sync.Mutex
 	events []csc.Event
 	bad    []string
-	down   bool
-	posts  int
 }
 
 func newReceiver(t *testing.T, secret []byte) *receiver {
@@ -100,11 +86,6 @@ func newReceiver(t *testing.T, secret []byte) *receiver {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
-		rc.posts++
-		if rc.down {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return
-		}
 		// the receiver's check, as README shows it
 		ts, sig, _ := strings.Cut(strings.TrimPrefix(r.Header.Get("Hashsvc-Signature"), "t="), ",v1=")
 		m := hmac.New(sha256.New, rc.secret)
@@ -124,12 +105,6 @@ func newReceiver(t *testing.T, secret []byte) *receiver {
 	}))
 	t.Cleanup(rc.Close)
 	return rc
-}
-
-func (rc *receiver) setDown(down bool) {
-	rc.mu.Lock()
-	rc.down = down
-	rc.mu.Unlock()
 }
 
 // got returns the events received for request id, in arrival order.
