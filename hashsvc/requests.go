@@ -197,7 +197,53 @@ func (s *Server) initRequests(ctx context.Context) error {
 		return fmt.Errorf("requests: creating tables: %w", err)
 	}
 	s.reqs = q
+	if err := s.reopenSteps(ctx); err != nil {
+		return err
+	}
 	go s.dispatchWebhooks()
+	return nil
+}
+
+// reopenSteps gives the open steps whose one-time key a previous run
+// destroyed (recoverOneTime: keys do not outlive the service) a new
+// one-time certificate: the step is ready again, its hashes and consent
+// link are dropped, and the sender prepares it anew with the new
+// certificate.
+func (s *Server) reopenSteps(ctx context.Context) error {
+	rows, err := s.consent.db.QueryContext(ctx, `SELECT id FROM sigreq WHERE state LIKE 'waiting-for-%'`)
+	if err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		r, err := s.load(ctx, id, "")
+		if err != nil {
+			return err
+		}
+		for k, sg := range r.Signers {
+			st := r.Steps[k]
+			if !st.OneTime || (sg.State != csc.StepReady && sg.State != csc.StepPending) || s.onetime.get(st.Credential) != nil {
+				continue
+			}
+			if !s.now().Before(r.Expires) {
+				break // the sweep ends it
+			}
+			if _, err := s.consent.db.ExecContext(ctx, `DELETE FROM sigreq_token WHERE request = ? AND step = ?`, r.ID, k+1); err != nil {
+				return err
+			}
+			if err := s.openStep(ctx, r, k+1); err != nil {
+				return fmt.Errorf("reopening step %d of request %s: %w", k+1, r.ID, err)
+			}
+			s.log.Info("signature request step reopened with a new one-time certificate", "request", r.ID, "step", k+1)
+		}
+	}
 	return nil
 }
 

@@ -358,3 +358,42 @@ func TestRequestsOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestStepReopenedAfterRestart: one-time keys do not outlive the service;
+// after a restart, an open step gets a new one-time certificate, its old
+// hashes and consent link are dropped, and the callbacks are told.
+func TestStepReopenedAfterRestart(t *testing.T) {
+	clk := newClock()
+	s, _ := reqServer(t, clk, nil)
+	key := s.Keys[hashsvctest.KeyAll]
+	ctx := context.Background()
+	st := create(t, s, twoSigners())
+	code, _, body := call(t, s.URL+path(csc.PathRequestHashes, st.ID, "1"), key, hashes("a.pdf"))
+	if code != 200 {
+		t.Fatalf("hashes: %d %v", code, body)
+	}
+	link := body["consentURL"].(string)
+	s.Server.Close()
+	s.Service.Close()
+	s2, _ := reqServer(t, clk, s.Config)
+	var got csc.RequestStatus
+	get(t, s2.URL+path(csc.PathRequest, st.ID, ""), key, &got)
+	sg := got.Signers[0]
+	if got.State != "waiting-for-signer-1" || sg.State != csc.StepReady || len(sg.Hashes) != 0 {
+		t.Fatalf("after the restart: %s, signer 1 %s with %d hashes", got.State, sg.State, len(sg.Hashes))
+	}
+	if sg.Certificates[0] == st.Signers[0].Certificates[0] {
+		t.Error("the reopened step has the old certificate, whose key is gone")
+	}
+	token := link[strings.LastIndexByte(link, '/')+1:]
+	if err := s2.Service.AnswerConsent(ctx, token, hashsvc.Consent{OTP: "123456"}); err == nil || !strings.Contains(err.Error(), "not valid") {
+		t.Errorf("the old consent link: %v", err)
+	}
+	if code, _, body := call(t, s2.URL+path(csc.PathRequestHashes, st.ID, "1"), key, hashes("a.pdf")); code != 200 {
+		t.Errorf("hashes for the new certificate: %d %v", code, body)
+	}
+	ops := strings.Join(auditOps(t, s.AuditPath), " ")
+	if !strings.Contains(ops, "onetime.destroyed onetime.issued step.ready") {
+		t.Errorf("audit: %s", ops)
+	}
+}

@@ -529,21 +529,34 @@ func Metric(t testing.TB, base, sample string) int {
 	return 0
 }
 
+// DevServer is a development service served in process.
+type DevServer struct {
+	*hashsvc.Dev
+	stop func()
+}
+
+// Stop stops serving and closes the service, as at the end of the test.
+func (d *DevServer) Stop() { d.stop() }
+
 // ServeDev runs a development service (hashsvc.NewDev) in process on
-// loopback until the test ends.
-func ServeDev(t testing.TB, opts hashsvc.DevOptions) *hashsvc.Dev {
+// loopback until the test ends or Stop.
+func ServeDev(t testing.TB, opts hashsvc.DevOptions) *DevServer {
 	t.Helper()
 	d, err := hashsvc.NewDev(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- d.Serve(ctx, d.Listener) }()
-	t.Cleanup(func() {
-		stop()
-		<-served
-		d.Close()
-	})
-	return d
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-served
+			d.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return &DevServer{Dev: d, stop: stop}
 }

@@ -75,6 +75,10 @@ type Progress struct {
 	ConsentURL string
 }
 
+// maxReopen bounds how often Follow prepares steps again that the service
+// reopened with a new certificate (after its restarts).
+const maxReopen = 8
+
 // Run creates the request that create describes, with the documents of
 // docs, and follows it to its end with Follow.
 func Run(ctx context.Context, c *remote.Client, create csc.CreateRequest, docs []Document, opts *Options) (*csc.RequestStatus, error) {
@@ -121,7 +125,7 @@ func Follow(ctx context.Context, c *remote.Client, id string, docs []Document, o
 	for i, d := range docs {
 		cur[i] = d.In
 	}
-	done := 0 // steps embedded
+	done, reopened := 0, 0 // steps embedded; steps prepared again
 	for {
 		st, err := c.Request(ctx, id)
 		if err != nil {
@@ -142,12 +146,20 @@ func Follow(ctx context.Context, c *remote.Client, id string, docs []Document, o
 		}
 		k := done + 1
 		if k > len(st.Signers) {
-			return nil, fmt.Errorf("request %s is %s after its last step", id, st.State)
+			// every step is embedded: the service is completing the request
+			if err := o.wait(ctx); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		sg := st.Signers[k-1]
 		switch sg.State {
 		case csc.StepReady, csc.StepPending:
 			next, err := o.step(ctx, c, st, k, docs, cur, work)
+			if errors.Is(err, remote.ErrStepReopened) && reopened < maxReopen {
+				reopened++
+				continue // prepare the step again, with its new certificate
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -155,16 +167,24 @@ func Follow(ctx context.Context, c *remote.Client, id string, docs []Document, o
 			done++
 			o.progress(Progress{Request: id, Step: k, Signer: sg.Name, Event: "signed"})
 		case csc.StepWaiting:
-			t := time.NewTimer(o.Poll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+			if err := o.wait(ctx); err != nil {
+				return nil, err
 			}
 		default:
 			return nil, fmt.Errorf("request %s: signer %d is %s, but this run did not prepare its documents", id, k, sg.State)
 		}
+	}
+}
+
+// wait waits o.Poll, or until ctx ends.
+func (o *Options) wait(ctx context.Context) error {
+	t := time.NewTimer(o.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

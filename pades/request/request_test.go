@@ -36,7 +36,8 @@ import (
 // env is a development hashsvc with a loopback mail server, a webhook
 // receiver, and a byte-counting proxy in front of its API.
 type env struct {
-	dev       *hashsvc.Dev
+	dev       *hashsvctest.DevServer
+	devOpts   hashsvc.DevOptions
 	dir       string
 	mailbox   *hashsvctest.Mailbox
 	hooks     *receiver
@@ -54,9 +55,10 @@ func newEnv(t *testing.T) *env {
 	e := &env{mailbox: hashsvctest.NewMailbox(t), validator: hashsvctest.Validator(t)}
 	e.corpus = filepath.Join(filepath.Dir(filepath.Dir(e.validator)), "corpus")
 	e.dir = filepath.Join(t.TempDir(), "dev")
-	d := hashsvctest.ServeDev(t, hashsvc.DevOptions{Dir: e.dir, Edit: func(c *hashsvc.Config) {
+	e.devOpts = hashsvc.DevOptions{Dir: e.dir, Edit: func(c *hashsvc.Config) {
 		c.Consent.SMTP = &hashsvc.SMTPConfig{Addr: e.mailbox.Addr, From: "hashsvc <signing@example.org>", TLS: "none"}
-	}})
+	}}
+	d := hashsvctest.ServeDev(t, e.devOpts)
 	e.dev = d
 	secret, err := os.ReadFile(filepath.Join(e.dir, hashsvc.DevWebhookSecretFile))
 	if err != nil {
@@ -465,4 +467,49 @@ func TestTwoSignersByEmail(t *testing.T) {
 	if n := hashsvctest.Metric(t, e.dev.URL, `hashsvc_codes_total{channel="email",result="sent"}`); n != 2 {
 		t.Errorf("codes sent in the metrics: %d", n)
 	}
+}
+
+// TestSenderAcrossRestart: the service restarts while the first signer
+// has not answered; its one-time key is gone, so the step is reopened with
+// a new certificate, and the sender prepares it again by itself. The old
+// link is dead, the new invitation works, and the result still passes.
+func TestSenderAcrossRestart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	in := e.copyCorpus(t, "pyhanko_pdf20_2_empty_sigfields.pdf", dir)
+	out := filepath.Join(dir, "signed.pdf")
+	// the client rides out the restart with more attempts
+	c, err := remote.NewClient(e.proxy.URL(), remote.Options{APIKey: e.dev.APIKey, Retry: remote.RetryPolicy{Attempts: 50, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := csc.CreateRequest{Sender: "Example GmbH", Level: "B-LT", CallbackURLs: []string{e.hooks.URL},
+		Signers: []csc.RequestSigner{{ID: "ann", Name: "Ann Example", Email: "ann@example.org"}, {ID: "ben", Name: "Ben Example", Email: "ben@example.org"}}}
+	docs := []request.Document{{Name: "contract.pdf", In: in, Out: out, Fields: []string{"Sig1", "Sig2"}}}
+	done := runAsync(ctx, c, create, docs, e.sender(t))
+	old := e.invitation(t, "ann@example.org")
+	e.dev.Stop()
+	e.dev = hashsvctest.ServeDev(t, e.devOpts)
+	p := newPerson(t)
+	resp, err := p.client.Get(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the link of the destroyed certificate: %d, want 404", resp.StatusCode)
+	}
+	e.consentByMail(t, "ann@example.org")
+	e.consentByMail(t, "ben@example.org")
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	e.checkFinal(t, out, "Ann Example", "Ben Example")
+	rec := e.verifyEvidence(t, r.st.ID)
+	want := append([]string{}, wantEvents[:4]...)
+	want = append(want, "step.ready", "step.pending")
+	want = append(want, wantEvents[4:]...)
+	e.checkEvents(t, r.st.ID, rec, want...)
 }

@@ -22,9 +22,16 @@ import (
 	"hashsign/signer"
 )
 
-// ErrRequestEnded: the signature request ended (declined, expired or
-// cancelled) before the step was signed.
-var ErrRequestEnded = errors.New("the signature request ended")
+// Errors of a request's step, for errors.Is.
+var (
+	// ErrRequestEnded: the signature request ended (declined, expired or
+	// cancelled) before the step was signed.
+	ErrRequestEnded = errors.New("the signature request ended")
+	// ErrStepReopened: the service reopened the step with a new
+	// certificate (it restarted, and one-time keys do not outlive it):
+	// prepare the documents again.
+	ErrStepReopened = errors.New("the step was reopened with a new certificate")
+)
 
 func requestPath(pattern, id string, k int) string {
 	p := strings.Replace(pattern, "{id}", url.PathEscape(id), 1)
@@ -320,6 +327,11 @@ func (s *Step) run(ctx context.Context) ([][]byte, error) {
 		case csc.StepSigned:
 			return s.verify(sg)
 		case csc.StepPending:
+			if c, err := parseChain(sg.Certificates); err != nil || !c[0].Equal(s.chain[0]) {
+				return nil, fmt.Errorf("remote: request %s, signer %d: %w", s.id, s.k, ErrStepReopened)
+			}
+		case csc.StepReady:
+			return nil, fmt.Errorf("remote: request %s, signer %d: %w", s.id, s.k, ErrStepReopened)
 		default:
 			return nil, fmt.Errorf("remote: request %s, signer %d (%s): %w: the step is %s, the request %s", s.id, s.k, sg.Name, ErrRequestEnded, sg.State, st.State)
 		}
