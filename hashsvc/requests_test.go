@@ -2,7 +2,12 @@ package hashsvc_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,10 +19,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"hashsign/csc"
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/devpki"
 )
+
+// credCarl is an explicit credential of reqServer whose person uses TOTP.
+const credCarl = "carl"
 
 // reqServer is a hashsvc for signature requests: one-time certificates from
 // the test PKI's intermediate CA, a TSA, a webhook secret and a settable
@@ -55,6 +66,12 @@ func reqServer(t *testing.T, clk *clock, cfg *hashsvc.Config) (*hashsvctest.Serv
 		Edit: func(c *hashsvc.Config) {
 			c.Consent.SecretFile = cs
 			c.Requests = hashsvc.RequestsConfig{WebhookSecretFile: sf}
+			pki := devpki.DefaultDir()
+			c.Credentials = append(c.Credentials, hashsvc.CredentialConfig{
+				ID: credCarl, Key: filepath.Join(pki, devpki.SignerP256KeyFile), Cert: filepath.Join(pki, devpki.SignerP256CertFile),
+				Chain: []string{filepath.Join(pki, devpki.IntermediateCertFile)}, AuthMode: "explicit",
+				Signer: &hashsvc.SignerConfig{Name: "Carl Seal-Holder", OTP: "totp"},
+			})
 		},
 		Service: opts,
 	})
@@ -395,5 +412,160 @@ func TestStepReopenedAfterRestart(t *testing.T) {
 	ops := strings.Join(auditOps(t, s.AuditPath), " ")
 	if !strings.Contains(ops, "onetime.destroyed onetime.issued step.ready") {
 		t.Errorf("audit: %s", ops)
+	}
+}
+
+// totpCode enrols person and returns a function that gives their
+// authenticator app's code at the clock's time.
+func totpCode(t *testing.T, s *hashsvctest.Server, clk *clock, person string) func() string {
+	t.Helper()
+	uri, err := s.Service.EnrolTOTP(context.Background(), person, person+"@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(uri)
+	return func() string {
+		code, err := totp.GenerateCode(u.Query().Get("secret"), clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+}
+
+// submitStep posts one hash for step k and returns the consent token.
+func submitStep(t *testing.T, s *hashsvctest.Server, id string, k int, h []byte) string {
+	t.Helper()
+	req := hashes("a.pdf")
+	req.Hashes[0].Hash = b64(h)
+	code, _, body := call(t, s.URL+path(csc.PathRequestHashes, id, fmt.Sprint(k)), s.Keys[hashsvctest.KeyAll], req)
+	if code != 200 {
+		t.Fatalf("hashes of step %d: %d %v", k, code, body)
+	}
+	link := body["consentURL"].(string)
+	return link[strings.LastIndexByte(link, '/')+1:]
+}
+
+// checkStepSignature checks step k's signature over h with its certificate.
+func checkStepSignature(t *testing.T, st csc.RequestStatus, k int, h []byte) {
+	t.Helper()
+	sg := st.Signers[k-1]
+	if sg.State != csc.StepSigned || len(sg.Signatures) != 1 {
+		t.Fatalf("signer %d: %s, %d signatures", k, sg.State, len(sg.Signatures))
+	}
+	der, _ := base64.StdEncoding.DecodeString(sg.Certificates[0])
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := base64.StdEncoding.DecodeString(sg.Signatures[0])
+	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), h, sig) {
+		t.Errorf("signer %d: the signature does not verify with %s", k, cert.Subject)
+	}
+}
+
+// TestRequestFlows: parallel order (the second signer first), a signer
+// with an existing explicit credential, a lockout on the consent page,
+// and a decline.
+func TestRequestFlows(t *testing.T) {
+	clk := newClock()
+	s, _ := reqServer(t, clk, nil)
+	key := s.Keys[hashsvctest.KeyAll]
+	ctx := context.Background()
+	status := func(id string) csc.RequestStatus {
+		var st csc.RequestStatus
+		get(t, s.URL+path(csc.PathRequest, id, ""), key, &st)
+		return st
+	}
+
+	t.Run("parallel", func(t *testing.T) {
+		req := twoSigners()
+		req.Order = csc.OrderParallel
+		req.Signers[0].ID, req.Signers[1].ID = "q1", "q2"
+		st := create(t, s, req)
+		if st.State != csc.StateWaitingAll || st.Signers[0].State != csc.StepReady || st.Signers[1].State != csc.StepReady {
+			t.Fatalf("parallel request: %s, %s, %s", st.State, st.Signers[0].State, st.Signers[1].State)
+		}
+		h1, h2 := sha("step 1"), sha("step 2")
+		t2 := submitStep(t, s, st.ID, 2, h2)
+		t1 := submitStep(t, s, st.ID, 1, h1)
+		if err := s.Service.AnswerConsent(ctx, t2, hashsvc.Consent{OTP: totpCode(t, s, clk, "q2")()}); err != nil {
+			t.Fatal(err)
+		}
+		if got := status(st.ID); got.State != csc.StateWaitingAll || got.Signers[0].State != csc.StepPending {
+			t.Errorf("after signer 2: %s, signer 1 %s", got.State, got.Signers[0].State)
+		}
+		if err := s.Service.AnswerConsent(ctx, t1, hashsvc.Consent{OTP: totpCode(t, s, clk, "q1")()}); err != nil {
+			t.Fatal(err)
+		}
+		got := status(st.ID)
+		if got.State != csc.StateCompleted {
+			t.Fatalf("after both: %s", got.State)
+		}
+		checkStepSignature(t, got, 1, h1)
+		checkStepSignature(t, got, 2, h2)
+	})
+
+	t.Run("existing credential", func(t *testing.T) {
+		st := create(t, s, csc.CreateRequest{Sender: "Example GmbH", Documents: []csc.RequestDocument{{Name: "a.pdf"}},
+			Signers: []csc.RequestSigner{{ID: "c", CredentialID: credCarl}}})
+		if st.Signers[0].Name != "Carl Seal-Holder" {
+			t.Errorf("the signer's name %q, want the credential's person", st.Signers[0].Name)
+		}
+		h := sha("carl's document")
+		token := submitStep(t, s, st.ID, 1, h)
+		if err := s.Service.AnswerConsent(ctx, token, hashsvc.Consent{OTP: totpCode(t, s, clk, credCarl)()}); err != nil {
+			t.Fatal(err)
+		}
+		got := status(st.ID)
+		checkStepSignature(t, got, 1, h)
+		if got.Signers[0].Certificates[0] != b64(hashsvctest.PKI(t).SignerP256.Cert.Raw) {
+			t.Error("the step was not signed with the credential's certificate")
+		}
+	})
+
+	t.Run("lockout", func(t *testing.T) {
+		req := twoSigners()
+		req.Signers[0].ID = "q3"
+		st := create(t, s, req)
+		token := submitStep(t, s, st.ID, 1, sha("x"))
+		code := totpCode(t, s, clk, "q3")
+		wrong := "000000"
+		if wrong == code() {
+			wrong = "000001"
+		}
+		var err error
+		for range hashsvc.DefaultMaxAttempts {
+			err = s.Service.AnswerConsent(ctx, token, hashsvc.Consent{OTP: wrong})
+		}
+		if !errors.Is(err, hashsvc.ErrLocked) {
+			t.Fatalf("the fifth wrong code: %v", err)
+		}
+		if err := s.Service.AnswerConsent(ctx, token, hashsvc.Consent{OTP: code()}); !errors.Is(err, hashsvc.ErrLocked) {
+			t.Errorf("the right code while locked out: %v", err)
+		}
+		if got := status(st.ID); got.Signers[0].State != csc.StepPending {
+			t.Errorf("signer 1 after the lockout: %s", got.Signers[0].State)
+		}
+	})
+
+	t.Run("decline", func(t *testing.T) {
+		req := twoSigners()
+		req.Signers[0].ID = "q4"
+		st := create(t, s, req)
+		token := submitStep(t, s, st.ID, 1, sha("y"))
+		if err := s.Service.AnswerConsent(ctx, token, hashsvc.Consent{Decline: true, IP: "127.0.0.1", UserAgent: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		got := status(st.ID)
+		if got.State != csc.StateDeclined || got.Signers[0].State != csc.StepDeclined || got.Signers[1].State != csc.StepEnded || !got.Evidence {
+			t.Errorf("after the decline: %s, %s, %s, evidence %v", got.State, got.Signers[0].State, got.Signers[1].State, got.Evidence)
+		}
+		if err := s.Service.AnswerConsent(ctx, token, hashsvc.Consent{OTP: "123456"}); err == nil {
+			t.Error("consent after the decline accepted")
+		}
+	})
+	if n := hashsvctest.Metric(t, s.URL, `hashsvc_signature_requests_total{state="declined"}`); n != 1 {
+		t.Errorf("declined requests in the metrics: %d", n)
 	}
 }
