@@ -185,6 +185,9 @@ func TestErrorsOnePrefix(t *testing.T) {
 		{"audit of a bad config", []string{"audit", "verify", "-config", filepath.Join(dir, "bad.yaml")}, 1, "bad.yaml"},
 		{"dev info of no directory", []string{"dev", "info", filepath.Join(dir, "none")}, 1, "not a development directory"},
 		{"dev without info", []string{"dev"}, 2, "dev info DIR"},
+		{"evidence without -trust", []string{"evidence", "verify", write("e.json", "{}")}, 2, "give -trust"},
+		{"evidence not sealed", []string{"evidence", "verify", "-trust", rootFile(t), write("e2.json", `{"record":{"version":1}}`)}, 1, "the record or its signature is missing"},
+		{"evidence not JSON", []string{"evidence", "verify", "-trust", rootFile(t), write("e3.json", "%PDF-1.7")}, 1, "not an evidence file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -198,4 +201,10 @@ func TestErrorsOnePrefix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rootFile returns the PEM file of the shared test PKI's root.
+func rootFile(t *testing.T) string {
+	hashsvctest.PKI(t)
+	return filepath.Join(devpki.DefaultDir(), devpki.RootCertFile)
 }
