@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"flag"
 	"fmt"
@@ -15,9 +16,10 @@ import (
 const maxEvidence = 64 << 20
 
 // cmdEvidenceVerify is `hashsvc evidence verify -trust ROOT.pem FILE`.
-func cmdEvidenceVerify(args []string, stdout io.Writer) error {
+func cmdEvidenceVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
 	trust := fs.String("trust", "", "PEM file of the trust anchors (roots) of the sealer's, the TSA's and the signers' certificates")
+	audit := fs.String("audit", "", "also check the record's audit records against the service's audit `database` (its chain, and each record's hash)")
 	var file string
 	if len(args) > 0 && args[len(args)-1] != "" && args[len(args)-1][0] != '-' {
 		file, args = args[len(args)-1], args[:len(args)-1]
@@ -53,8 +55,16 @@ func cmdEvidenceVerify(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	r := rep.Record
+	if *audit != "" {
+		if err := hashsvc.CheckEvidenceAudit(ctx, r, *audit); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "evidence intact: request %s, %s, %d signers, %d audit records; sealed by %q, time-stamped %s by %q\n",
 		r.Request, r.State, len(r.Signers), len(r.Audit), rep.Sealer.Subject.CommonName, rep.SealedAt.UTC().Format(time.RFC3339), rep.TSA.Subject.CommonName)
+	if *audit != "" {
+		fmt.Fprintf(stdout, "  the %d audit records are in the intact chain of %s\n", len(r.Audit), *audit)
+	}
 	for _, sg := range r.Signers {
 		how := "-"
 		if sg.Identified != nil {

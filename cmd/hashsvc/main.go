@@ -76,7 +76,7 @@ const usage = `usage:
   hashsvc audit verify (-config FILE | -dev DIR | -db FILE) [-head HEX]
   hashsvc totp enrol -config FILE -person ID -account NAME
   hashsvc pin hash < PIN                       bcrypt hash of a signer's PIN
-  hashsvc evidence verify -trust ROOT.pem FILE check a signature request's evidence offline
+  hashsvc evidence verify -trust ROOT.pem [-audit DB] FILE  check a request's evidence offline
   hashsvc example-config                       print a commented configuration file
   hashsvc openapi                              print the OpenAPI 3 document
 `
@@ -152,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		name = "evidence verify"
-		err = cmdEvidenceVerify(args[2:], stdout)
+		err = cmdEvidenceVerify(ctx, args[2:], stdout)
 	case "example-config":
 		_, err = stdout.Write(hashsvc.ExampleConfig)
 	case "openapi":

@@ -387,8 +387,8 @@ func (e *env) verifyEvidence(t *testing.T, id string) *hashsvc.EvidenceRecord {
 	file := filepath.Join(t.TempDir(), id+".json")
 	os.WriteFile(file, data, 0o644)
 	bin := hashsvctest.Build(t, "./cmd/hashsvc")
-	out, err := exec.Command(bin, "evidence", "verify", "-trust", filepath.Join(e.dir, hashsvc.DevRootFile), file).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "evidence intact") {
+	out, err := exec.Command(bin, "evidence", "verify", "-trust", filepath.Join(e.dir, hashsvc.DevRootFile), "-audit", filepath.Join(e.dir, hashsvc.DevAuditFile), file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "evidence intact") || !strings.Contains(string(out), "audit records are in the intact chain") {
 		t.Fatalf("hashsvc evidence verify: %v\n%s", err, out)
 	}
 	t.Logf("hashsvc evidence verify: %s", strings.TrimSpace(string(out)))
