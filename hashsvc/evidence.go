@@ -384,3 +384,31 @@ func verifyRaw(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts)
 	}
 	return fmt.Errorf("unsupported key %T", pub)
 }
+
+// CheckEvidenceAudit checks the audit records that an evidence record
+// lists against the service's audit database at path: the chain is intact
+// (VerifyAudit), and each listed record is in it with the same hash.
+func CheckEvidenceAudit(ctx context.Context, rec *EvidenceRecord, path string) error {
+	if _, err := VerifyAudit(ctx, path, ""); err != nil {
+		return err
+	}
+	db, err := openAuditDB(path, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, a := range rec.Audit {
+		var h string
+		err := db.QueryRowContext(ctx, `SELECT record_hash FROM audit WHERE seq = ?`, a.Seq).Scan(&h)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("evidence: audit record %d (%s) is not in %s", a.Seq, a.Operation, path)
+		}
+		if err != nil {
+			return fmt.Errorf("evidence: reading %s: %w", path, err)
+		}
+		if h != a.RecordHash {
+			return fmt.Errorf("evidence: audit record %d (%s) has another hash in %s", a.Seq, a.Operation, path)
+		}
+	}
+	return nil
+}
