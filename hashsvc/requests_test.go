@@ -1,6 +1,7 @@
 package hashsvc_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -78,21 +79,17 @@ func reqServer(t *testing.T, clk *clock, cfg *hashsvc.Config) (*hashsvctest.Serv
 	return s, secret
 }
 
-// get GETs url with the API key.
+// get GETs url with the API key and decodes the JSON answer into v.
 func get(t *testing.T, url, key string, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	code, _, b, err := send(http.MethodGet, url, key, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+		t.Fatalf("GET %s: %d %s", url, code, b)
 	}
-	return resp.StatusCode
+	return code
 }
 
 func path(pattern, id, k string) string {
@@ -567,5 +564,28 @@ func TestRequestFlows(t *testing.T) {
 	})
 	if n := hashsvctest.Metric(t, s.URL, `hashsvc_signature_requests_total{state="declined"}`); n != 1 {
 		t.Errorf("declined requests in the metrics: %d", n)
+	}
+}
+
+// TestCreateIdempotent: a create retried with the same Idempotency-Key
+// (as the remote client does after a lost answer) makes one request.
+func TestCreateIdempotent(t *testing.T) {
+	s, _ := reqServer(t, newClock(), nil)
+	key := s.Keys[hashsvctest.KeyAll]
+	body, _ := json.Marshal(twoSigners())
+	var ids []string
+	for range 2 {
+		code, _, data, err := send(http.MethodPost, s.URL+csc.PathRequests, key, http.Header{"Content-Type": {"application/json"}, hashsvc.IdempotencyKeyHeader: {"create-1"}}, bytes.NewReader(body))
+		if err != nil || code != 200 {
+			t.Fatalf("create: %d %v %s", code, err, data)
+		}
+		var st csc.RequestStatus
+		json.Unmarshal(data, &st)
+		ids = append(ids, st.ID)
+	}
+	var list csc.RequestList
+	get(t, s.URL+csc.PathRequests, key, &list)
+	if ids[0] != ids[1] || len(list.Requests) != 1 {
+		t.Errorf("two creates with one key made %v, %d requests", ids, len(list.Requests))
 	}
 }

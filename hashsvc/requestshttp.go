@@ -11,12 +11,12 @@ import (
 // requestRoutes registers the signature-request endpoints and the consent
 // page.
 func (s *Server) requestRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+csc.PathRequests, s.post(s.handleCreateRequest, true))
+	mux.HandleFunc("POST "+csc.PathRequests, s.post(s.idempotent(s.handleCreateRequest), true))
 	mux.HandleFunc("GET "+csc.PathRequests, s.get(s.handleListRequests))
 	mux.HandleFunc("GET "+csc.PathRequest, s.get(s.handleGetRequest))
 	mux.HandleFunc("POST "+csc.PathRequestStart, s.post(s.handleStartRequest, true))
 	mux.HandleFunc("POST "+csc.PathRequestCancel, s.post(s.handleCancelRequest, true))
-	mux.HandleFunc("POST "+csc.PathRequestHashes, s.post(s.handleStepHashes, true))
+	mux.HandleFunc("POST "+csc.PathRequestHashes, s.post(s.idempotent(s.handleStepHashes), true))
 	mux.HandleFunc("GET "+csc.PathRequestDelivery, s.get(s.handleDeliveries))
 	mux.HandleFunc("GET "+csc.PathRequestEvidence, s.handleEvidence)
 	mux.HandleFunc("GET "+csc.PathConsent, s.handleConsentPage)
