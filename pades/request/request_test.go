@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -309,8 +310,9 @@ func contents(t *testing.T, data []byte, br []int64) []byte {
 	return b
 }
 
-// checkPrivacy: what the sender sent to the service is small and holds no
-// byte-range digest of the final file.
+// checkPrivacy: what the sender sent to the service holds no part of the
+// PDF and no byte-range digest of it, and its request bodies are small
+// (the polling GETs carry none, so their number does not matter).
 func (e *env) checkPrivacy(t *testing.T, out string) {
 	t.Helper()
 	sent := e.proxy.Sent()
@@ -329,14 +331,26 @@ func (e *env) checkPrivacy(t *testing.T, out string) {
 			t.Errorf("the byte-range digest of %s was sent to the service", f.Field)
 		}
 	}
-	t.Logf("the sender sent %d bytes to the service for a %d-byte result", len(sent), len(data))
-	if len(sent) > 32<<10 {
-		t.Errorf("the sender sent %d bytes to the service, want < 32 KiB (hashes only)", len(sent))
+	if bytes.Contains(sent, []byte("%PDF-")) {
+		t.Error("a PDF header was sent to the service")
 	}
-	if bytes.Contains(sent, []byte("%PDF")) {
-		t.Error("PDF bytes were sent to the service")
+	for i := 0; i+64 <= len(data); i += 64 {
+		if bytes.Contains(sent, data[i:i+64]) {
+			t.Fatalf("bytes %d to %d of the PDF were sent to the service", i, i+64)
+		}
+	}
+	bodies := 0
+	for _, m := range contentLength.FindAllSubmatch(sent, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		bodies += n
+	}
+	t.Logf("the sender sent %d bytes to the service (%d in request bodies) for a %d-byte result", len(sent), bodies, len(data))
+	if bodies == 0 || bodies > 16<<10 {
+		t.Errorf("the sender's request bodies hold %d bytes, want 1 to 16 KiB (hashes only)", bodies)
 	}
 }
+
+var contentLength = regexp.MustCompile(`(?i)\r\ncontent-length: ([0-9]+)\r\n`)
 
 func b64(b []byte) string {
 	s, _ := json.Marshal(b)
