@@ -1,6 +1,7 @@
 package request_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -18,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,18 +339,67 @@ func (e *env) checkPrivacy(t *testing.T, out string) {
 			t.Fatalf("bytes %d to %d of the PDF were sent to the service", i, i+64)
 		}
 	}
-	bodies := 0
-	for _, m := range contentLength.FindAllSubmatch(sent, -1) {
-		n, _ := strconv.Atoi(string(m[1]))
-		bodies += n
+	// the requests, one after another: every value in their JSON bodies
+	// is short (names, addresses, hashes), so no document can hide there
+	// in any encoding
+	rd := bufio.NewReader(bytes.NewReader(sent))
+	bodies, posts := 0, 0
+	for {
+		req, err := http.ReadRequest(rd)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the bytes sent are not a sequence of HTTP requests: %v", err)
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(req.URL.Path, "/consent/") {
+			continue // the signers' browsers: the links name the host the sender used
+		}
+		bodies += len(body)
+		if req.Method != http.MethodPost {
+			continue
+		}
+		posts++
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%s %s: the body is not JSON: %v", req.Method, req.URL.Path, err)
+		}
+		if long := longString(v, 256); long != "" {
+			t.Errorf("%s %s sent a value of %d characters: %.60q...", req.Method, req.URL.Path, len(long), long)
+		}
 	}
-	t.Logf("the sender sent %d bytes to the service (%d in request bodies) for a %d-byte result", len(sent), bodies, len(data))
-	if bodies == 0 || bodies > 16<<10 {
-		t.Errorf("the sender's request bodies hold %d bytes, want 1 to 16 KiB (hashes only)", bodies)
+	t.Logf("the sender sent %d bytes to the service (%d POSTs, %d bytes of bodies) for a %d-byte result", len(sent), posts, bodies, len(data))
+	if posts < 3 || bodies > 16<<10 {
+		t.Errorf("%d POSTs with %d bytes of bodies; want the create and a post per step, all small", posts, bodies)
 	}
 }
 
-var contentLength = regexp.MustCompile(`(?i)\r\ncontent-length: ([0-9]+)\r\n`)
+// longString returns the first string in v longer than n, or "".
+func longString(v any, n int) string {
+	switch v := v.(type) {
+	case string:
+		if len(v) > n {
+			return v
+		}
+	case []any:
+		for _, x := range v {
+			if s := longString(x, n); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		for _, x := range v {
+			if s := longString(x, n); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
 
 func b64(b []byte) string {
 	s, _ := json.Marshal(b)
