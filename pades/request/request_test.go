@@ -368,9 +368,14 @@ func (e *env) checkPrivacy(t *testing.T, out string) {
 		if err := json.Unmarshal(body, &v); err != nil {
 			t.Fatalf("%s %s: the body is not JSON: %v", req.Method, req.URL.Path, err)
 		}
-		if long := longString(v, 256); long != "" {
-			t.Errorf("%s %s sent a value of %d characters: %.60q...", req.Method, req.URL.Path, len(long), long)
-		}
+		walkStrings(v, func(str string) {
+			if len(str) > 128 {
+				t.Errorf("%s %s sent a value of %d characters: %.60q...", req.Method, req.URL.Path, len(str), str)
+			}
+			if len(str) >= 16 && bytes.Contains(data, []byte(str)) {
+				t.Errorf("%s %s sent a piece of the PDF: %.60q", req.Method, req.URL.Path, str)
+			}
+		})
 	}
 	t.Logf("the sender sent %d bytes to the service (%d POSTs, %d bytes of bodies) for a %d-byte result", len(sent), posts, bodies, len(data))
 	if posts < 3 || bodies > 16<<10 {
@@ -378,27 +383,20 @@ func (e *env) checkPrivacy(t *testing.T, out string) {
 	}
 }
 
-// longString returns the first string in v longer than n, or "".
-func longString(v any, n int) string {
+// walkStrings calls f with every string in the JSON value v.
+func walkStrings(v any, f func(string)) {
 	switch v := v.(type) {
 	case string:
-		if len(v) > n {
-			return v
-		}
+		f(v)
 	case []any:
 		for _, x := range v {
-			if s := longString(x, n); s != "" {
-				return s
-			}
+			walkStrings(x, f)
 		}
 	case map[string]any:
 		for _, x := range v {
-			if s := longString(x, n); s != "" {
-				return s
-			}
+			walkStrings(x, f)
 		}
 	}
-	return ""
 }
 
 func b64(b []byte) string {
