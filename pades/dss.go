@@ -250,7 +250,7 @@ func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions
 	if err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(f, size, o.Password, 0)
+	doc, err := openDocument(f, size, o.Password, o.MemoryBudget)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,9 @@ type Result struct {
 	// ByteRange is the /ByteRange of the signature; the updates that B-LT
 	// and B-LTA append lie after it.
 	ByteRange [4]int64
+	// Digest is the digest with Hash of the bytes that ByteRange names:
+	// the message-digest attribute of the signature.
+	Digest []byte
 	// VRIKey is the signature's key in the /DSS /VRI dictionary: the
 	// uppercase hex SHA-1 of its /Contents, zero padding included.
 	VRIKey string
@@ -113,6 +116,43 @@ var ErrIncompleteChain = errors.New("the signer's certificate chain is incomplet
 // it through opts.Issuers (or opts.Validation) and fails with
 // ErrIncompleteChain when it cannot.
 func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Signer, opts *SignOptions) (*Result, error) {
+	return sign(ctx, s, opts, out, func(po *PrepareOptions, retry bool) (*Prepared, error) {
+		if retry {
+			if err := out.Truncate(0); err != nil {
+				return nil, fmt.Errorf("restarting the output: %w", err)
+			}
+		}
+		return Prepare(ctx, in, size, &fileWriter{f: out}, po)
+	})
+}
+
+// SignInPlace signs the PDF f (of the given size) as Sign does, but appends
+// the incremental updates to f itself instead of writing a copy: the bytes
+// of f are read once, to hash them, and never written. When it fails, for
+// whatever reason, f is cut back to size, so that it holds the bytes it had;
+// should that cut fail too, the error says so. f is not synced.
+func SignInPlace(ctx context.Context, f File, size int64, s signer.Signer, opts *SignOptions) (res *Result, err error) {
+	defer func() {
+		if err == nil {
+			return
+		}
+		if terr := f.Truncate(size); terr != nil {
+			err = fmt.Errorf("%w; cutting the file back to its %d bytes failed too: %w", err, size, terr)
+		}
+	}()
+	return sign(ctx, s, opts, f, func(po *PrepareOptions, retry bool) (*Prepared, error) {
+		if retry {
+			if err := f.Truncate(size); err != nil {
+				return nil, fmt.Errorf("cutting the file back to try again: %w", err)
+			}
+		}
+		return AppendPrepare(ctx, f, size, po)
+	})
+}
+
+// sign is Sign and SignInPlace: prepare writes the prepared document to
+// out (again, when retry is set, with a larger placeholder).
+func sign(ctx context.Context, s signer.Signer, opts *SignOptions, out File, prepare func(po *PrepareOptions, retry bool) (*Prepared, error)) (*Result, error) {
 	var o SignOptions
 	if opts != nil {
 		o = *opts
@@ -147,12 +187,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Si
 		FieldName: o.FieldName, Page: o.Page, ContentsSize: need, MemoryBudget: o.MemoryBudget,
 	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if err := out.Truncate(0); err != nil {
-				return nil, fmt.Errorf("restarting the output: %w", err)
-			}
-		}
-		p, err := Prepare(ctx, in, size, &fileWriter{f: out}, &po)
+		p, err := prepare(&po, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +195,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out File, s signer.Si
 		if err != nil {
 			return nil, fmt.Errorf("signing: %w", err)
 		}
-		res := &Result{Level: LevelBB, Field: p.Field, Hash: p.Hash, ByteRange: p.ByteRange, Chain: chain, Size: p.Size}
+		res := &Result{Level: LevelBB, Field: p.Field, Hash: p.Hash, ByteRange: p.ByteRange, Digest: p.Digest, Chain: chain, Size: p.Size}
 		leaves, pool := []*x509.Certificate{chain[0]}, chain
 		if o.Level >= LevelBT {
 			var tok *ltv.Token

@@ -21,6 +21,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
+	"hashsign/pades/batch"
 	"hashsign/testdata/pdfgen"
 )
 
@@ -44,6 +45,23 @@ func batchInputs(t *testing.T, good int) (string, []string) {
 	writeFile(t, dir, "broken.pdf", []byte("%PDF-1.7\nthis file ends before any object\n"))
 	writeFile(t, dir, "notes.txt", []byte("not a PDF name: skipped by -in\n"))
 	return dir, names
+}
+
+// outputs lists the files of the output directory dir, without the
+// journal.
+func outputs(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []os.DirEntry
+	for _, e := range entries {
+		if e.Name() != batch.JournalName {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // runBin runs a built command and returns its exit code and output.
@@ -122,10 +140,7 @@ func TestBatch(t *testing.T) {
 			if !strings.Contains(stdout, fmt.Sprintf("signed %d of 6 documents", good)) {
 				t.Errorf("standard output:\n%s", stdout)
 			}
-			entries, err := os.ReadDir(out)
-			if err != nil {
-				t.Fatal(err)
-			}
+			entries := outputs(t, out)
 			if len(entries) != good {
 				t.Errorf("%d files in the output directory, want the %d signed documents", len(entries), good)
 			}
@@ -209,7 +224,7 @@ func TestBatchServiceKilled(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "pades batch: stopped, 26 of 30 documents not signed") {
 		t.Fatalf("exit %d, want 1 and the batch stopped after the first 4 documents\n%s", code, stdout)
 	}
-	entries, _ := os.ReadDir(out)
+	entries := outputs(t, out)
 	if len(entries) != 4 {
 		t.Errorf("%d files in the output directory, want the 4 of the first request", len(entries))
 	}

@@ -1,0 +1,506 @@
+// Package batch signs many PDF documents with one signer and one set of
+// options: the engine of `pades batch`, which a signing gateway can share.
+//
+// An Engine holds the signer and a pool of CPU slots. Each document is
+// opened, prepared, hashed and signed while it holds a slot; its output is
+// then synced and renamed into place (internal/atomicfile) without one, so
+// that the disk's latency overlaps the next documents' hashing. With a
+// signer that signs many hashes in one call (remote.BatchSigner, such as a
+// CSC service), the documents waiting for their signatures give their slot
+// up, and their hashes go out together in one call (remote.Batcher) while
+// the other workers prepare the next documents.
+//
+// Run signs a list of documents and can keep a Journal, which lets a run
+// that was killed start again and skip what is done (see Journal for what
+// it guarantees).
+//
+// What the documents of a batch share: the signer's certificate chain,
+// completed once; the validation data that an *ltv.Fetcher given as
+// pades.SignOptions.Validation fetches (the OCSP responses and CRLs of the
+// signer's and the TSA's chains, each asked once and reused while it is
+// valid); and the HTTP connections of the TSA client. What they cannot
+// share: each signature timestamp covers its own signature value, and each
+// document timestamp its own document, so each is one TSA request.
+package batch
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"hashsign/internal/atomicfile"
+	"hashsign/pades"
+	"hashsign/signer"
+	"hashsign/signer/remote"
+)
+
+// Job is one document of a batch.
+type Job struct {
+	// In is the path of the input PDF.
+	In string
+	// Out is the path of the signed output; with Options.InPlace it is In.
+	Out string
+	// Password opens an encrypted input; nil takes the engine's.
+	Password []byte
+	// Field names the signature field; "" takes the engine's.
+	Field string
+	// Reason is the /Reason of the signature; "" takes the engine's.
+	Reason string
+}
+
+// Status is what became of a document.
+type Status string
+
+// The statuses of a document.
+const (
+	Signed Status = "signed" // signed by this run
+	Failed Status = "failed" // not signed; Result.Err says why
+	Done   Status = "done"   // signed by an earlier run, as the journal says
+)
+
+// Result is what became of one document.
+type Result struct {
+	Job    Job
+	Status Status
+	// Err says why the document was not signed; it has no output then
+	// (with InPlace: its file holds the bytes it had).
+	Err error
+	// Bytes is the size of the input.
+	Bytes int64
+	// Size is the size of the signed file.
+	Size int64
+	// Elapsed is the time from opening the input to committing the
+	// output.
+	Elapsed time.Duration
+	// Field, Level, Hash and Digest describe the signature: Digest is the
+	// digest with Hash of its byte range (its message-digest attribute).
+	// For a document signed by an earlier run they come from the journal.
+	Field  string
+	Level  pades.Level
+	Hash   crypto.Hash
+	Digest []byte
+}
+
+// Options configures an Engine.
+type Options struct {
+	// Sign is the signature every document gets; a Job's Password, Field
+	// and Reason replace its own.
+	Sign pades.SignOptions
+	// Workers is the number of documents prepared, hashed and signed at
+	// the same time: the CPUs the engine keeps busy (default: the number
+	// of CPUs).
+	Workers int
+	// BatchSize is, for a signer that signs many hashes in one call
+	// (remote.BatchSigner), the most hashes per call (default
+	// remote.DefaultBatchSize; the signer's own limit caps it).
+	BatchSize int
+	// InPlace appends each signature to its input file (Job.Out must be
+	// Job.In) instead of writing a copy: a document that fails is cut
+	// back to its original length.
+	InPlace bool
+	// KeepMode gives outputs the permission bits of their input (default:
+	// those os.Create gives).
+	KeepMode bool
+}
+
+// Engine signs documents with one signer and one set of options. It is
+// safe for concurrent use: Sign calls from many goroutines share its
+// workers' CPU slots and, with a remote signer, its batches.
+type Engine struct {
+	signer  signer.Signer
+	batcher *remote.Batcher // with a BatchSigner
+	opts    Options
+	cpu     chan struct{} // one token per worker
+}
+
+// New returns an engine that signs with s. A nil opts takes the defaults.
+func New(s signer.Signer, opts *Options) (*Engine, error) {
+	if s == nil {
+		return nil, errors.New("batch: no signer")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.Workers < 0 {
+		return nil, fmt.Errorf("batch: %d workers", o.Workers)
+	}
+	if o.BatchSize < 0 {
+		return nil, fmt.Errorf("batch: batch size %d", o.BatchSize)
+	}
+	e := &Engine{signer: s, opts: o, cpu: make(chan struct{}, o.Workers)}
+	if bs, ok := s.(remote.BatchSigner); ok {
+		e.batcher = remote.NewBatcher(bs, o.BatchSize)
+	}
+	return e, nil
+}
+
+// BatchSize returns the most hashes that one call of the signer holds: 1
+// for a signer that signs one hash at a time.
+func (e *Engine) BatchSize() int {
+	if e.batcher == nil {
+		return 1
+	}
+	return e.batcher.Size()
+}
+
+// Sign signs one document and commits its output. It waits for a CPU slot
+// first. With a remote signer, its hash joins those of the documents that
+// other Sign calls are preparing at the same time.
+func (e *Engine) Sign(ctx context.Context, job Job) Result {
+	var res *remote.Reservation
+	if e.batcher != nil {
+		res = e.batcher.Reserve()
+		defer res.Release()
+	}
+	return e.sign(ctx, job, res, nil)
+}
+
+// sign signs one document through the reservation res (nil without a
+// batcher) and records it in j (when not nil).
+func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal) Result {
+	r := Result{Job: job, Status: Failed}
+	start := time.Now()
+	slot := &cpuSlot{sem: e.cpu}
+	var s signer.Signer = e.signer
+	if res != nil {
+		s = &yieldSigner{Reservation: res, slot: slot}
+	}
+	if r.Err = slot.acquire(ctx); r.Err == nil {
+		var commit func() error
+		commit, r.Err = e.signFile(ctx, job, s, j, &r)
+		slot.release()
+		if r.Err == nil {
+			r.Err = commit()
+		}
+	}
+	if r.Err == nil && j != nil {
+		r.Err = j.done(&r)
+	}
+	if r.Err == nil {
+		r.Status = Signed
+	}
+	r.Elapsed = time.Since(start)
+	return r
+}
+
+// signFile signs job with s into r, and returns what commits the output:
+// the work that needs no CPU slot.
+func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result) (commit func() error, err error) {
+	opts := e.opts.Sign
+	if job.Password != nil {
+		opts.Password = job.Password
+	}
+	if job.Field != "" {
+		opts.FieldName = job.Field
+	}
+	if job.Reason != "" {
+		opts.Info.Reason = job.Reason
+	}
+	if e.opts.InPlace {
+		return e.signInPlace(ctx, job, s, &opts, j, r)
+	}
+	in, size, err := openRegular(job.In, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	r.Bytes = size
+	if j != nil {
+		if err := j.start(job, size, nil); err != nil {
+			return nil, err
+		}
+	}
+	var out *atomicfile.File
+	if e.opts.KeepMode {
+		st, err := in.Stat()
+		if err != nil {
+			return nil, err
+		}
+		out, err = atomicfile.CreateMode(job.Out, st.Mode().Perm())
+		if err != nil {
+			return nil, err
+		}
+	} else if out, err = atomicfile.Create(job.Out); err != nil {
+		return nil, err
+	}
+	p, err := pades.Sign(ctx, in, size, out, s, &opts)
+	if err != nil {
+		out.Abort()
+		return nil, err
+	}
+	r.setSignature(p)
+	return func() error {
+		if err := out.Commit(); err != nil {
+			return err
+		}
+		return nil
+	}, nil
+}
+
+// signInPlace appends the signature to job.In, after recording its length
+// in the journal; the file is synced once signed.
+func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts *pades.SignOptions, j *Journal, r *Result) (func() error, error) {
+	if job.Out != "" && job.Out != job.In {
+		return nil, fmt.Errorf("signing in place: the output %s is not the input %s", job.Out, job.In)
+	}
+	f, size, err := openRegular(job.In, os.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	r.Bytes = size
+	if j != nil {
+		tail, err := tailSum(f, size)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		// durable before the file changes: a run killed in the middle
+		// of the signature leaves what the next one cuts off
+		if err := j.start(job, size, tail); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	p, err := pades.SignInPlace(ctx, f, size, s, opts)
+	if err != nil {
+		f.Sync() // the cut back to size
+		f.Close()
+		return nil, err
+	}
+	r.setSignature(p)
+	return func() error {
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			// not known to be on disk: undo
+			if f2, _, oerr := openRegular(job.In, os.O_RDWR); oerr == nil {
+				f2.Truncate(size)
+				f2.Sync()
+				f2.Close()
+			}
+			return fmt.Errorf("syncing %s: %w", job.In, err)
+		}
+		return nil
+	}, nil
+}
+
+func (r *Result) setSignature(p *pades.Result) {
+	r.Size, r.Field, r.Level, r.Hash, r.Digest = p.Size, p.Field, p.Level, p.Hash, p.Digest
+}
+
+// openRegular opens a regular file with flag and returns it with its size.
+func openRegular(path string, flag int) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	return f, st.Size(), nil
+}
+
+// Summary is the outcome of a Run.
+type Summary struct {
+	// Signed, Done and Failed count the documents by status.
+	Signed, Done, Failed int
+	// Bytes is the size of the inputs signed by this run.
+	Bytes int64
+	// Stopped, when not nil, is why the run stopped before its end: the
+	// failure of the signer (every document after it would fail the same
+	// way), or the end of the context. The documents it cut short are not
+	// reported.
+	Stopped error
+}
+
+// RunOptions are the options of one Run.
+type RunOptions struct {
+	// Journal, when not nil, records the run: the documents it holds as
+	// done are skipped, and a document an earlier run left half signed in
+	// place is cut back first.
+	Journal *Journal
+	// OnResult, when not nil, is called once for each document that was
+	// attempted or skipped, by one goroutine at a time.
+	OnResult func(Result)
+}
+
+// Run signs jobs: Workers at a time, and with a remote signer up to two
+// batches more that wait for their signatures. One document that fails
+// fails alone; the run stops when the signer itself fails (see
+// SignerFailed) or ctx ends.
+func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
+	var o RunOptions
+	if ro != nil {
+		o = *ro
+	}
+	var (
+		mu  sync.Mutex // guards sum and serializes OnResult
+		sum Summary
+	)
+	report := func(r Result) {
+		switch r.Status {
+		case Signed:
+			sum.Signed++
+			sum.Bytes += r.Bytes
+		case Done:
+			sum.Done++
+		default:
+			sum.Failed++
+		}
+		if o.OnResult != nil {
+			o.OnResult(r)
+		}
+	}
+	todo := jobs[:0:0]
+	for _, job := range jobs {
+		r, skip := o.Journal.resume(job, e.opts.InPlace)
+		if skip {
+			report(r)
+			continue
+		}
+		todo = append(todo, job)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Documents in flight: those holding a CPU slot, as many more that
+	// sync their outputs, and with a batcher two batches that wait for
+	// their signatures.
+	inflight := 2 * e.opts.Workers
+	var first []*remote.Reservation
+	if e.batcher != nil {
+		inflight += 2 * e.batcher.Size()
+		// Announce the first documents before any starts, so that their
+		// hashes go out together however fast each is prepared.
+		for range min(inflight, len(todo)) {
+			first = append(first, e.batcher.Reserve())
+		}
+	}
+	slots := make(chan struct{}, inflight)
+	cutOff := func(err error) bool { return errors.Is(err, context.Canceled) && context.Cause(ctx) != nil }
+	var wg sync.WaitGroup
+	next := 0
+	for ; next < len(todo); next++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		job := todo[next]
+		var res *remote.Reservation
+		if e.batcher != nil {
+			if next < len(first) {
+				res = first[next]
+			} else {
+				res = e.batcher.Reserve()
+			}
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if res != nil {
+				defer res.Release() // before the slot is freed
+			}
+			r := e.sign(ctx, job, res, o.Journal)
+			if r.Err != nil {
+				o.Journal.failed(&r)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case r.Err == nil:
+			case cutOff(r.Err):
+				return // cut short by the stop, not by its own fault
+			case SignerFailed(r.Err):
+				cancel(r.Err)
+			}
+			report(r)
+		})
+	}
+	for _, res := range first[min(next, len(first)):] {
+		res.Release()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		sum.Stopped = err
+	}
+	return sum
+}
+
+// SignerFailed reports whether err is a failure of the signer rather than
+// of a document: every document after it would fail the same way.
+func SignerFailed(err error) bool {
+	for _, e := range []error{remote.ErrUnavailable, remote.ErrUnauthorized, remote.ErrForbidden, remote.ErrNotFound, remote.ErrBadSignature} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// cpuSlot is a document's hold on one of the workers' CPU slots.
+type cpuSlot struct {
+	sem  chan struct{}
+	held bool
+}
+
+func (c *cpuSlot) acquire(ctx context.Context) error {
+	if c.held {
+		return nil
+	}
+	select {
+	case c.sem <- struct{}{}:
+		c.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *cpuSlot) release() {
+	if c.held {
+		<-c.sem
+		c.held = false
+	}
+}
+
+// yieldSigner signs through a reservation of a remote.Batcher, and gives
+// up its document's CPU slot while it waits for the signature.
+type yieldSigner struct {
+	*remote.Reservation
+	slot *cpuSlot
+}
+
+// Sign is SignContext with a background context.
+func (y *yieldSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return y.SignContext(context.Background(), digest, opts)
+}
+
+// SignContext asks for the signature without holding the CPU slot. It
+// takes a slot again even when ctx has ended meanwhile, so that a
+// signature already made is not thrown away when the batch stops; the
+// slots' holders are working, so one comes free.
+func (y *yieldSigner) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	y.slot.release()
+	defer y.slot.acquire(context.Background())
+	return y.Reservation.SignContext(ctx, digest, opts)
+}
