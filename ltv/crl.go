@@ -22,23 +22,23 @@ type fetchedCRL struct {
 // crl downloads the CRL at url and checks that it is a current CRL of
 // issuer that does not list cert. A listed certificate is a *RevokedError.
 func (f *Fetcher) crl(ctx context.Context, url string, cert, issuer *x509.Certificate, now time.Time) ([]byte, error) {
-	fc, err := cached(f, ctx, "crl\x00"+url, func() (*fetchedCRL, error) {
+	fc, err := cached(f, ctx, "crl\x00"+url, now, func() (*fetchedCRL, time.Time, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		body, err := do(httpClient(f.HTTP), req, maxCRLResponse)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		if block, _ := pem.Decode(body); block != nil && block.Type == "X509 CRL" {
 			body = block.Bytes
 		}
 		rl, err := x509.ParseRevocationList(body)
 		if err != nil {
-			return nil, fmt.Errorf("parsing the CRL: %w", err)
+			return nil, time.Time{}, fmt.Errorf("parsing the CRL: %w", err)
 		}
-		return &fetchedCRL{der: body, rl: rl}, nil
+		return &fetchedCRL{der: body, rl: rl}, expiry(rl.ThisUpdate, rl.NextUpdate), nil
 	})
 	if err != nil {
 		return nil, err

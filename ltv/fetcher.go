@@ -19,8 +19,11 @@ const maxPathLen = 10
 // OCSP responses and CRLs. Its zero value is usable. A Fetcher remembers
 // each OCSP response, CRL and issuer certificate it fetched, successful or
 // not, so that it asks each server only once; use a new Fetcher for each
-// run. A Fetcher is safe for concurrent use once its fields are set, and
-// must not be copied after first use.
+// run. An OCSP response or CRL is reused until its nextUpdate (or five
+// minutes after its thisUpdate, when it names none), then fetched again:
+// the documents of a batch signed with one Fetcher share them. A Fetcher
+// is safe for concurrent use once its fields are set, and must not be
+// copied after first use.
 type Fetcher struct {
 	// HTTP is the client used for requests. If nil, a client with
 	// DefaultTimeout is used.
@@ -341,16 +344,17 @@ func (c *collector) revocation(ctx context.Context, cert, issuer *x509.Certifica
 
 // caIssuers fetches the certificates served at a caIssuers URL.
 func (f *Fetcher) caIssuers(ctx context.Context, url string) ([]*x509.Certificate, error) {
-	return cached(f, ctx, "aia\x00"+url, func() ([]*x509.Certificate, error) {
+	return cached(f, ctx, "aia\x00"+url, time.Time{}, func() ([]*x509.Certificate, time.Time, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		body, err := do(httpClient(f.HTTP), req, maxCertResponse)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
-		return parseCertificates(body)
+		certs, err := parseCertificates(body)
+		return certs, time.Time{}, err
 	})
 }
 
@@ -365,18 +369,26 @@ func isSelfSigned(c *x509.Certificate) bool {
 	return err == nil || insecure
 }
 
+// reuseWithoutNextUpdate is how long an OCSP response or CRL that names
+// no next update is reused after its thisUpdate: RFC 6960 reads a missing
+// nextUpdate as "newer information is always available".
+const reuseWithoutNextUpdate = 5 * time.Minute
+
 // cacheEntry is one remembered fetch.
 type cacheEntry struct {
 	ready     chan struct{} // closed when val and err are set
 	val       any
 	err       error
-	abandoned bool // the fetch failed because its caller's context ended
+	expires   time.Time // when val is stale; zero: never
+	abandoned bool      // the fetch failed because its caller's context ended
 }
 
 // cached returns the result of fetch for key, calling fetch only once per
-// Fetcher for each key, unless a call fails because ctx ended. Concurrent
-// callers for the same key wait for the first one.
-func cached[T any](f *Fetcher, ctx context.Context, key string, fetch func() (T, error)) (T, error) {
+// Fetcher for each key, unless a call fails because ctx ended or the value
+// it returned has expired at now (fetch returns with its value the time it
+// expires, or zero for never). Concurrent callers for the same key wait for
+// the first one.
+func cached[T any](f *Fetcher, ctx context.Context, key string, now time.Time, fetch func() (T, time.Time, error)) (T, error) {
 	var zero T
 	for {
 		f.mu.Lock()
@@ -384,12 +396,16 @@ func cached[T any](f *Fetcher, ctx context.Context, key string, fetch func() (T,
 			f.cache = make(map[string]*cacheEntry)
 		}
 		e, ok := f.cache[key]
+		if ok && isClosed(e.ready) && !e.expires.IsZero() && !now.Before(e.expires) {
+			delete(f.cache, key) // stale: fetch it again
+			ok = false
+		}
 		if !ok {
 			e = &cacheEntry{ready: make(chan struct{})}
 			f.cache[key] = e
 			f.mu.Unlock()
-			v, err := fetch()
-			e.val, e.err = v, err
+			v, expires, err := fetch()
+			e.val, e.err, e.expires = v, err, expires
 			if err != nil && ctx.Err() != nil {
 				e.abandoned = true
 				f.mu.Lock()
@@ -413,6 +429,24 @@ func cached[T any](f *Fetcher, ctx context.Context, key string, fetch func() (T,
 		}
 		return e.val.(T), nil
 	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// expiry returns when revocation data issued at thisUpdate and naming
+// nextUpdate (zero when absent) stops being reused.
+func expiry(thisUpdate, nextUpdate time.Time) time.Time {
+	if nextUpdate.IsZero() {
+		return thisUpdate.Add(reuseWithoutNextUpdate)
+	}
+	return nextUpdate
 }
 
 // Merge adds the certificates, OCSP responses and CRLs of b that v does not

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
 	"hashsign/internal/ocspasn1"
 )
@@ -266,6 +267,46 @@ func TestCollectCache(t *testing.T) {
 	if want := [3]int64{2, 1, 1}; got != want {
 		t.Errorf("5 Collect calls made %d OCSP requests, %d root CRL and %d intermediate certificate downloads, want %d, %d and %d",
 			got[0], got[1], got[2], want[0], want[1], want[2])
+	}
+}
+
+// TestCollectReuseWithinValidity: a Fetcher reuses an OCSP response while
+// it is valid, and asks again once its nextUpdate has passed, on a clock
+// that the responder and the Fetcher share.
+func TestCollectReuseWithinValidity(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e, err := newDevEnvOptions(t, nil, devtrust.Options{Now: clock, OCSPValidity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.pki
+	f := &Fetcher{Roots: p.RootPool(), Now: clock}
+	leaves := []*x509.Certificate{p.SignerRSA.Cert, p.SignerP256.Cert}
+	for _, step := range []struct {
+		advance time.Duration
+		want    int64 // new OCSP requests
+	}{
+		{0, 2},                // first: one per leaf
+		{30 * time.Minute, 0}, // within the responses' hour
+		{29 * time.Minute, 0}, // still within, 1 minute of skew left
+		{2 * time.Minute, 2},  // past nextUpdate: asked again
+		{10 * time.Minute, 0}, // the new responses are reused
+	} {
+		advance(step.advance)
+		before := e.count("POST", devpki.OCSPPath)
+		vd, err := f.Collect(context.Background(), leaves, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.count("POST", devpki.OCSPPath) - before; got != step.want {
+			t.Errorf("after %v more: %d OCSP requests, want %d", step.advance, got, step.want)
+		}
+		if len(vd.OCSPs) != 2 {
+			t.Errorf("after %v more: %d OCSP responses, want 2", step.advance, len(vd.OCSPs))
+		}
 	}
 }
 

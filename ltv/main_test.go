@@ -174,6 +174,11 @@ type devEnv struct {
 // devtrust, through wrap when it is not nil. The server is closed by t's
 // cleanup, or never when t is nil.
 func newDevEnv(t *testing.T, wrap func(http.Handler) http.Handler) (*devEnv, error) {
+	return newDevEnvOptions(t, wrap, devtrust.Options{})
+}
+
+// newDevEnvOptions is newDevEnv with devtrust's options.
+func newDevEnvOptions(t *testing.T, wrap func(http.Handler) http.Handler, opts devtrust.Options) (*devEnv, error) {
 	sw := new(handlerSwitch)
 	srv := httptest.NewServer(sw)
 	pki, err := devpki.Generate(devpki.Options{BaseURL: srv.URL})
@@ -181,7 +186,7 @@ func newDevEnv(t *testing.T, wrap func(http.Handler) http.Handler) (*devEnv, err
 		srv.Close()
 		return nil, err
 	}
-	svc, err := devtrust.New(pki, devtrust.Options{})
+	svc, err := devtrust.New(pki, opts)
 	if err != nil {
 		srv.Close()
 		return nil, err

@@ -34,26 +34,31 @@ type ocspResult struct {
 	responder *x509.Certificate
 	// certs holds the certificates of the response.
 	certs []*x509.Certificate
+	// expires is when the response stops being reused: its nextUpdate.
+	expires time.Time
 }
 
 // ocsp asks the responder at url for the status of cert, issued by issuer,
 // and verifies the answer. A revoked certificate is a *RevokedError.
 func (f *Fetcher) ocsp(ctx context.Context, url string, cert, issuer *x509.Certificate, now time.Time) (*ocspResult, error) {
 	key := "ocsp\x00" + url + "\x00" + string(issuer.RawSubject) + string(issuer.RawSubjectPublicKeyInfo) + "\x00" + cert.SerialNumber.String()
-	return cached(f, ctx, key, func() (*ocspResult, error) {
+	return cached(f, ctx, key, now, func() (*ocspResult, time.Time, error) {
 		reqDER, nonceExt, err := newOCSPRequest(cert, issuer)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		der, err := f.postOCSP(ctx, url, reqDER)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		res, err := verifyOCSP(der, cert, issuer, nonceExt, now)
 		if rev, ok := errors.AsType[*RevokedError](err); ok {
 			rev.Source = "OCSP responder " + url
 		}
-		return res, err
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		return res, res.expires, nil
 	})
 }
 
@@ -161,7 +166,7 @@ func verifyOCSP(der []byte, cert, issuer *x509.Certificate, nonceExt []byte, now
 	if st.Revoked != nil {
 		return nil, st.Revoked
 	}
-	return &ocspResult{der: bytes.Clone(der), responder: p.signer, certs: p.certs}, nil
+	return &ocspResult{der: bytes.Clone(der), responder: p.signer, certs: p.certs, expires: expiry(single.ThisUpdate, single.NextUpdate)}, nil
 }
 
 // RevocationStatus is what a verified OCSP response or CRL says about one
