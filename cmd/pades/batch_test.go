@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,13 +16,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"hashsign/csc"
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
+	"hashsign/pades"
 	"hashsign/pades/batch"
 	"hashsign/testdata/pdfgen"
 )
@@ -48,7 +53,7 @@ func batchInputs(t *testing.T, good int) (string, []string) {
 }
 
 // outputs lists the files of the output directory dir, without the
-// journal.
+// journal and the temporary files of outputs not committed.
 func outputs(t *testing.T, dir string) []os.DirEntry {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -57,11 +62,25 @@ func outputs(t *testing.T, dir string) []os.DirEntry {
 	}
 	var out []os.DirEntry
 	for _, e := range entries {
-		if e.Name() != batch.JournalName {
+		if !strings.HasPrefix(e.Name(), ".") {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// hidden lists the names of the files of dir that outputs leaves out,
+// other than the journal.
+func hidden(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") && e.Name() != batch.JournalName {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 // runBin runs a built command and returns its exit code and output.
@@ -269,4 +288,269 @@ func TestBatchUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startBatch starts the built `pades batch` with args and returns a
+// channel closed when it has exited.
+func startBatch(t *testing.T, bin string, args ...string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"batch"}, args...)...)
+	var out hashsvctest.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("killed batch's output:\n%s", out.String())
+		}
+	})
+	return cmd, exited
+}
+
+// journalDone returns the number of done records of the journal at path.
+func journalDone(path string) int {
+	b, _ := os.ReadFile(path)
+	return strings.Count(string(b), `{"op":"done"`)
+}
+
+// until waits, checking after each event of tick, until cond holds; it
+// fails the test if the batch exits first.
+func until(t *testing.T, exited <-chan struct{}, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-exited:
+			if !cond() {
+				t.Fatal("the batch exited before the moment the test waits for")
+			}
+			return
+		case <-time.After(5 * time.Millisecond): // polling interval, not a deadline
+		}
+	}
+}
+
+// TestBatchKilled kills `pades batch` (SIGKILL) at moments the test
+// chooses by events, starts it again with the same command line, and
+// checks that every document ends signed exactly once and passes
+// check-signed-pdf:
+//   - with the remote signer, when the journal shows the 4 documents of the
+//     first signHash request done and the second request is held by a
+//     proxy: the service makes 4 signatures, then the second run 8 more,
+//     12 in all for 12 documents;
+//   - in place at B-LTA, when the second document's document timestamp is
+//     held: that file holds an incomplete update at the kill; the second
+//     run cuts it back and signs it.
+func TestBatchKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs pades and hashsvc")
+	}
+	validator := hashsvctest.Validator(t)
+	bin := hashsvctest.Build(t, "./cmd/pades")
+	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
+	root := filepath.Join(dev.Dir, hashsvc.DevRootFile)
+	u, err := url.Parse(dev.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	// hold, when set, is the path and number of the first request the
+	// proxy holds, with those after it, until release is closed; then it
+	// fails them
+	var (
+		mu       sync.Mutex
+		holdPath string
+		holdAt   int64
+		seen     = map[string]*atomic.Int64{}
+		held     chan struct{} // signalled when the first request is held
+		release  chan struct{}
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := seen[r.URL.Path]
+		if n == nil {
+			n = new(atomic.Int64)
+			seen[r.URL.Path] = n
+		}
+		hold := r.URL.Path == holdPath && n.Add(1) >= holdAt
+		rel, signal := release, held
+		mu.Unlock()
+		if hold {
+			select {
+			case signal <- struct{}{}:
+			default:
+			}
+			<-rel
+			http.Error(w, "held", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	heldNow := func() chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		return held
+	}
+	setHold := func(path string, at int64) {
+		mu.Lock()
+		holdPath, holdAt, seen = path, at, map[string]*atomic.Int64{}
+		if path != "" {
+			release, held = make(chan struct{}), make(chan struct{}, 1)
+		} else {
+			close(release)
+		}
+		mu.Unlock()
+	}
+
+	t.Run("remote", func(t *testing.T) {
+		const n = 12
+		in, names := batchInputs(t, n)
+		os.Remove(filepath.Join(in, "broken.pdf"))
+		out := t.TempDir()
+		report := filepath.Join(t.TempDir(), "report.jsonl")
+		args := []string{"-remote", front.URL, "-credential", hashsvc.DevCredentialP256, "-api-key-file", filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile),
+			"-remote-attempts", "1", "-batch-size", "4", "-workers", "2", "-in", in, "-out", out, "-report", report}
+		_, sigs0 := signHashMetrics(t, dev.URL, hashsvc.DevCredentialP256)
+		setHold(csc.PathSignHash, 2)
+		cmd, exited := startBatch(t, bin, args...)
+		<-heldNow()
+		until(t, exited, func() bool { return journalDone(filepath.Join(out, batch.JournalName)) == 4 })
+		cmd.Process.Kill()
+		<-exited
+		setHold("", 0)
+		_, sigs1 := signHashMetrics(t, dev.URL, hashsvc.DevCredentialP256)
+		if got := len(outputs(t, out)); sigs1-sigs0 != 4 || got != 4 {
+			t.Fatalf("killed run: %d signatures made, %d outputs; want 4 and 4", sigs1-sigs0, got)
+		}
+
+		code, stdout, stderr := runBin(t, bin, append([]string{"batch"}, args...)...)
+		if code != 0 || !strings.Contains(stdout, fmt.Sprintf("signed %d of %d documents", n, n)) || !strings.Contains(stdout, "4 of them by an earlier run") {
+			t.Fatalf("second run: exit %d\n%s%s", code, stdout, stderr)
+		}
+		_, sigs2 := signHashMetrics(t, dev.URL, hashsvc.DevCredentialP256)
+		if sigs2-sigs0 != n {
+			t.Errorf("%d signatures made over both runs for %d documents", sigs2-sigs0, n)
+		}
+		lines := readReport(t, report)
+		status := map[batch.Status]int{}
+		digests := map[string]bool{}
+		for _, l := range lines {
+			status[l.Status]++
+			if len(l.Digest) != 64 || l.Hash != "sha256" || digests[l.Digest] {
+				t.Errorf("report line %+v: want a new SHA-256 digest", l)
+			}
+			digests[l.Digest] = true
+		}
+		if len(lines) != n || status[batch.Done] != 4 || status[batch.Signed] != n-4 {
+			t.Errorf("report of the second run: %d lines, %v; want %d lines, 4 done and %d signed", len(lines), status, n, n-4)
+		}
+		for _, name := range names {
+			if got := countSignatures(t, filepath.Join(out, name)); got != 1 {
+				t.Errorf("%s: %d signatures, want 1", name, got)
+			}
+		}
+		if h := hidden(t, out); len(h) != 0 {
+			t.Errorf("temporary files left after the second run: %v", h)
+		}
+		hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, names[0]))
+	})
+
+	t.Run("in place", func(t *testing.T) {
+		const n = 4
+		in, names := batchInputs(t, n)
+		os.Remove(filepath.Join(in, "broken.pdf"))
+		orig := map[string][]byte{}
+		for _, name := range names {
+			orig[name], _ = os.ReadFile(filepath.Join(in, name))
+		}
+		pki := filepath.Join(dev.Dir, hashsvc.DevPKIDir)
+		args := []string{"-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+			"-chain", filepath.Join(dev.Dir, hashsvc.DevChainFile), "-level", "B-LTA", "-tsa", front.URL + "/tsa", "-trust", root,
+			"-workers", "1", "-inplace", "-in", in}
+		// TSA requests 1 and 2 are the first document's, 3 and 4 the
+		// second's: hold the second document's document timestamp
+		setHold("/tsa", 4)
+		cmd, exited := startBatch(t, bin, args...)
+		<-heldNow()
+		cmd.Process.Kill()
+		<-exited
+		setHold("", 0)
+		var grown []string
+		for _, name := range names {
+			b, _ := os.ReadFile(filepath.Join(in, name))
+			if !bytes.HasPrefix(b, orig[name]) {
+				t.Fatalf("%s: the original bytes changed", name)
+			}
+			if len(b) > len(orig[name]) {
+				grown = append(grown, name)
+			}
+		}
+		if done := journalDone(filepath.Join(in, batch.JournalName)); done != 1 || len(grown) != 2 {
+			t.Fatalf("killed run: %d done, %d files grown (%v); want 1 done and 2 grown, one of them half signed", done, len(grown), grown)
+		}
+
+		code, stdout, stderr := runBin(t, bin, append([]string{"batch"}, args...)...)
+		if code != 0 || !strings.Contains(stdout, fmt.Sprintf("signed %d of %d documents", n, n)) {
+			t.Fatalf("second run: exit %d\n%s%s", code, stdout, stderr)
+		}
+		for _, name := range names {
+			p := filepath.Join(in, name)
+			b, _ := os.ReadFile(p)
+			if !bytes.HasPrefix(b, orig[name]) {
+				t.Errorf("%s: the original bytes changed", name)
+			}
+			if got := countSignatures(t, p); got != 1 {
+				t.Errorf("%s: %d signatures, want 1", name, got)
+			}
+		}
+		for _, name := range grown {
+			hashsvctest.Validate(t, validator, root, "B-LTA", filepath.Join(in, name))
+		}
+	})
+}
+
+// readReport reads a JSON-lines report.
+func readReport(t *testing.T, path string) []batch.ReportLine {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []batch.ReportLine
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rl batch.ReportLine
+		if err := json.Unmarshal([]byte(l), &rl); err != nil {
+			t.Fatalf("report line %q: %v", l, err)
+		}
+		lines = append(lines, rl)
+	}
+	return lines
+}
+
+// countSignatures returns the number of signatures (document timestamps
+// aside) of the PDF at path, after checking that each is intact.
+func countSignatures(t *testing.T, path string) int {
+	t.Helper()
+	intact(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range rep.Fields {
+		if f.Signed && f.Type != "DocTimeStamp" {
+			n++
+		}
+	}
+	return n
 }
