@@ -554,3 +554,68 @@ func countSignatures(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestBatchManifest signs the documents a manifest names, each with its
+// own output, field and reason, and writes the report to standard output:
+// one line per document, the bad one failed with its reason.
+func TestBatchManifest(t *testing.T) {
+	pki := testPKIDir(t)
+	in, _ := batchInputs(t, 2)
+	out := filepath.Join(t.TempDir(), "out")
+	manifest := writeFile(t, in, "batch.jsonl", []byte(`{"in": "doc00.pdf", "out": "a/first.pdf", "field": "Approval", "reason": "Approved by the manifest"}
+
+{"in": "doc01.pdf", "reason": "Seen"}
+{"in": "broken.pdf", "out": "b/broken.pdf"}
+`))
+	code, stdout, stderr := runCLI("batch", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+		"-chain", filepath.Join(pki, devpki.IntermediateCertFile), "-reason", "default", "-manifest", manifest, "-out", out, "-report", "-")
+	if code != 1 || !strings.Contains(stderr, "broken.pdf") || !strings.Contains(stderr, "signed 2 of 3 documents") {
+		t.Fatalf("exit %d, want 1 with broken.pdf failed\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var lines []batch.ReportLine
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var rl batch.ReportLine
+		if err := json.Unmarshal([]byte(l), &rl); err != nil {
+			t.Fatalf("standard output holds more than the report: %q", l)
+		}
+		lines = append(lines, rl)
+	}
+	want := map[string]struct {
+		out, field, reason string
+		status             batch.Status
+	}{
+		"doc00.pdf":  {"a/first.pdf", "Approval", "Approved by the manifest", batch.Signed},
+		"doc01.pdf":  {"doc01.pdf", "Signature1", "Seen", batch.Signed},
+		"broken.pdf": {"b/broken.pdf", "", "", batch.Failed},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d report lines, want %d", len(lines), len(want))
+	}
+	for _, l := range lines {
+		w, ok := want[filepath.Base(l.Input)]
+		if !ok || l.Status != w.status || l.Output != filepath.Join(out, filepath.FromSlash(w.out)) || l.Field != w.field {
+			t.Errorf("report line %+v, want %+v", l, w)
+			continue
+		}
+		if w.status == batch.Failed {
+			if l.Error == "" || l.Size != 0 {
+				t.Errorf("failed line without its reason: %+v", l)
+			}
+			if _, err := os.Stat(l.Output); err == nil {
+				t.Errorf("the failed document has an output")
+			}
+			continue
+		}
+		b, err := os.ReadFile(l.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Size != int64(len(b)) || l.Bytes <= 0 || l.Bytes >= l.Size || len(l.Digest) != 64 || l.Level != "B-B" {
+			t.Errorf("report line %+v does not describe %s (%d bytes)", l, l.Output, len(b))
+		}
+		if !bytes.Contains(b, []byte("/Reason ("+w.reason+")")) {
+			t.Errorf("%s: no /Reason (%s)", l.Output, w.reason)
+		}
+		intact(t, l.Output)
+	}
+}

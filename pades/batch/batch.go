@@ -14,8 +14,8 @@
 // that was killed start again and skip what is done (see Journal for what
 // it guarantees).
 //
-// What the documents of a batch share: the signer's certificate chain,
-// completed once; the validation data that an *ltv.Fetcher given as
+// What the documents of a batch share: the issuers that complete the
+// signer's certificate chain, fetched once; the validation data that an *ltv.Fetcher given as
 // pades.SignOptions.Validation fetches (the OCSP responses and CRLs of the
 // signer's and the TSA's chains, each asked once and reused while it is
 // valid); and the HTTP connections of the TSA client. What they cannot
@@ -449,7 +449,7 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 // SignerFailed reports whether err is a failure of the signer rather than
 // of a document: every document after it would fail the same way.
 func SignerFailed(err error) bool {
-	for _, e := range []error{remote.ErrUnavailable, remote.ErrUnauthorized, remote.ErrForbidden, remote.ErrNotFound, remote.ErrBadSignature} {
+	for _, e := range []error{pades.ErrIncompleteChain, remote.ErrUnavailable, remote.ErrUnauthorized, remote.ErrForbidden, remote.ErrNotFound, remote.ErrBadSignature} {
 		if errors.Is(err, e) {
 			return true
 		}
