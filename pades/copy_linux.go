@@ -64,24 +64,21 @@ func kernelCopyHashing(ctx context.Context, in io.ReaderAt, size int64, out fdFi
 	defer cancel()
 	herr := make(chan error, 1)
 	go func() {
-		buf := make([]byte, copyBufSize)
+		buf := getCopyBuf()
+		defer putCopyBuf(buf)
 		for off := int64(0); off < size; {
 			if err := ctx.Err(); err != nil {
 				herr <- err
 				return
 			}
-			b := buf[:min(int64(len(buf)), size-off)]
-			m, err := in.ReadAt(b, off)
-			if m < len(b) {
-				if err == nil || errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
-				}
-				herr <- fmt.Errorf("reading input at offset %d: %w", off, err)
+			b := buf[:min(copyBufSize, size-off)]
+			if err := readFull(in, b, off); err != nil {
+				herr <- err
 				cancel()
 				return
 			}
 			h.Write(b)
-			off += int64(m)
+			off += int64(len(b))
 		}
 		herr <- nil
 	}()

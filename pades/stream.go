@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"hashsign/cms"
 	"hashsign/pades/internal/pdf"
@@ -22,12 +23,49 @@ const (
 	copyBufs    = 4
 )
 
+// copyBufPool holds buffers of copyBufSize bytes. Like the buffer pools of
+// the standard library (fmt, io), it is shared by the whole process: a
+// batch that signs thousands of documents allocates, clears and collects
+// no buffer per document.
+var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
+// getCopyBuf returns a buffer of copyBufSize bytes; putCopyBuf gives it
+// back.
+func getCopyBuf() *[copyBufSize]byte  { return copyBufPool.Get().(*[copyBufSize]byte) }
+func putCopyBuf(b *[copyBufSize]byte) { copyBufPool.Put(b) }
+
+// readFull reads len(b) bytes of in at off, or fails naming the offset.
+func readFull(in io.ReaderAt, b []byte, off int64) error {
+	n, err := in.ReadAt(b, off)
+	if n < len(b) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("reading input at offset %d: %w", off, err)
+	}
+	return nil
+}
+
 // copyHashing copies size bytes of in to out and writes them to h. Between two files the kernel copies
 // while a goroutine hashes (kernelCopyHashing); otherwise reading and
 // hashing run in one goroutine and writing in another, so that hashing
 // overlaps the writes.
 func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, h hash.Hash) error {
 	if size == 0 {
+		return nil
+	}
+	if size <= copyBufSize {
+		// a small file: one read, one hash, one write
+		buf := getCopyBuf()
+		defer putCopyBuf(buf)
+		b := buf[:size]
+		if err := readFull(in, b, 0); err != nil {
+			return err
+		}
+		h.Write(b)
+		if _, err := out.Write(b); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
 		return nil
 	}
 	// file to file: let the kernel copy while this process hashes
@@ -46,22 +84,30 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 			return err
 		}
 	}
-	free := make(chan []byte, copyBufs)
-	bufSize := int(min(int64(copyBufSize), size)) // small files need small buffers
-	for i := 0; i < copyBufs; i++ {
-		free <- make([]byte, bufSize)
+	free := make(chan *[copyBufSize]byte, copyBufs)
+	for range copyBufs {
+		free <- getCopyBuf()
 	}
-	full := make(chan []byte, copyBufs)
+	defer func() {
+		for range copyBufs {
+			putCopyBuf(<-free)
+		}
+	}()
+	type chunk struct {
+		buf *[copyBufSize]byte
+		n   int
+	}
+	full := make(chan chunk, copyBufs)
 	werr := make(chan error, 1)
 	go func() {
 		var err error
-		for b := range full {
+		for c := range full {
 			if err == nil {
-				if _, err = out.Write(b); err != nil {
+				if _, err = out.Write(c.buf[:c.n]); err != nil {
 					err = fmt.Errorf("writing output: %w", err)
 				}
 			}
-			free <- b[:cap(b)]
+			free <- c.buf
 		}
 		werr <- err
 	}()
@@ -71,24 +117,16 @@ func copyHashing(ctx context.Context, in io.ReaderAt, size int64, out io.Writer,
 			rerr = err
 			break
 		}
-		b := <-free
-		n := int64(len(b))
-		if size-off < n {
-			n = size - off
-		}
-		b = b[:n]
-		m, err := in.ReadAt(b, off)
-		if int64(m) < n {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			rerr = fmt.Errorf("reading input at offset %d: %w", off, err)
-			free <- b
+		buf := <-free
+		n := int(min(copyBufSize, size-off))
+		if err := readFull(in, buf[:n], off); err != nil {
+			rerr = err
+			free <- buf
 			break
 		}
-		full <- b
-		h.Write(b)
-		off += n
+		full <- chunk{buf, n}
+		h.Write(buf[:n])
+		off += int64(n)
 	}
 	close(full)
 	if err := <-werr; err != nil {
