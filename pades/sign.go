@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -169,11 +170,11 @@ func sign(ctx context.Context, s signer.Signer, opts *SignOptions, out File, pre
 	if o.Issuers == nil {
 		o.Issuers, _ = o.Validation.(IssuerSource)
 	}
-	chain, err := completeChain(ctx, s.Chain(), o.Issuers)
+	s, err := CompleteChain(ctx, s, o.Issuers)
 	if err != nil {
 		return nil, err
 	}
-	s = chainSigner{s, chain}
+	chain := s.Chain()
 	copts := cms.Options{Hash: o.Hash, PSS: o.PSS}
 	need, err := cms.MaxSize(chain, s.Public(), copts)
 	if err != nil {
@@ -238,6 +239,22 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// CompleteChain returns a signer that signs with s and whose chain is that
+// of s, completed through src when it lacks the issuer of the signer's
+// certificate, as Sign completes it; it fails with ErrIncompleteChain when
+// it cannot. Sign takes the chain of a signer that CompleteChain returned as
+// it is: a batch of documents completes it once.
+func CompleteChain(ctx context.Context, s signer.Signer, src IssuerSource) (signer.Signer, error) {
+	if cs, ok := s.(chainSigner); ok {
+		return cs, nil
+	}
+	chain, err := completeChain(ctx, s.Chain(), src)
+	if err != nil {
+		return nil, err
+	}
+	return chainSigner{s, chain}, nil
+}
+
 // chainSigner is a signer with a completed chain.
 type chainSigner struct {
 	signer.Signer
@@ -245,6 +262,12 @@ type chainSigner struct {
 }
 
 func (s chainSigner) Chain() []*x509.Certificate { return s.chain }
+
+// SignContext signs through the signer's SignContext when it has one, so
+// that a remote signature stops waiting when ctx ends.
+func (s chainSigner) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return signer.Sign(ctx, s.Signer, rand.Reader, digest, opts)
+}
 
 // completeChain returns chain, completed through src when it lacks the
 // issuer of the signer's certificate: without it no validator can chain

@@ -70,7 +70,7 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closer.Close()
-	eng, err := batch.New(s, &batch.Options{Sign: *opts, Workers: *workers, BatchSize: *batchSize, InPlace: *inPlace, KeepMode: of.keepMode})
+	eng, err := batch.New(ctx, s, &batch.Options{Sign: *opts, Workers: *workers, BatchSize: *batchSize, InPlace: *inPlace, KeepMode: of.keepMode})
 	if err != nil {
 		return err
 	}

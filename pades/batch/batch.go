@@ -120,13 +120,19 @@ type Engine struct {
 }
 
 // New returns an engine that signs with s. A nil opts takes the defaults.
-func New(s signer.Signer, opts *Options) (*Engine, error) {
+// It completes the signer's certificate chain once, for every document,
+// through o.Sign.Issuers (or o.Sign.Validation): see pades.CompleteChain.
+func New(ctx context.Context, s signer.Signer, opts *Options) (*Engine, error) {
 	if s == nil {
 		return nil, errors.New("batch: no signer")
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	issuers := o.Sign.Issuers
+	if issuers == nil {
+		issuers, _ = o.Sign.Validation.(pades.IssuerSource)
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
@@ -139,8 +145,16 @@ func New(s signer.Signer, opts *Options) (*Engine, error) {
 	}
 	e := &Engine{signer: s, opts: o, cpu: make(chan struct{}, o.Workers)}
 	if bs, ok := s.(remote.BatchSigner); ok {
+		// each document's chain is completed through the caches of
+		// issuers: a reservation of the batcher is not a completed signer
 		e.batcher = remote.NewBatcher(bs, o.BatchSize)
+		return e, nil
 	}
+	full, err := pades.CompleteChain(ctx, s, issuers)
+	if err != nil {
+		return nil, err
+	}
+	e.signer = full
 	return e, nil
 }
 
@@ -381,10 +395,11 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Documents in flight: those holding a CPU slot, as many more that
-	// sync their outputs, and with a batcher two batches that wait for
-	// their signatures.
-	inflight := 2 * e.opts.Workers
+	// Documents in flight: those holding a CPU slot, four times as many
+	// that sync their outputs (a sync waits for the disk several times as
+	// long as a document takes a CPU), and with a batcher two batches that
+	// wait for their signatures.
+	inflight := 5 * e.opts.Workers
 	var first []*remote.Reservation
 	if e.batcher != nil {
 		inflight += 2 * e.batcher.Size()

@@ -153,7 +153,7 @@ func copyJobs(ins []string, outDir string) []batch.Job {
 // run runs jobs on a new engine and returns the results by input.
 func run(t *testing.T, s signer.Signer, o batch.Options, jobs []batch.Job, j *batch.Journal) (batch.Summary, map[string]batch.Result) {
 	t.Helper()
-	eng, err := batch.New(s, &o)
+	eng, err := batch.New(context.Background(), s, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestJournalErrors(t *testing.T) {
 // makes them) each sign their document once.
 func TestEngineSignConcurrent(t *testing.T) {
 	tr := newTrust(t)
-	eng, err := batch.New(tr.signer(t), &batch.Options{Workers: 2})
+	eng, err := batch.New(context.Background(), tr.signer(t), &batch.Options{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
