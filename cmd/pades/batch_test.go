@@ -15,11 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"hashsign/csc"
 	"hashsign/hashsvc"
@@ -617,5 +620,64 @@ func TestBatchManifest(t *testing.T) {
 			t.Errorf("%s: no /Reason (%s)", l.Output, w.reason)
 		}
 		intact(t, l.Output)
+	}
+}
+
+// openPTY opens a pseudo-terminal and returns its master and its terminal.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return m, s
+}
+
+// TestBatchProgress: on a terminal, standard error shows a progress bar
+// (documents, MB/s, time left) and the failure above it, and standard
+// output holds only the summary; off a terminal, one line per document.
+func TestBatchProgress(t *testing.T) {
+	pki := testPKIDir(t)
+	master, tty := openPTY(t)
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		io.Copy(&screen, master) // until the terminal closes
+		close(read)
+	}()
+	in, _ := batchInputs(t, 3)
+	args := []string{"batch", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+		"-chain", filepath.Join(pki, devpki.IntermediateCertFile), "-in", in}
+	var stdout bytes.Buffer
+	code := run(context.Background(), append(args, "-out", t.TempDir()), &stdout, tty)
+	tty.Close()
+	<-read
+	shown := screen.String()
+	t.Logf("terminal:\n%q", shown)
+	if code != 1 || strings.Count(strings.TrimSpace(stdout.String()), "\n") != 0 || !strings.Contains(stdout.String(), "signed 3 of 4 documents") {
+		t.Errorf("exit %d, standard output %q: want 1 and the summary alone", code, stdout.String())
+	}
+	for _, want := range []string{`\d/4 documents, \d+\.\d MB/s, 1 failed +\d+% \|`, `\[\d+s:\d+s\]`, `broken\.pdf: `} {
+		if !regexp.MustCompile(want).MatchString(shown) {
+			t.Errorf("the terminal does not show %s", want)
+		}
+	}
+
+	code, plain, stderr := runCLI(append(args, "-out", t.TempDir())...)
+	if code != 1 || strings.Count(plain, "] signed ") != 3 || strings.Contains(stderr, "documents,") {
+		t.Errorf("off a terminal: exit %d\n%s%s", code, plain, stderr)
 	}
 }

@@ -21,10 +21,18 @@ type batchProgress struct {
 	bar            *progressbar.ProgressBar // nil when standard error is not a terminal
 	total          int
 	seen, failed   int
+	bytes          int64 // of the documents signed
+	start          time.Time
+	pending        int64     // bytes not yet added to the bar
+	shown          time.Time // when the bar was last drawn
 }
 
+// redrawEvery is how often the bar is drawn at most, but after a failure
+// and at the end.
+const redrawEvery = 100 * time.Millisecond
+
 func newBatchProgress(jobs []batch.Job, stdout, stderr io.Writer) *batchProgress {
-	p := &batchProgress{stdout: stdout, stderr: stderr, total: len(jobs)}
+	p := &batchProgress{stdout: stdout, stderr: stderr, total: len(jobs), start: time.Now()}
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return p
@@ -37,10 +45,9 @@ func newBatchProgress(jobs []batch.Job, stdout, stderr io.Writer) *batchProgress
 	}
 	p.bar = progressbar.NewOptions64(bytes,
 		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(0), // add draws it when it is time
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetDescription(p.describe()),
@@ -50,7 +57,7 @@ func newBatchProgress(jobs []batch.Job, stdout, stderr io.Writer) *batchProgress
 }
 
 func (p *batchProgress) describe() string {
-	s := fmt.Sprintf("%d/%d documents", p.seen, p.total)
+	s := fmt.Sprintf("%d/%d documents, %.1f MB/s", p.seen, p.total, float64(p.bytes)/1e6/max(time.Since(p.start).Seconds(), 1e-3))
 	if p.failed > 0 {
 		s += fmt.Sprintf(", %d failed", p.failed)
 	}
@@ -60,16 +67,24 @@ func (p *batchProgress) describe() string {
 // add shows the result of one document.
 func (p *batchProgress) add(r batch.Result) {
 	p.seen++
-	if r.Status == batch.Failed {
+	switch r.Status {
+	case batch.Failed:
 		p.failed++
+	case batch.Signed:
+		p.bytes += r.Bytes
 	}
 	if p.bar != nil {
-		if r.Status == batch.Failed {
+		failed := r.Status == batch.Failed
+		if failed {
 			p.bar.Clear()
 			fmt.Fprintf(p.stderr, "pades batch: %s: %s\n", r.Job.In, oneLine(r.Err.Error()))
 		}
-		p.bar.Describe(p.describe())
-		p.bar.Add64(r.Bytes)
+		p.pending += r.Bytes
+		if failed || p.seen == p.total || time.Since(p.shown) >= redrawEvery {
+			p.bar.Describe(p.describe())
+			p.bar.Add64(p.pending)
+			p.pending, p.shown = 0, time.Now()
+		}
 		return
 	}
 	switch r.Status {
