@@ -28,7 +28,6 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
-	"hashsign/pades"
 	"hashsign/pades/batch"
 	"hashsign/testdata/pdfgen"
 )
@@ -454,7 +453,7 @@ func TestBatchKilled(t *testing.T) {
 			t.Errorf("report of the second run: %d lines, %v; want %d lines, 4 done and %d signed", len(lines), status, n, n-4)
 		}
 		for _, name := range names {
-			if got := countSignatures(t, filepath.Join(out, name)); got != 1 {
+			if got := hashsvctest.Signatures(t, filepath.Join(out, name)); got != 1 {
 				t.Errorf("%s: %d signatures, want 1", name, got)
 			}
 		}
@@ -508,7 +507,7 @@ func TestBatchKilled(t *testing.T) {
 			if !bytes.HasPrefix(b, orig[name]) {
 				t.Errorf("%s: the original bytes changed", name)
 			}
-			if got := countSignatures(t, p); got != 1 {
+			if got := hashsvctest.Signatures(t, p); got != 1 {
 				t.Errorf("%s: %d signatures, want 1", name, got)
 			}
 		}
@@ -534,93 +533,6 @@ func readReport(t *testing.T, path string) []batch.ReportLine {
 		lines = append(lines, rl)
 	}
 	return lines
-}
-
-// countSignatures returns the number of signatures (document timestamps
-// aside) of the PDF at path, after checking that each is intact.
-func countSignatures(t *testing.T, path string) int {
-	t.Helper()
-	intact(t, path)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range rep.Fields {
-		if f.Signed && f.Type != "DocTimeStamp" {
-			n++
-		}
-	}
-	return n
-}
-
-// TestBatchManifest signs the documents a manifest names, each with its
-// own output, field and reason, and writes the report to standard output:
-// one line per document, the bad one failed with its reason.
-func TestBatchManifest(t *testing.T) {
-	pki := testPKIDir(t)
-	in, _ := batchInputs(t, 2)
-	out := filepath.Join(t.TempDir(), "out")
-	manifest := writeFile(t, in, "batch.jsonl", []byte(`{"in": "doc00.pdf", "out": "a/first.pdf", "field": "Approval", "reason": "Approved by the manifest"}
-
-{"in": "doc01.pdf", "reason": "Seen"}
-{"in": "broken.pdf", "out": "b/broken.pdf"}
-`))
-	code, stdout, stderr := runCLI("batch", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
-		"-chain", filepath.Join(pki, devpki.IntermediateCertFile), "-reason", "default", "-manifest", manifest, "-out", out, "-report", "-")
-	if code != 1 || !strings.Contains(stderr, "broken.pdf") || !strings.Contains(stderr, "signed 2 of 3 documents") {
-		t.Fatalf("exit %d, want 1 with broken.pdf failed\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	var lines []batch.ReportLine
-	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var rl batch.ReportLine
-		if err := json.Unmarshal([]byte(l), &rl); err != nil {
-			t.Fatalf("standard output holds more than the report: %q", l)
-		}
-		lines = append(lines, rl)
-	}
-	want := map[string]struct {
-		out, field, reason string
-		status             batch.Status
-	}{
-		"doc00.pdf":  {"a/first.pdf", "Approval", "Approved by the manifest", batch.Signed},
-		"doc01.pdf":  {"doc01.pdf", "Signature1", "Seen", batch.Signed},
-		"broken.pdf": {"b/broken.pdf", "", "", batch.Failed},
-	}
-	if len(lines) != len(want) {
-		t.Fatalf("%d report lines, want %d", len(lines), len(want))
-	}
-	for _, l := range lines {
-		w, ok := want[filepath.Base(l.Input)]
-		if !ok || l.Status != w.status || l.Output != filepath.Join(out, filepath.FromSlash(w.out)) || l.Field != w.field {
-			t.Errorf("report line %+v, want %+v", l, w)
-			continue
-		}
-		if w.status == batch.Failed {
-			if l.Error == "" || l.Size != 0 {
-				t.Errorf("failed line without its reason: %+v", l)
-			}
-			if _, err := os.Stat(l.Output); err == nil {
-				t.Errorf("the failed document has an output")
-			}
-			continue
-		}
-		b, err := os.ReadFile(l.Output)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l.Size != int64(len(b)) || l.Bytes <= 0 || l.Bytes >= l.Size || len(l.Digest) != 64 || l.Level != "B-B" {
-			t.Errorf("report line %+v does not describe %s (%d bytes)", l, l.Output, len(b))
-		}
-		if !bytes.Contains(b, []byte("/Reason ("+w.reason+")")) {
-			t.Errorf("%s: no /Reason (%s)", l.Output, w.reason)
-		}
-		intact(t, l.Output)
-	}
 }
 
 // openPTY opens a pseudo-terminal and returns its master and its terminal.

@@ -28,6 +28,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/pades"
 )
 
 // API key IDs of the in-process server.
@@ -559,4 +560,37 @@ func ServeDev(t testing.TB, opts hashsvc.DevOptions) *DevServer {
 	}
 	t.Cleanup(stop)
 	return &DevServer{Dev: d, stop: stop}
+}
+
+// Signatures returns the number of signatures, document timestamps aside,
+// of the PDF at path, and fails the test unless every signature and
+// document timestamp of it is intact.
+func Signatures(t testing.TB, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pades.Inspect(context.Background(), f, st.Size(), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	n := 0
+	for _, fl := range rep.Fields {
+		if !fl.Signed {
+			continue
+		}
+		if fl.Intact == nil || !*fl.Intact {
+			t.Errorf("%s: %s %s is not intact: %s", path, fl.Type, fl.Field, fl.Problem)
+		}
+		if fl.Type != "DocTimeStamp" {
+			n++
+		}
+	}
+	return n
 }

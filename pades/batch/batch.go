@@ -315,7 +315,14 @@ func (r *Result) setSignature(p *pades.Result) {
 }
 
 // openRegular opens a regular file with flag and returns it with its size.
+// Anything else is refused before it is opened: opening a FIFO would wait
+// for a writer.
 func openRegular(path string, flag int) (*os.File, int64, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, 0, err
+	} else if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, 0, err

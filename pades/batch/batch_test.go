@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"hashsign/hashsvc/devtrust"
@@ -167,33 +168,6 @@ func run(t *testing.T, s signer.Signer, o batch.Options, jobs []batch.Job, j *ba
 	return sum, results
 }
 
-// signatures returns the number of signatures (not document timestamps)
-// in the PDF at path, and whether each is intact.
-func signatures(t *testing.T, path string) int {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	rep, err := pades.Inspect(context.Background(), f, st.Size(), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	n := 0
-	for _, fl := range rep.Fields {
-		if !fl.Signed || fl.Type == "DocTimeStamp" {
-			continue
-		}
-		n++
-		if fl.Intact == nil || !*fl.Intact {
-			t.Errorf("%s: signature %s is not intact: %s", path, fl.Field, fl.Problem)
-		}
-	}
-	return n
-}
-
 // TestRunBLTSharesValidationData signs a batch at B-LT and counts, on the
 // server, the OCSP requests: one for the signer's certificate and one for
 // the TSA's, whatever the number of documents, and one download of the
@@ -283,7 +257,7 @@ func TestRunInPlaceFailure(t *testing.T) {
 	for _, in := range ins {
 		b, _ := os.ReadFile(in)
 		orig := sums[in]
-		if n := signatures(t, in); n != 1 {
+		if n := hashsvctest.Signatures(t, in); n != 1 {
 			t.Errorf("%s: %d signatures, want 1", in, n)
 		}
 		if r := results[in]; r.Size != int64(len(b)) || r.Bytes >= r.Size || sha256.Sum256(b[:r.Bytes]) != orig {
@@ -347,7 +321,7 @@ func TestRunResume(t *testing.T) {
 			if r := results[job.In]; r.Status != want {
 				t.Errorf("%s: %s, want %s", job.In, r.Status, want)
 			}
-			if n := signatures(t, job.Out); n != 1 {
+			if n := hashsvctest.Signatures(t, job.Out); n != 1 {
 				t.Errorf("%s: %d signatures, want 1", job.Out, n)
 			}
 		}
@@ -387,7 +361,7 @@ func TestRunResume(t *testing.T) {
 			t.Errorf("%+v: want doc00 done by the killed run, doc01 signed over the old file", sum)
 		}
 		for _, job := range jobs {
-			if n := signatures(t, job.Out); n != 1 {
+			if n := hashsvctest.Signatures(t, job.Out); n != 1 {
 				t.Errorf("%s: %d signatures, want 1", job.Out, n)
 			}
 		}
@@ -437,7 +411,7 @@ func TestRunResume(t *testing.T) {
 			if !bytes.HasPrefix(b, orig[in]) || bytes.Contains(b, []byte("cut short")) {
 				t.Errorf("%s: not the original bytes followed by one signature", in)
 			}
-			if n := signatures(t, in); n != 1 {
+			if n := hashsvctest.Signatures(t, in); n != 1 {
 				t.Errorf("%s: %d signatures, want 1", in, n)
 			}
 		}
@@ -510,12 +484,19 @@ func TestEngineSignConcurrent(t *testing.T) {
 			t.Errorf("%s: %s %v", r.Job.In, r.Status, r.Err)
 			continue
 		}
-		if n := signatures(t, r.Job.Out); n != 1 {
+		if n := hashsvctest.Signatures(t, r.Job.Out); n != 1 {
 			t.Errorf("%s: %d signatures", r.Job.Out, n)
 		}
 	}
 	if r := eng.Sign(context.Background(), batch.Job{In: filepath.Join(out, "missing.pdf"), Out: filepath.Join(out, "x.pdf")}); r.Status != batch.Failed || !errors.Is(r.Err, os.ErrNotExist) {
 		t.Errorf("a missing input: %s %v", r.Status, r.Err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo.pdf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := eng.Sign(context.Background(), batch.Job{In: fifo, Out: filepath.Join(out, "fifo.pdf")}); r.Status != batch.Failed || !strings.Contains(fmt.Sprint(r.Err), "not a regular file") {
+		t.Errorf("a FIFO as input: %s %v", r.Status, r.Err)
 	}
 }
 

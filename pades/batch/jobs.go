@@ -21,18 +21,18 @@ const (
 // ManifestEntry is one line of a manifest: a JSON object naming one
 // document. Only in is required.
 //
-//	{"in": "contracts/a.pdf"}
-//	{"in": "b.pdf", "out": "signed/b-signed.pdf", "password": "secret", "field": "Approval", "reason": "Approved"}
+//		{"in": "contracts/a.pdf"}
+//		{"in": "b.pdf", "out": "signed/b-signed.pdf", "password": "secret", "field": "Approval", "reason": "Approved"}
 //
-//   - in: the input PDF; a relative path is taken from the manifest's
-//     directory.
-//   - out: where the signed document goes, a relative path inside the
-//     output directory (subdirectories are created); default: the base
-//     name of in. Signing in place, out must be absent (or name in).
-//   - password: opens an encrypted input.
-//   - field: the signature field to sign (an empty one of that name, or a
-//     new one).
-//   - reason: the /Reason of the signature.
+//	  - in: the input PDF; a relative path is taken from the manifest's
+//	    directory.
+//	  - out: where the signed document goes, a relative path inside the
+//	    output directory (subdirectories are created); default: the base
+//	    name of in. Signing in place, out must be absent (or name in).
+//	  - password: opens an encrypted input.
+//	  - field: the signature field to sign (an empty one of that name, or a
+//	    new one).
+//	  - reason: the /Reason of the signature.
 //
 // Blank lines are skipped; any other key, a line that is not one JSON
 // object, or two documents with the same output are errors that name the
