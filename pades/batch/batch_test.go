@@ -455,6 +455,14 @@ func TestJournalErrors(t *testing.T) {
 			}
 		})
 	}
+	held, err := batch.OpenJournal(jpath, pades.LevelBB, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := batch.OpenJournal(jpath, pades.LevelBB, false); err == nil || !strings.Contains(err.Error(), "another pades batch is using this journal") {
+		t.Errorf("a journal opened twice: %v", err)
+	}
+	held.Close()
 	if err := os.WriteFile(jpath, []byte("%PDF-1.7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,9 @@ type journalEntry struct {
 
 // OpenJournal opens the journal at path, creating it when missing, for a
 // batch at level (in place or not). An existing journal must have been
-// written by a batch at the same level and mode.
+// written by a batch at the same level and mode. The journal stays locked
+// until Close (or the end of the process): a second batch on the same
+// journal is refused.
 func OpenJournal(path string, level pades.Level, inPlace bool) (*Journal, error) {
 	j := &Journal{
 		path:    path,
@@ -133,6 +135,10 @@ func OpenJournal(path string, level pades.Level, inPlace bool) (*Journal, error)
 		return nil, fmt.Errorf("opening the journal: %w", err)
 	}
 	j.f = f
+	if err := lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	if err := j.load(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
