@@ -19,6 +19,7 @@ import (
 	"hashsign/cms"
 	"hashsign/csc"
 	"hashsign/internal/atomicfile"
+	"hashsign/internal/regularfile"
 	"hashsign/pades"
 )
 
@@ -94,31 +95,10 @@ func (o *outputFlags) create(target string, in *os.File) (*atomicfile.File, erro
 	return atomicfile.CreateMode(target, st.Mode().Perm())
 }
 
-// openInput opens a PDF input and checks that it is a regular file. It
-// checks before it opens, as opening a FIFO for reading blocks until a
-// writer comes, and opens without blocking, in case the path changed
-// between the check and the open; then it checks what it opened.
+// openInput opens a PDF input, which must be a regular file: a FIFO or a
+// device is refused before it is opened (see regularfile.Open).
 func openInput(path string) (*os.File, int64, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	if st, err = f.Stat(); err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	return f, st.Size(), nil
+	return regularfile.Open(path, os.O_RDONLY)
 }
 
 func checkPaths(in, out string) error {

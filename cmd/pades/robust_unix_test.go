@@ -37,7 +37,7 @@ func TestNonRegularInputRefused(t *testing.T) {
 		{"inspect", fifo},
 		{"prepare", "-size", "8192", fifo, out},
 		{"extend", "-level", "B-LT", "-tsa", "http://127.0.0.1:1/tsa", fifo, out},
-		{"batch", "-key", key, "-cert", cert, "-out", filepath.Join(dir, "outs"), fifo},
+		{"batch", "-key", key, "-cert", cert, "-chain", filepath.Join(pki, devpki.IntermediateCertFile), "-out", filepath.Join(dir, "outs"), fifo},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			type result struct {

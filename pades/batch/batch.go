@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"hashsign/internal/atomicfile"
+	"hashsign/internal/regularfile"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/signer/remote"
@@ -223,7 +224,7 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 	if e.opts.InPlace {
 		return e.signInPlace(ctx, job, s, &opts, j, r)
 	}
-	in, size, err := openRegular(job.In, os.O_RDONLY)
+	in, size, err := regularfile.Open(job.In, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts
 	if job.Out != "" && job.Out != job.In {
 		return nil, fmt.Errorf("signing in place: the output %s is not the input %s", job.Out, job.In)
 	}
-	f, size, err := openRegular(job.In, os.O_RDWR)
+	f, size, err := regularfile.Open(job.In, os.O_RDWR)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts
 		}
 		if err != nil {
 			// not known to be on disk: undo
-			if f2, _, oerr := openRegular(job.In, os.O_RDWR); oerr == nil {
+			if f2, _, oerr := regularfile.Open(job.In, os.O_RDWR); oerr == nil {
 				f2.Truncate(size)
 				f2.Sync()
 				f2.Close()
@@ -312,31 +313,6 @@ func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts
 
 func (r *Result) setSignature(p *pades.Result) {
 	r.Size, r.Field, r.Level, r.Hash, r.Digest = p.Size, p.Field, p.Level, p.Hash, p.Digest
-}
-
-// openRegular opens a regular file with flag and returns it with its size.
-// Anything else is refused before it is opened: opening a FIFO would wait
-// for a writer.
-func openRegular(path string, flag int) (*os.File, int64, error) {
-	if st, err := os.Stat(path); err != nil {
-		return nil, 0, err
-	} else if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	return f, st.Size(), nil
 }
 
 // Summary is the outcome of a Run.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"hashsign/internal/regularfile"
 	"hashsign/pades"
 )
 
@@ -367,7 +368,7 @@ func (j *Journal) resume(job Job, inPlace bool) (Result, bool) {
 // place, back to its original size, after checking that its first size
 // bytes still end with the fingerprint tail.
 func cutBack(path string, size int64, tail string) error {
-	f, cur, err := openRegular(path, os.O_RDWR)
+	f, cur, err := regularfile.Open(path, os.O_RDWR)
 	if err != nil {
 		return err
 	}

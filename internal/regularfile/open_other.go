@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package regularfile
 
 // openNonblock is 0 where opening a file never waits for a writer.
 const openNonblock = 0
