@@ -4,7 +4,7 @@
 //
 //	pades sign -key K.pem -cert C.pem [-chain CHAIN.pem] [-p12 F -p12-pass P] [-hash sha256]
 //	           [-reason R] [-location L] [-name N] IN.pdf OUT.pdf
-//	pades batch [the flags of sign] [-workers N] (-in DIR | IN.pdf...) -out DIR
+//	pades batch [the flags of sign] [-workers N] [-inplace] [-report FILE] (-in DIR | -manifest FILE.jsonl | IN.pdf...) -out DIR
 //	pades prepare -cert C.pem [-chain CHAIN.pem] IN.pdf PREPARED.pdf
 //	pades embed PREPARED.pdf SIG.p7s OUT.pdf
 //	pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf
@@ -51,7 +51,7 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 const usage = `usage:
   pades sign [flags] IN.pdf OUT.pdf       sign (key file, PKCS#12, PKCS#11 or a remote hashsvc)
-  pades batch [flags] (-in DIR | IN.pdf...) -out DIR  sign many documents with the flags of sign
+  pades batch [flags] (-in DIR | -manifest F.jsonl | IN.pdf...) -out DIR  sign many documents with the flags of sign
   pades prepare [flags] IN.pdf PREPARED.pdf  add an empty signature; print its digest as JSON
   pades embed PREPARED.pdf SIG.p7s OUT.pdf   put a CMS made elsewhere into a prepared file
   pades extend -level B-LT|B-LTA [-tsa URL] IN.pdf OUT.pdf  add validation data (and a document timestamp)
