@@ -480,6 +480,8 @@ func TestBatchKilled(t *testing.T) {
 		setHold("/tsa", 4)
 		cmd, exited := startBatch(t, bin, args...)
 		<-heldNow()
+		// the first document commits while the second is held
+		until(t, exited, func() bool { return journalDone(filepath.Join(in, batch.JournalName)) == 1 })
 		cmd.Process.Kill()
 		<-exited
 		setHold("", 0)

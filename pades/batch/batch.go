@@ -177,12 +177,13 @@ func (e *Engine) Sign(ctx context.Context, job Job) Result {
 		res = e.batcher.Reserve()
 		defer res.Release()
 	}
-	return e.sign(ctx, job, res, nil)
+	return e.sign(ctx, job, res, nil, nil)
 }
 
 // sign signs one document through the reservation res (nil without a
-// batcher) and records it in j (when not nil).
-func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal) Result {
+// batcher) and records it in j (when not nil). signed, when not nil, is
+// called once the document is signed, before its output is committed.
+func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func()) Result {
 	r := Result{Job: job, Status: Failed}
 	start := time.Now()
 	slot := &cpuSlot{sem: e.cpu}
@@ -195,6 +196,9 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 		commit, r.Err = e.signFile(ctx, job, s, j, &r)
 		slot.release()
 		if r.Err == nil {
+			if signed != nil {
+				signed()
+			}
 			r.Err = commit()
 		}
 	}
@@ -378,11 +382,13 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Documents in flight: those holding a CPU slot, four times as many
-	// that sync their outputs (a sync waits for the disk several times as
-	// long as a document takes a CPU), and with a batcher two batches that
-	// wait for their signatures.
-	inflight := 5 * e.opts.Workers
+	// Documents in flight: those holding a CPU slot and, with a batcher,
+	// two batches that wait for their signatures. Once signed, a document
+	// leaves them for one of the commit slots: four times as many as the
+	// workers, as a sync waits for the disk several times as long as a
+	// document takes a CPU.
+	inflight := e.opts.Workers
+	commits := make(chan struct{}, 4*e.opts.Workers)
 	var first []*remote.Reservation
 	if e.batcher != nil {
 		inflight += 2 * e.batcher.Size()
@@ -414,11 +420,24 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 			}
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
-			if res != nil {
-				defer res.Release() // before the slot is freed
+			// leave frees the document's slot, after its reservation
+			leave := func() {
+				if res != nil {
+					res.Release()
+				}
+				<-slots
 			}
-			r := e.sign(ctx, job, res, o.Journal)
+			committing := false
+			r := e.sign(ctx, job, res, o.Journal, func() {
+				commits <- struct{}{}
+				committing = true
+				leave()
+			})
+			if committing {
+				<-commits
+			} else {
+				leave()
+			}
 			if r.Err != nil {
 				o.Journal.failed(&r)
 			}
