@@ -67,12 +67,46 @@ func checkTarget(target string) error {
 // caller must call Commit to publish it or Abort to remove it; Abort after
 // Commit does nothing, so `defer f.Abort()` is the usual pattern.
 func Create(target string) (*File, error) {
-	f, err := create(target)
+	return CreateWith(target, nil)
+}
+
+// CreateMode is Create with the permission bits perm, which the umask does
+// not reduce.
+func CreateMode(target string, perm fs.FileMode) (*File, error) {
+	return CreateWith(target, &Options{Mode: perm, SetMode: true})
+}
+
+// Options adjusts CreateWith.
+type Options struct {
+	// Mode, with SetMode, is the permission bits of the file, which the
+	// umask does not reduce (as CreateMode).
+	Mode    fs.FileMode
+	SetMode bool
+	// Swept says that the caller has removed the stale temporary files of
+	// the target's directory (with Sweep), so that Create need not read
+	// the directory to find them: a batch that writes thousands of files
+	// into one directory sweeps it once instead of once per file.
+	Swept bool
+}
+
+// CreateWith is Create with options; nil takes the defaults.
+func CreateWith(target string, o *Options) (*File, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	f, err := create(target, opts.Swept)
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(target); err == nil && st.Mode().IsRegular() {
-		if err := f.Chmod(st.Mode().Perm()); err != nil {
+	perm, set := opts.Mode, opts.SetMode
+	if !set {
+		if st, err := os.Stat(target); err == nil && st.Mode().IsRegular() {
+			perm, set = st.Mode(), true
+		}
+	}
+	if set {
+		if err := f.Chmod(perm.Perm()); err != nil {
 			f.Abort()
 			return nil, fmt.Errorf("setting the mode of the output: %w", err)
 		}
@@ -80,29 +114,23 @@ func Create(target string) (*File, error) {
 	return f, nil
 }
 
-// CreateMode is Create with the permission bits perm, which the umask does
-// not reduce.
-func CreateMode(target string, perm fs.FileMode) (*File, error) {
-	f, err := create(target)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(perm.Perm()); err != nil {
-		f.Abort()
-		return nil, fmt.Errorf("setting the mode of the output: %w", err)
-	}
-	return f, nil
+// Sweep removes the temporary files that killed processes left in dir, as
+// Create does for its target's.
+func Sweep(dir string) {
+	removeStaleMatching(globEscape(dir) + string(filepath.Separator) + ".*.tmp-*")
 }
 
 // create opens a new temporary file next to target with mode 0666 less the
 // umask (os.CreateTemp would give 0600): unnamed where the system allows,
 // else named and locked.
-func create(target string) (*File, error) {
+func create(target string, swept bool) (*File, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, err
 	}
 	dir := filepath.Dir(target)
-	removeStale(target)
+	if !swept {
+		removeStaleMatching(globEscape(tmpPrefix(target)) + "*")
+	}
 	f, err := openUnnamed(dir, 0o666)
 	switch {
 	case err == nil:
@@ -147,18 +175,33 @@ func (f *File) name() error {
 // untouched, and unlocked, for Create to remove it.
 const staleAge = time.Minute
 
-// removeStale removes the temporary files of target that a killed process
-// left: unlocked, and not modified for staleAge. Where files cannot be
-// locked, it removes nothing.
-func removeStale(target string) {
-	names, _ := filepath.Glob(globEscape(tmpPrefix(target)) + "*")
+// removeStaleMatching removes the temporary files that match pattern and
+// that a killed process left: unlocked, and not modified for staleAge.
+// Where files cannot be locked, it removes nothing.
+func removeStaleMatching(pattern string) {
+	names, _ := filepath.Glob(pattern)
 	for _, name := range names {
+		if !isTmpName(filepath.Base(name)) {
+			continue
+		}
 		st, err := os.Lstat(name)
 		if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleAge {
 			continue
 		}
 		removeIfUnlocked(name)
 	}
+}
+
+// isTmpName reports whether name has the form of the names tmpName
+// makes: "." + the target's name + ".tmp-" + a number in base 36.
+func isTmpName(name string) bool {
+	i := strings.LastIndex(name, ".tmp-")
+	if !strings.HasPrefix(name, ".") || i < 2 {
+		return false
+	}
+	n := name[i+len(".tmp-"):]
+	_, err := strconv.ParseUint(n, 36, 64)
+	return err == nil && n == strings.ToLower(n)
 }
 
 // globEscape escapes the metacharacters of filepath.Match in s.

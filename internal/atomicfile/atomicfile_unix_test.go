@@ -193,3 +193,45 @@ func TestKilledLeavesNothing(t *testing.T) {
 		t.Errorf("after the next Create, the directory holds %q", n)
 	}
 }
+
+// TestSweep: Sweep removes the stale temporary files of every target of a
+// directory, and nothing that only looks like one; CreateWith Swept leaves
+// the directory unread.
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * staleAge)
+	mk := func(name string, mtime time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("left"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	staleA := mk(".a.pdf.tmp-1x2y3z", old)
+	staleB := mk(".b.pdf.tmp-q0", old)
+	recent := mk(".c.pdf.tmp-q1", time.Now())
+	notOurs := mk(".notes.tmp-Draft", old)
+	plain := mk("d.pdf.tmp-q2", old)
+
+	f, err := CreateWith(filepath.Join(dir, "a.pdf"), &Options{Swept: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Abort()
+	if _, err := os.Stat(staleA); err != nil {
+		t.Fatal("CreateWith Swept looked for stale files")
+	}
+	Sweep(dir)
+	for _, tc := range []struct {
+		name string
+		kept bool
+	}{{staleA, false}, {staleB, false}, {recent, true}, {notOurs, true}, {plain, true}} {
+		_, err := os.Stat(tc.name)
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(tc.name), kept, tc.kept)
+		}
+	}
+}

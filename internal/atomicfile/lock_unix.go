@@ -9,7 +9,7 @@ import (
 )
 
 // lock takes an exclusive advisory lock on f, which its process holds until
-// it closes f or dies: removeStale leaves a locked file alone.
+// it closes f or dies: removeStaleMatching leaves a locked file alone.
 func lock(f *os.File) {
 	unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 }

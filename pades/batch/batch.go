@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -177,13 +178,14 @@ func (e *Engine) Sign(ctx context.Context, job Job) Result {
 		res = e.batcher.Reserve()
 		defer res.Release()
 	}
-	return e.sign(ctx, job, res, nil, nil)
+	return e.sign(ctx, job, res, nil, nil, false)
 }
 
 // sign signs one document through the reservation res (nil without a
 // batcher) and records it in j (when not nil). signed, when not nil, is
 // called once the document is signed, before its output is committed.
-func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func()) Result {
+// swept says that the output's directory has been swept (atomicfile.Sweep).
+func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func(), swept bool) Result {
 	r := Result{Job: job, Status: Failed}
 	start := time.Now()
 	slot := &cpuSlot{sem: e.cpu}
@@ -193,7 +195,7 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 	}
 	if r.Err = slot.acquire(ctx); r.Err == nil {
 		var commit func() error
-		commit, r.Err = e.signFile(ctx, job, s, j, &r)
+		commit, r.Err = e.signFile(ctx, job, s, j, &r, swept)
 		slot.release()
 		if r.Err == nil {
 			if signed != nil {
@@ -214,7 +216,7 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 
 // signFile signs job with s into r, and returns what commits the output:
 // the work that needs no CPU slot.
-func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result) (commit func() error, err error) {
+func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result, swept bool) (commit func() error, err error) {
 	opts := e.opts.Sign
 	if job.Password != nil {
 		opts.Password = job.Password
@@ -239,17 +241,16 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 			return nil, err
 		}
 	}
-	var out *atomicfile.File
+	co := &atomicfile.Options{Swept: swept}
 	if e.opts.KeepMode {
 		st, err := in.Stat()
 		if err != nil {
 			return nil, err
 		}
-		out, err = atomicfile.CreateMode(job.Out, st.Mode().Perm())
-		if err != nil {
-			return nil, err
-		}
-	} else if out, err = atomicfile.Create(job.Out); err != nil {
+		co.Mode, co.SetMode = st.Mode(), true
+	}
+	out, err := atomicfile.CreateWith(job.Out, co)
+	if err != nil {
 		return nil, err
 	}
 	p, err := pades.Sign(ctx, in, size, out, s, &opts)
@@ -380,6 +381,18 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 		todo = append(todo, job)
 	}
 
+	if !e.opts.InPlace {
+		// what killed processes left, once per output directory rather
+		// than once per document
+		swept := map[string]bool{}
+		for _, job := range todo {
+			if d := filepath.Dir(job.Out); !swept[d] {
+				swept[d] = true
+				atomicfile.Sweep(d)
+			}
+		}
+	}
+
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// Documents in flight: those holding a CPU slot and, with a batcher,
@@ -432,7 +445,7 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 				commits <- struct{}{}
 				committing = true
 				leave()
-			})
+			}, !e.opts.InPlace)
 			if committing {
 				<-commits
 			} else {

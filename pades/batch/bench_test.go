@@ -44,7 +44,7 @@ import (
 )
 
 // benchDocs is the number of documents of one measured batch.
-const benchDocs = 64
+const benchDocs = 256
 
 func BenchmarkBatch(b *testing.B) {
 	p := hashsvctest.PKI(b)
