@@ -338,8 +338,8 @@ func until(t *testing.T, exited <-chan struct{}, cond func() bool) {
 
 // TestBatchKilled kills `pades batch` (SIGKILL) at moments the test
 // chooses by events, starts it again with the same command line, and
-// checks that every document ends signed exactly once and passes
-// check-signed-pdf:
+// checks that every document ends signed exactly once and that every
+// output passes check-signed-pdf:
 //   - with the remote signer, when the journal shows the 4 documents of the
 //     first signHash request done and the second request is held by a
 //     proxy: the service makes 4 signatures, then the second run 8 more,
@@ -460,7 +460,9 @@ func TestBatchKilled(t *testing.T) {
 		if h := hidden(t, out); len(h) != 0 {
 			t.Errorf("temporary files left after the second run: %v", h)
 		}
-		hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, names[0]))
+		for _, name := range names {
+			hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, name))
+		}
 	})
 
 	t.Run("in place", func(t *testing.T) {
@@ -513,7 +515,7 @@ func TestBatchKilled(t *testing.T) {
 				t.Errorf("%s: %d signatures, want 1", name, got)
 			}
 		}
-		for _, name := range grown {
+		for _, name := range names {
 			hashsvctest.Validate(t, validator, root, "B-LTA", filepath.Join(in, name))
 		}
 	})
