@@ -216,7 +216,7 @@ func TestBatchServiceKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var signHashes atomic.Int64
-	firstAnswered := make(chan struct{})
+	firstAnswered, killed := make(chan struct{}), make(chan struct{})
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = log.New(io.Discard, "", 0) // the service is down on purpose
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +232,11 @@ func TestBatchServiceKilled(t *testing.T) {
 		case 2:
 			<-firstAnswered
 			dev.Kill()
+			close(killed)
+		default:
+			// a third batch (two documents, say) can be on its way
+			// before the first is answered: it fails too
+			<-killed
 		}
 		rp.ServeHTTP(w, r)
 	}))
