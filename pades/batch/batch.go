@@ -259,12 +259,7 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 		return nil, err
 	}
 	r.setSignature(p)
-	return func() error {
-		if err := out.Commit(); err != nil {
-			return err
-		}
-		return nil
-	}, nil
+	return out.Commit, nil
 }
 
 // signInPlace appends the signature to job.In, after recording its length
