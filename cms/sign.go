@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"hashsign/internal/certpath"
 	"hashsign/signer"
 )
 
@@ -318,7 +319,7 @@ func setHeaderLen(der []byte) int {
 func certificateSet(chain []*x509.Certificate) []*x509.Certificate {
 	out := []*x509.Certificate{chain[0]}
 	for _, c := range chain[1:] {
-		if c == nil || isSelfSigned(c) {
+		if c == nil || certpath.SelfSigned(c) {
 			continue
 		}
 		if slices.ContainsFunc(out, func(o *x509.Certificate) bool { return bytes.Equal(o.Raw, c.Raw) }) {
@@ -327,21 +328,6 @@ func certificateSet(chain []*x509.Certificate) []*x509.Certificate {
 		out = append(out, c)
 	}
 	return out
-}
-
-// isSelfSigned reports whether c is signed by its own key: its subject and
-// issuer are equal and its signature verifies with its public key (or uses
-// an algorithm too weak for crypto/x509 to check).
-func isSelfSigned(c *x509.Certificate) bool {
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		return false
-	}
-	if len(c.AuthorityKeyId) > 0 && len(c.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId) {
-		return false
-	}
-	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
-	var insecure x509.InsecureAlgorithmError
-	return err == nil || errors.As(err, &insecure)
 }
 
 // MaxSize returns an upper bound of the length of the DER that Sign (or

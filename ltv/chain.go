@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"time"
+
+	"hashsign/internal/certpath"
 )
 
 // CompleteChain returns the certification path of chain[0]: chain[0]
@@ -28,7 +30,7 @@ func (f *Fetcher) CompleteChain(ctx context.Context, chain []*x509.Certificate) 
 	}
 	c := &collector{f: f, now: now(), vd: new(ValidationData), known: append(append([]*x509.Certificate(nil), chain[1:]...), f.Extra...)}
 	path := chain[:1:1]
-	for cur := chain[0]; !isSelfSigned(cur) && len(path) < maxPathLen; {
+	for cur := chain[0]; !certpath.SelfSigned(cur) && len(path) < maxPathLen; {
 		issuer, anchor, err := c.issuer(ctx, cur)
 		if err != nil {
 			return path, err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hashsign/internal/certpath"
 )
 
 // maxPathLen bounds the certification paths that Collect builds.
@@ -191,7 +193,7 @@ func (c *collector) collect(ctx context.Context, leaf *x509.Certificate, checkLe
 func (c *collector) path(ctx context.Context, leaf *x509.Certificate) ([]*x509.Certificate, error) {
 	path := []*x509.Certificate{leaf}
 	for cur := leaf; ; {
-		if isSelfSigned(cur) {
+		if certpath.SelfSigned(cur) {
 			return path, nil
 		}
 		issuer, anchor, err := c.issuer(ctx, cur)
@@ -356,17 +358,6 @@ func (f *Fetcher) caIssuers(ctx context.Context, url string) ([]*x509.Certificat
 		certs, err := parseCertificates(body)
 		return certs, time.Time{}, err
 	})
-}
-
-// isSelfSigned reports whether c is signed by its own key under its own
-// name.
-func isSelfSigned(c *x509.Certificate) bool {
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		return false
-	}
-	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
-	_, insecure := errors.AsType[x509.InsecureAlgorithmError](err)
-	return err == nil || insecure
 }
 
 // reuseWithoutNextUpdate is how long an OCSP response or CRL that names

@@ -1,7 +1,6 @@
 package signer
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -19,6 +18,8 @@ import (
 	"strings"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"hashsign/internal/certpath"
 )
 
 // MinRSABits is the smallest RSA modulus size, in bits, that New accepts.
@@ -107,10 +108,10 @@ func checkPublicKey(pub crypto.PublicKey) error {
 func buildChain(leaf *x509.Certificate, certs []*x509.Certificate) []*x509.Certificate {
 	chain := []*x509.Certificate{leaf}
 	used := make([]bool, len(certs))
-	for cur := leaf; !isSelfSigned(cur); {
+	for cur := leaf; !certpath.SelfSigned(cur); {
 		next := -1
 		for i, c := range certs {
-			if used[i] || c.Equal(leaf) || !issuedBy(cur, c) {
+			if used[i] || c.Equal(leaf) || !certpath.IssuedBy(cur, c) {
 				continue
 			}
 			if next < 0 || cur.CheckSignatureFrom(c) == nil {
@@ -122,37 +123,12 @@ func buildChain(leaf *x509.Certificate, certs []*x509.Certificate) []*x509.Certi
 		}
 		used[next] = true
 		cur = certs[next]
-		if isSelfSigned(cur) {
+		if certpath.SelfSigned(cur) {
 			break
 		}
 		chain = append(chain, cur)
 	}
 	return chain
-}
-
-// issuedBy reports whether parent's subject and key identifier match
-// child's issuer and authority key identifier.
-func issuedBy(child, parent *x509.Certificate) bool {
-	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
-		return false
-	}
-	return len(child.AuthorityKeyId) == 0 || len(parent.SubjectKeyId) == 0 ||
-		bytes.Equal(child.AuthorityKeyId, parent.SubjectKeyId)
-}
-
-// isSelfSigned reports whether c is signed by its own key: its subject and
-// issuer are equal and its signature verifies with its public key (or uses
-// an algorithm too weak for crypto/x509 to check).
-func isSelfSigned(c *x509.Certificate) bool {
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		return false
-	}
-	if len(c.AuthorityKeyId) > 0 && len(c.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId) {
-		return false
-	}
-	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
-	var insecure x509.InsecureAlgorithmError
-	return err == nil || errors.As(err, &insecure)
 }
 
 // keySigner is the Signer returned by New.
