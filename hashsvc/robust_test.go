@@ -5,6 +5,7 @@ package hashsvc_test
 // certificate validity, limits, idempotent retries and key file modes.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -507,30 +509,81 @@ func TestSigningCap(t *testing.T) {
 func TestConnectionCap(t *testing.T) {
 	s := hashsvctest.NewServer(t, hashsvctest.Options{Edit: func(c *hashsvc.Config) { c.Limits.MaxConnections = 1 }})
 	addr := hashsvctest.Serve(t, s.Service.Serve)
-	get := func(c net.Conn) string {
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-		buf := make([]byte, 512)
-		n, _ := io.ReadAtLeast(c, buf, len("HTTP/1.1 200"))
-		return string(buf[:n])
+	const req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	roundTrip := func(c net.Conn, r *bufio.Reader) int {
+		t.Helper()
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
 	}
 	c1, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := get(c1); !strings.HasPrefix(r, "HTTP/1.1 200") {
-		t.Fatalf("first connection: %q", r)
+	r1 := bufio.NewReader(c1)
+	if code := roundTrip(c1, r1); code != http.StatusOK {
+		t.Fatalf("first connection: status %d", code)
 	}
 	c2, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	second := make(chan string, 1)
-	go func() { second <- get(c2) }()
-	c1.Close() // the keep-alive connection held the only slot
-	if r := <-second; !strings.HasPrefix(r, "HTTP/1.1 200") {
-		t.Fatalf("second connection: %q", r)
+	if _, err := io.WriteString(c2, req); err != nil {
+		t.Fatal(err)
 	}
+	// While c1 holds the only slot, c2's request waits unserved however
+	// much c1 is served meanwhile. Without the cap, the server answers c2
+	// alongside these round trips.
+	for range 20 {
+		if code := roundTrip(c1, r1); code != http.StatusOK {
+			t.Fatalf("first connection: status %d", code)
+		}
+	}
+	if n := pendingBytes(t, c2.(*net.TCPConn)); n > 0 {
+		t.Fatalf("the second connection was answered (%d bytes) while the first held the only slot", n)
+	}
+	c1.Close() // frees the slot
+	resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
+	if err != nil {
+		t.Fatalf("second connection after the first closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("second connection: status %d", resp.StatusCode)
+	}
+}
+
+// pendingBytes returns how many bytes c has received and not yet read,
+// without waiting (a MSG_PEEK|MSG_DONTWAIT receive).
+func pendingBytes(t *testing.T, c *net.TCPConn) int {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var rerr error
+	buf := make([]byte, 512)
+	if err := raw.Control(func(fd uintptr) {
+		n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if errors.Is(rerr, syscall.EAGAIN) {
+		return 0
+	}
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return n
 }
 
 // TestMetricsProtected: /metrics requires its key when one is configured,
