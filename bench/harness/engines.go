@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"hashsign/pades/verify"
+)
+
+// A sample is what one run of a command (or of a limit) took.
+type sample struct {
+	Wall float64 `json:"wall_s"`
+	CPU  float64 `json:"cpu_s"`  // user and system, children and the service included
+	RSS  int64   `json:"rss_kib"` // peak resident set size of the process (the largest one for the peers)
+}
+
+// A signerSpec is one way of signing with pades.
+type signerSpec struct {
+	Name string
+	// Key is the limit key of the signer's key (whose raw rate and
+	// hash+sign rate are its limits).
+	Key string
+	// args returns the signer flags of pades, or why it cannot sign.
+	args func(e *env) ([]string, string)
+}
+
+// signerSpecs are the signers measured, in the order of the tables.
+var signerSpecs = []signerSpec{
+	{"keyfile-rsa", keyRSA, func(e *env) ([]string, string) { return e.keyFile("rsa"), "" }},
+	{"keyfile-p256", keyP256, func(e *env) ([]string, string) { return e.keyFile("p256"), "" }},
+	{"softhsm-rsa", keySoftHSM, func(e *env) ([]string, string) {
+		if e.softhsmURI == "" {
+			return nil, e.missing["softhsm"]
+		}
+		return []string{"-pkcs11", e.softhsmURI, "-cert", filepath.Join(e.devPKI, "signer-rsa.pem"), "-chain", e.chain}, ""
+	}},
+	{"remote-rsa-b1", keyRSA, remoteArgs("dev-rsa", 1)},
+	{"remote-rsa-b64", keyRSA, remoteArgs("dev-rsa", 64)},
+	{"remote-p256-b64", keyP256, remoteArgs("dev-p256", 64)},
+}
+
+// remoteArgs returns the flags of a remote signer: hashsvc -dev on
+// loopback, with batches of at most size hashes.
+func remoteArgs(cred string, size int) func(e *env) ([]string, string) {
+	return func(e *env) ([]string, string) {
+		return []string{"-remote", e.dev.URL, "-credential", cred, "-api-key-file", e.apiKeyFile,
+			"-batch-size", strconv.Itoa(size)}, ""
+	}
+}
+
+// levelArgs returns the level flags of pades.
+func (e *env) levelArgs(level string) []string {
+	args := []string{"-level", level}
+	if level != "B-B" {
+		args = append(args, "-tsa", e.dev.URL+"/tsa", "-trust", e.trust)
+	}
+	return args
+}
+
+// A cell is one measured configuration of an input.
+type cell struct {
+	Engine string `json:"engine"` // pades, gateway, pdfsig, mutool
+	Signer string `json:"signer"`
+	Level  string `json:"level"`
+	Mode   string `json:"mode"` // copy or inplace
+	key    string
+	spec   *signerSpec
+}
+
+func (c cell) String() string {
+	return fmt.Sprintf("%s %s %s %s", c.Engine, c.Signer, c.Level, c.Mode)
+}
+
+// cells returns the configurations measured on in: every signer at every
+// level on inputs of many documents; on a large file the RSA key file at
+// every level and in place, the other signers at B-B (a batch of one
+// document is the same for every batch size: remote-rsa-b1 is left out).
+// -quick measures B-T and B-LT with the RSA key file only.
+func cells(in *input, quick bool) []cell {
+	var cs []cell
+	for i := range signerSpecs {
+		s := &signerSpecs[i]
+		for _, level := range []string{"B-B", "B-T", "B-LT"} {
+			if (quick || in.Large) && level != "B-B" && s.Name != "keyfile-rsa" {
+				continue
+			}
+			if in.Large && s.Name == "remote-rsa-b1" {
+				continue
+			}
+			cs = append(cs, cell{Engine: "pades", Signer: s.Name, Level: level, Mode: "copy", key: s.Key, spec: s})
+		}
+	}
+	if in.Large {
+		cs = append(cs, cell{Engine: "pades", Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace", key: keyRSA, spec: &signerSpecs[0]})
+	}
+	cs = append(cs, gatewayCells(in)...)
+	for _, peer := range []string{"pdfsig", "mutool"} {
+		if peer == "mutool" && in.Name == "corpus" {
+			continue // mutool only fills existing empty fields, which most corpus files lack
+		}
+		cs = append(cs, cell{Engine: peer, Signer: "rsa-2048 " + map[string]string{"pdfsig": "NSS", "mutool": "PKCS#12"}[peer], Level: "B-B", Mode: "copy", key: keyRSA})
+	}
+	return cs
+}
+
+// errNotMeasured marks a cell that cannot be measured on this machine.
+type errNotMeasured string
+
+func (e errNotMeasured) Error() string { return string(e) }
+
+// measure runs cell c once on in and returns its sample. The check of its
+// output (the level reached, integrity) runs on the first run only.
+func (h *harness) measure(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
+	switch c.Engine {
+	case "pades":
+		return h.padesBatch(ctx, in, c, check)
+	case "gateway":
+		return h.gateway(ctx, in, c, check)
+	case "pdfsig", "mutool":
+		return h.peer(ctx, in, c, check)
+	}
+	return sample{}, "", fmt.Errorf("unknown engine %q", c.Engine)
+}
+
+// padesBatch runs `pades batch` on the documents of in.
+func (h *harness) padesBatch(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
+	e := h.env
+	sargs, why := c.spec.args(e)
+	if why != "" {
+		return sample{}, "", errNotMeasured(why)
+	}
+	out := filepath.Join(h.work, "out")
+	if err := os.RemoveAll(out); err != nil {
+		return sample{}, "", err
+	}
+	defer os.RemoveAll(out)
+	args := append([]string{"batch"}, sargs...)
+	args = append(args, e.levelArgs(c.Level)...)
+	args = append(args, "-workers", strconv.Itoa(h.o.workers), "-out", out)
+	var outputs []string
+	var restore func() error
+	if c.Mode == "inplace" {
+		file := in.Docs[0]
+		st, err := os.Stat(file)
+		if err != nil {
+			return sample{}, "", err
+		}
+		restore = func() error { return os.Truncate(file, st.Size()) }
+		defer restore()
+		args = append(args, "-inplace", file)
+		outputs = []string{file}
+	} else {
+		args = append(args, "-manifest", h.manifest(in))
+		for i := range in.Docs {
+			outputs = append(outputs, filepath.Join(out, outName(i)))
+		}
+	}
+	s, err := h.run(ctx, e.pades, args, nil)
+	if err != nil {
+		return s, "", err
+	}
+	for i, o := range outputs {
+		st, err := os.Stat(o)
+		if err != nil || st.Size() <= fileSize(in.Docs[i]) && c.Mode == "copy" {
+			return s, "", fmt.Errorf("output %s missing or not larger than its input: %v", o, err)
+		}
+	}
+	if !check {
+		return s, "", nil
+	}
+	// The last document, at the level asked, its signature intact.
+	return s, h.verify(ctx, outputs[len(outputs)-1], c.Level), nil
+}
+
+// manifest returns the batch manifest of in, written once.
+func (h *harness) manifest(in *input) string {
+	name := filepath.Join(h.work, "inputs", in.Name+".jsonl")
+	if _, err := os.Stat(name); err != nil {
+		if err := writeManifest(name, in.Docs); err != nil {
+			h.o.log.Printf("writing %s: %v", name, err)
+		}
+	}
+	return name
+}
+
+// verify validates a signed file with pades/verify and says "ok" when its
+// newest signature is intact and at level (pdfsig and mutool make
+// adbe.pkcs7.detached signatures: integrity only), else what is wrong.
+func (h *harness) verify(ctx context.Context, file, level string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err.Error()
+	}
+	roots, err := readCerts(h.env.trust)
+	if err != nil {
+		return err.Error()
+	}
+	rep, err := verify.Document(ctx, f, st.Size(), &verify.Options{Anchors: roots})
+	if err != nil {
+		return "pades verify: " + err.Error()
+	}
+	if len(rep.Signatures) == 0 {
+		return "no signature"
+	}
+	sig := rep.Signatures[len(rep.Signatures)-1]
+	if sig.Integrity.Status != "passed" {
+		return fmt.Sprintf("integrity %s: %s", sig.Integrity.Status, sig.Integrity.Detail)
+	}
+	if level != "" && (sig.Level == nil || sig.Level.Reached != level) {
+		got := "none"
+		if sig.Level != nil {
+			got = sig.Level.Reached + " (" + sig.Level.Reason + ")"
+		}
+		return fmt.Sprintf("level %s, want %s", got, level)
+	}
+	return "ok"
+}
+
+// peer runs pdfsig or mutool on the documents of in, h.o.workers processes
+// at once, each document into its own output.
+func (h *harness) peer(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
+	e := h.env
+	if why := e.missing[c.Engine]; why != "" {
+		return sample{}, "", errNotMeasured(why)
+	}
+	out := filepath.Join(h.work, "out")
+	if err := os.RemoveAll(out); err != nil {
+		return sample{}, "", err
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return sample{}, "", err
+	}
+	defer os.RemoveAll(out)
+	docs := in.Docs[:min(len(in.Docs), h.peerDocs())]
+	argv := func(i int) []string {
+		o := filepath.Join(out, outName(i))
+		if c.Engine == "pdfsig" {
+			return []string{"pdfsig", "-nssdir", "sql:" + e.nssDir, "-add-signature", "-nick", e.nssNick, docs[i], o}
+		}
+		return []string{"mutool", "sign", "-s", e.p12, "-P", p12Password, "-o", o, docs[i]}
+	}
+	// NSS measures the speed of its database's file system at every
+	// start (about a second here) unless told to trust its cache: the
+	// best case of pdfsig is measured.
+	env := append(slices.Clone(e.childEnv), "NSS_SDB_USE_CACHE=yes")
+	var mu sync.Mutex
+	var total sample
+	t0 := time.Now()
+	err := h.parallel(len(docs), func(i int, _ []byte) error {
+		a := argv(i)
+		s, err := h.run(ctx, a[0], a[1:], env)
+		mu.Lock()
+		total.CPU += s.CPU
+		total.RSS = max(total.RSS, s.RSS)
+		mu.Unlock()
+		return err
+	})
+	total.Wall = time.Since(t0).Seconds()
+	if err != nil {
+		return total, "", err
+	}
+	for i := range docs {
+		o := filepath.Join(out, outName(i))
+		if st, err := os.Stat(o); err != nil || st.Size() <= fileSize(docs[i]) {
+			return total, "", fmt.Errorf("%s wrote no signed %s: %v", c.Engine, o, err)
+		}
+	}
+	if !check {
+		return total, "", nil
+	}
+	last := filepath.Join(out, outName(len(docs)-1))
+	if c.Engine == "pdfsig" {
+		// pdfsig adds its field to the page's /Annots but not to the
+		// /Fields of an existing AcroForm, where pades/verify (and
+		// qpdf) look for fields: its own reader judges it.
+		return total, h.pdfsigCheck(ctx, last), nil
+	}
+	return total, h.verify(ctx, last, ""), nil
+}
+
+// pdfsigCheck says "ok" when pdfsig finds a valid signature in file.
+func (h *harness) pdfsigCheck(ctx context.Context, file string) string {
+	out, _ := exec.CommandContext(ctx, "pdfsig", file).CombinedOutput()
+	if strings.Contains(string(out), "Signature Validation: Signature is Valid.") {
+		return "ok (pdfsig)"
+	}
+	return "pdfsig finds no valid signature: " + lastLines(string(out), 3)
+}
+
+// peerDocs is the most documents a peer signs in one run (they sign one
+// process per document, much slower than pades).
+func (h *harness) peerDocs() int {
+	if h.o.quick {
+		return 4
+	}
+	return 64
+}
+
+// timeBin is GNU time, which gives the peak RSS of a command.
+const timeBin = "/usr/bin/time"
+
+// run runs a command and returns its wall time, its CPU time plus that
+// of the development service meanwhile, and its peak RSS.
+//
+// The peak RSS comes from GNU time when it is installed: Linux sets a
+// process's maxrss, at exec, to at least the RSS of the memory it had
+// before, and os/exec starts children on the harness's own memory (vfork),
+// so that their rusage would show the harness's RSS whenever it is
+// larger. time forks from its own small process.
+func (h *harness) run(ctx context.Context, bin string, args []string, env []string) (sample, error) {
+	argv := append([]string{bin}, args...)
+	rssFile := ""
+	if h.env.missing["time"] == "" {
+		f, err := os.CreateTemp(h.work, "rss-")
+		if err != nil {
+			return sample{}, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		argv = append([]string{timeBin, "-f", "%M", "-o", rssFile}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = h.env.childEnv
+	if env != nil {
+		cmd.Env = env
+	}
+	var outBuf strings.Builder
+	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
+	pid := h.env.dev.Cmd.Process.Pid
+	svc0 := procCPU(pid)
+	t0 := time.Now()
+	err := cmd.Run()
+	s := sample{Wall: time.Since(t0).Seconds()}
+	s.CPU = procCPU(pid) - svc0
+	if ps := cmd.ProcessState; ps != nil {
+		// With time, its rusage holds that of the command it waited for.
+		s.CPU += ps.UserTime().Seconds() + ps.SystemTime().Seconds()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && rssFile == "" {
+			s.RSS = ru.Maxrss // KiB on Linux
+		}
+	}
+	if rssFile != "" {
+		b, rerr := os.ReadFile(rssFile)
+		// time writes "Command exited with non-zero status N" first
+		// when the command fails.
+		lines := strings.Fields(string(b))
+		if rerr == nil && len(lines) > 0 {
+			s.RSS, rerr = strconv.ParseInt(lines[len(lines)-1], 10, 64)
+		}
+		if rerr != nil && err == nil {
+			err = fmt.Errorf("reading the peak RSS that time measured: %v (%q)", rerr, b)
+		}
+	}
+	if err != nil {
+		return s, fmt.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(outBuf.String(), 10))
+	}
+	return s, nil
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+func fileSize(name string) int64 {
+	st, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// isNotMeasured reports whether err says that a cell cannot be measured.
+func isNotMeasured(err error) (string, bool) {
+	var nm errNotMeasured
+	if errors.As(err, &nm) {
+		return string(nm), true
+	}
+	return "", false
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Target is one target of issue 11, judged on figures of the same run.
+type Target struct {
+	Name string `json:"name"`
+	// Figure is the measured figure, compared with Want by Op ("<=" or
+	// ">="); CPUFigure is the same figure from CPU times (what it would
+	// be on idle cores), when it applies.
+	Figure    float64 `json:"figure"`
+	CPUFigure float64 `json:"cpu_figure,omitempty"`
+	Op        string  `json:"op"`
+	Want      float64 `json:"want"`
+	// Status is met, missed or not measured.
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// targets judges the targets of issue 11 on the rows of res.
+func targets(res *Results) []Target {
+	find := func(input, engine, signer, level, mode string) *Row {
+		for i := range res.Rows {
+			r := &res.Rows[i]
+			if r.Input == input && r.Engine == engine && r.Signer == signer && r.Level == level && r.Mode == mode {
+				if r.DocsPerS > 0 {
+					return r
+				}
+				return nil
+			}
+		}
+		return nil
+	}
+	// The 1 GiB file, or the largest large input of a -quick run.
+	large := ""
+	var largest int64
+	for _, in := range res.Inputs {
+		if in.Large && in.Bytes > largest {
+			large, largest = in.Name, in.Bytes
+		}
+	}
+	const medium = "medium"
+	var ts []Target
+	add := func(t Target, ok bool) {
+		switch {
+		case !ok:
+			t.Status = "not measured"
+		case t.Op == "<=" && t.Figure <= t.Want, t.Op == ">=" && t.Figure >= t.Want:
+			t.Status = "met"
+		default:
+			t.Status = "missed"
+		}
+		ts = append(ts, t)
+	}
+
+	copyRow := find(large, "pades", "keyfile-rsa", "B-B", "copy")
+	t := Target{Name: large + ", B-B, RSA key file, copy: wall time over max(cp, one SHA-256 pass)", Op: "<=", Want: 1.1}
+	if copyRow != nil {
+		t.Figure, t.CPUFigure = 1/copyRow.Ratio, inverse(copyRow.CPURatio)
+		t.Detail = fmt.Sprintf("%.3f s against %.3f s", copyRow.WallS, 1/copyRow.LimitDocsPerS)
+	}
+	add(t, copyRow != nil)
+
+	inRow := find(large, "pades", "keyfile-rsa", "B-B", "inplace")
+	t = Target{Name: large + ", B-B, RSA key file, -inplace: wall time over one SHA-256 pass", Op: "<=", Want: 1.1}
+	if inRow != nil {
+		t.Figure, t.CPUFigure = 1/inRow.Ratio, inverse(inRow.CPURatio)
+		t.Detail = fmt.Sprintf("%.3f s against %.3f s", inRow.WallS, 1/inRow.LimitDocsPerS)
+	}
+	add(t, inRow != nil)
+
+	t = Target{Name: large + ", B-B, RSA key file: peak RSS (MiB), copy and in place", Op: "<=", Want: 24}
+	var rss []string
+	for _, r := range []*Row{copyRow, inRow} {
+		if r != nil {
+			t.Figure = max(t.Figure, r.PeakRSSMiB)
+			rss = append(rss, fmt.Sprintf("%s %.1f MiB", r.Mode, r.PeakRSSMiB))
+		}
+	}
+	t.Detail = strings.Join(rss, ", ")
+	add(t, copyRow != nil && inRow != nil)
+
+	keyRow := find(medium, "pades", "keyfile-rsa", "B-B", "copy")
+	t = Target{Name: fmt.Sprintf("%s (1 MiB) documents, B-B, RSA key file, %d workers: docs/s over the hash+sign limit", medium, res.Workers), Op: ">=", Want: 0.8}
+	if keyRow != nil {
+		t.Figure, t.CPUFigure = keyRow.Ratio, keyRow.CPURatio
+		t.Detail = fmt.Sprintf("%.0f docs/s against %.0f (%s)", keyRow.DocsPerS, keyRow.LimitDocsPerS, keyRow.Limit)
+	}
+	add(t, keyRow != nil)
+
+	for _, kt := range []struct{ remote, file, name string }{
+		{"remote-rsa-b64", "keyfile-rsa", "RSA-2048"},
+		{"remote-p256-b64", "keyfile-p256", "P-256"},
+	} {
+		r, k := find(medium, "pades", kt.remote, "B-B", "copy"), find(medium, "pades", kt.file, "B-B", "copy")
+		t = Target{Name: fmt.Sprintf("%s, B-B, %s: remote over loopback, batches of 64, docs/s over the key file's", medium, kt.name), Op: ">=", Want: 0.8}
+		if r != nil && k != nil {
+			t.Figure = r.DocsPerS / k.DocsPerS
+			t.CPUFigure = k.CPUmsPerDoc / r.CPUmsPerDoc
+			t.Detail = fmt.Sprintf("%.0f docs/s against %.0f", r.DocsPerS, k.DocsPerS)
+		}
+		add(t, r != nil && k != nil)
+	}
+
+	t = Target{Name: medium + ", B-B, RSA key file: docs/s over pdfsig -add-signature's", Op: ">=", Want: 20}
+	if keyRow != nil && keyRow.VsPdfsig > 0 {
+		t.Figure = keyRow.VsPdfsig
+		t.Detail = fmt.Sprintf("%.0f docs/s against %.1f", keyRow.DocsPerS, keyRow.DocsPerS/keyRow.VsPdfsig)
+	} else if why := res.Missing["pdfsig"]; why != "" {
+		t.Detail = why
+	}
+	add(t, keyRow != nil && keyRow.VsPdfsig > 0)
+
+	for _, signer := range []string{"keyfile-rsa", "remote-rsa-b64"} {
+		g, b := find(medium, "gateway", signer, "B-B", "copy"), find(medium, "pades", signer, "B-B", "copy")
+		t = Target{Name: fmt.Sprintf("%s, B-B, %s: gateway docs/s over pades batch's", medium, signer), Op: ">=", Want: 0.7}
+		if g != nil && b != nil {
+			t.Figure = g.DocsPerS / b.DocsPerS
+			t.Detail = fmt.Sprintf("%.0f docs/s against %.0f", g.DocsPerS, b.DocsPerS)
+		} else {
+			t.Detail = res.Missing["gateway"]
+		}
+		add(t, g != nil && b != nil)
+	}
+	return ts
+}
+
+func inverse(x float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	return 1 / x
+}
