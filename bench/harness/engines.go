@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"hashsign/pades"
+	"hashsign/pades/batch"
 	"hashsign/pades/verify"
 )
 
@@ -69,7 +71,10 @@ func (e *env) levelArgs(level string) []string {
 
 // A cell is one measured configuration of an input.
 type cell struct {
-	Engine string `json:"engine"` // pades, gateway, pdfsig, mutool
+	// Engine is batch (`pades batch`), library (pades/batch's Engine in
+	// the harness's process), cli (`pades sign`, a process per
+	// document), gateway, or a peer (pdfsig, mutool, openssl-cms).
+	Engine string `json:"engine"`
 	Signer string `json:"signer"`
 	Level  string `json:"level"`
 	Mode   string `json:"mode"` // copy or inplace
@@ -81,11 +86,37 @@ func (c cell) String() string {
 	return fmt.Sprintf("%s %s %s %s", c.Engine, c.Signer, c.Level, c.Mode)
 }
 
-// cells returns the configurations measured on in: every signer at every
-// level on inputs of many documents; on a large file the RSA key file at
-// every level and in place, the other signers at B-B (a batch of one
-// document is the same for every batch size: remote-rsa-b1 is left out).
-// -quick measures B-T and B-LT with the RSA key file only.
+// Engines.
+const (
+	engBatch   = "batch"
+	engLibrary = "library"
+	engCLI     = "cli"
+	engGateway = "gateway"
+	engPdfsig  = "pdfsig"
+	engMutool  = "mutool"
+	engOpenSSL = "openssl-cms"
+)
+
+// isPeer reports whether engine is another signer than hashsign.
+func isPeer(engine string) bool {
+	return engine == engPdfsig || engine == engMutool || engine == engOpenSSL
+}
+
+// perProcess reports whether engine starts a process per document (and
+// signs at most peerDocs documents of a run).
+func perProcess(engine string) bool { return engine == engCLI || isPeer(engine) }
+
+// peerSigners names the key store of each peer.
+var peerSigners = map[string]string{engPdfsig: "rsa-2048 NSS", engMutool: "rsa-2048 PKCS#12", engOpenSSL: "rsa-2048 key file"}
+
+// cells returns the configurations measured on in. pades batch: every
+// signer at every level on inputs of many documents; on a large file the
+// RSA key file at every level and in place, the other signers at B-B (a
+// batch of one document is the same for every batch size: remote-rsa-b1
+// is left out). -quick measures B-T and B-LT with the RSA key file only.
+// The library (the same engine in the harness's process) and the CLI
+// (`pades sign`, a process per document) at B-B, then the gateway and the
+// peers.
 func cells(in *input, quick bool) []cell {
 	var cs []cell
 	for i := range signerSpecs {
@@ -97,18 +128,25 @@ func cells(in *input, quick bool) []cell {
 			if in.Large && s.Name == "remote-rsa-b1" {
 				continue
 			}
-			cs = append(cs, cell{Engine: "pades", Signer: s.Name, Level: level, Mode: "copy", key: s.Key, spec: s})
+			cs = append(cs, cell{Engine: engBatch, Signer: s.Name, Level: level, Mode: "copy", key: s.Key, spec: s})
 		}
 	}
 	if in.Large {
-		cs = append(cs, cell{Engine: "pades", Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace", key: keyRSA, spec: &signerSpecs[0]})
+		cs = append(cs, cell{Engine: engBatch, Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace", key: keyRSA, spec: &signerSpecs[0]})
 	}
+	for i := range signerSpecs {
+		s := &signerSpecs[i]
+		if s.Name == "keyfile-rsa" || s.Name == "keyfile-p256" || s.Name == "remote-rsa-b64" {
+			cs = append(cs, cell{Engine: engLibrary, Signer: s.Name, Level: "B-B", Mode: "copy", key: s.Key, spec: s})
+		}
+	}
+	cs = append(cs, cell{Engine: engCLI, Signer: "keyfile-rsa", Level: "B-B", Mode: "copy", key: keyRSA, spec: &signerSpecs[0]})
 	cs = append(cs, gatewayCells(in)...)
-	for _, peer := range []string{"pdfsig", "mutool"} {
-		if peer == "mutool" && in.Name == "corpus" {
+	for _, peer := range []string{engPdfsig, engMutool, engOpenSSL} {
+		if peer == engMutool && in.Name == "corpus" {
 			continue // mutool only fills existing empty fields, which most corpus files lack
 		}
-		cs = append(cs, cell{Engine: peer, Signer: "rsa-2048 " + map[string]string{"pdfsig": "NSS", "mutool": "PKCS#12"}[peer], Level: "B-B", Mode: "copy", key: keyRSA})
+		cs = append(cs, cell{Engine: peer, Signer: peerSigners[peer], Level: "B-B", Mode: "copy", key: keyRSA})
 	}
 	return cs
 }
@@ -122,12 +160,14 @@ func (e errNotMeasured) Error() string { return string(e) }
 // output (the level reached, integrity) runs on the first run only.
 func (h *harness) measure(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
 	switch c.Engine {
-	case "pades":
+	case engBatch:
 		return h.padesBatch(ctx, in, c, check)
-	case "gateway":
+	case engLibrary:
+		return h.library(ctx, in, c, check)
+	case engGateway:
 		return h.gateway(ctx, in, c, check)
-	case "pdfsig", "mutool":
-		return h.peer(ctx, in, c, check)
+	case engCLI, engPdfsig, engMutool, engOpenSSL:
+		return h.perProcess(ctx, in, c, check)
 	}
 	return sample{}, "", fmt.Errorf("unknown engine %q", c.Engine)
 }
@@ -169,17 +209,78 @@ func (h *harness) padesBatch(ctx context.Context, in *input, c cell, check bool)
 	if err != nil {
 		return s, "", err
 	}
+	check2, err := h.checkOutputs(ctx, in.Docs, outputs, c, check)
+	return s, check2, err
+}
+
+// checkOutputs checks that each output of docs exists and, in copy mode,
+// is larger than its input; and, when check is set, what pades/verify
+// says of the last one: its newest signature intact and at c's level.
+func (h *harness) checkOutputs(ctx context.Context, docs, outputs []string, c cell, check bool) (string, error) {
 	for i, o := range outputs {
 		st, err := os.Stat(o)
-		if err != nil || st.Size() <= fileSize(in.Docs[i]) && c.Mode == "copy" {
-			return s, "", fmt.Errorf("output %s missing or not larger than its input: %v", o, err)
+		if err == nil && c.Mode == "copy" && st.Size() <= fileSize(docs[i]) {
+			err = errors.New("not larger than its input")
+		}
+		if err != nil {
+			return "", fmt.Errorf("output %s: %w", o, err)
 		}
 	}
 	if !check {
-		return s, "", nil
+		return "", nil
 	}
-	// The last document, at the level asked, its signature intact.
-	return s, h.verify(ctx, outputs[len(outputs)-1], c.Level), nil
+	return h.verify(ctx, outputs[len(outputs)-1], c.Level), nil
+}
+
+// library signs the documents of in with pades/batch's Engine in the
+// harness's process: pades batch without the process, its start and its
+// flags. The CPU time is the process's (and the development service's)
+// meanwhile; the peak RSS is not measured (it would be the harness's).
+func (h *harness) library(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
+	s, batchSize, err := h.env.libSigner(ctx, c.Signer)
+	if err != nil {
+		return sample{}, "", err
+	}
+	out := filepath.Join(h.work, "out")
+	if err := os.RemoveAll(out); err != nil {
+		return sample{}, "", err
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return sample{}, "", err
+	}
+	defer os.RemoveAll(out)
+	level, err := pades.ParseLevel(c.Level)
+	if err != nil {
+		return sample{}, "", err
+	}
+	jobs := make([]batch.Job, len(in.Docs))
+	outputs := make([]string, len(in.Docs))
+	for i, d := range in.Docs {
+		outputs[i] = filepath.Join(out, outName(i))
+		jobs[i] = batch.Job{In: d, Out: outputs[i]}
+	}
+	pid := h.env.dev.Cmd.Process.Pid
+	svc0 := procCPU(pid)
+	smp, err := inProcess(func() error {
+		eng, err := batch.New(ctx, s, &batch.Options{Sign: pades.SignOptions{Level: level}, Workers: h.o.workers, BatchSize: batchSize})
+		if err != nil {
+			return err
+		}
+		sum := eng.Run(ctx, jobs, nil)
+		switch {
+		case sum.Stopped != nil:
+			return fmt.Errorf("the batch stopped: %w", sum.Stopped)
+		case sum.Signed != len(jobs):
+			return fmt.Errorf("signed %d of %d documents (%d failed)", sum.Signed, len(jobs), sum.Failed)
+		}
+		return nil
+	})
+	smp.CPU += procCPU(pid) - svc0
+	if err != nil {
+		return smp, "", fmt.Errorf("library, %s: %w", c.Signer, err)
+	}
+	check2, err := h.checkOutputs(ctx, in.Docs, outputs, c, check)
+	return smp, check2, err
 }
 
 // manifest returns the batch manifest of in, written once.
@@ -231,9 +332,10 @@ func (h *harness) verify(ctx context.Context, file, level string) string {
 	return "ok"
 }
 
-// peer runs pdfsig or mutool on the documents of in, h.o.workers processes
-// at once, each document into its own output.
-func (h *harness) peer(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
+// perProcess runs `pades sign`, pdfsig, mutool or openssl cms on the
+// first peerDocs documents of in, h.o.workers processes at once, each
+// document into its own output.
+func (h *harness) perProcess(ctx context.Context, in *input, c cell, check bool) (sample, string, error) {
 	e := h.env
 	if why := e.missing[c.Engine]; why != "" {
 		return sample{}, "", errNotMeasured(why)
@@ -247,12 +349,26 @@ func (h *harness) peer(ctx context.Context, in *input, c cell, check bool) (samp
 	}
 	defer os.RemoveAll(out)
 	docs := in.Docs[:min(len(in.Docs), h.peerDocs())]
+	outputs := make([]string, len(docs))
+	for i := range docs {
+		outputs[i] = filepath.Join(out, outName(i))
+	}
 	argv := func(i int) []string {
-		o := filepath.Join(out, outName(i))
-		if c.Engine == "pdfsig" {
-			return []string{"pdfsig", "-nssdir", "sql:" + e.nssDir, "-add-signature", "-nick", e.nssNick, docs[i], o}
+		switch c.Engine {
+		case engCLI:
+			a := append([]string{e.pades, "sign"}, e.keyFile("rsa")...)
+			a = append(a, e.levelArgs(c.Level)...)
+			return append(a, docs[i], outputs[i])
+		case engPdfsig:
+			return []string{"pdfsig", "-nssdir", "sql:" + e.nssDir, "-add-signature", "-nick", e.nssNick, docs[i], outputs[i]}
+		case engMutool:
+			return []string{"mutool", "sign", "-s", e.p12, "-P", p12Password, "-o", outputs[i], docs[i]}
 		}
-		return []string{"mutool", "sign", "-s", e.p12, "-P", p12Password, "-o", o, docs[i]}
+		// A detached CMS signature of the whole file: the hashing and
+		// signing that any signer of the file must do, by a C program,
+		// without the PDF.
+		a := []string{"openssl", "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in", docs[i], "-out", outputs[i]}
+		return append(a, e.opensslKeyArgs()...)
 	}
 	// NSS measures the speed of its database's file system at every
 	// start (about a second here) unless told to trust its cache: the
@@ -274,23 +390,45 @@ func (h *harness) peer(ctx context.Context, in *input, c cell, check bool) (samp
 	if err != nil {
 		return total, "", err
 	}
-	for i := range docs {
-		o := filepath.Join(out, outName(i))
-		if st, err := os.Stat(o); err != nil || st.Size() <= fileSize(docs[i]) {
-			return total, "", fmt.Errorf("%s wrote no signed %s: %v", c.Engine, o, err)
+	last := len(docs) - 1
+	switch c.Engine {
+	case engOpenSSL:
+		for _, o := range outputs {
+			if fileSize(o) == 0 {
+				return total, "", fmt.Errorf("openssl cms wrote no signature %s", o)
+			}
 		}
-	}
-	if !check {
-		return total, "", nil
-	}
-	last := filepath.Join(out, outName(len(docs)-1))
-	if c.Engine == "pdfsig" {
+		if !check {
+			return total, "", nil
+		}
+		return total, h.opensslCheck(ctx, docs[last], outputs[last]), nil
+	case engPdfsig:
+		if _, err := h.checkOutputs(ctx, docs, outputs, c, false); err != nil {
+			return total, "", err
+		}
+		if !check {
+			return total, "", nil
+		}
 		// pdfsig adds its field to the page's /Annots but not to the
 		// /Fields of an existing AcroForm, where pades/verify (and
 		// qpdf) look for fields: its own reader judges it.
-		return total, h.pdfsigCheck(ctx, last), nil
+		return total, h.pdfsigCheck(ctx, outputs[last]), nil
+	case engMutool:
+		c.Level = "" // adbe.pkcs7.detached: integrity only
 	}
-	return total, h.verify(ctx, last, ""), nil
+	check2, err := h.checkOutputs(ctx, docs, outputs, c, check)
+	return total, check2, err
+}
+
+// opensslCheck says "ok (openssl cms -verify)" when sig is a valid
+// signature of doc by a certificate of the development PKI.
+func (h *harness) opensslCheck(ctx context.Context, doc, sig string) string {
+	out, err := exec.CommandContext(ctx, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", doc,
+		"-CAfile", h.env.trust, "-certfile", h.env.chain, "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+	if err == nil && strings.Contains(string(out), "Verification successful") {
+		return "ok (openssl cms -verify)"
+	}
+	return fmt.Sprintf("openssl cms -verify: %v: %s", err, lastLines(string(out), 3))
 }
 
 // pdfsigCheck says "ok" when pdfsig finds a valid signature in file.

@@ -26,7 +26,7 @@ func gatewayCells(in *input) []cell {
 	for i := range signerSpecs {
 		s := &signerSpecs[i]
 		if s.Name == "keyfile-rsa" || s.Name == "remote-rsa-b64" {
-			cs = append(cs, cell{Engine: "gateway", Signer: s.Name, Level: "B-B", Mode: "copy", key: s.Key, spec: s})
+			cs = append(cs, cell{Engine: engGateway, Signer: s.Name, Level: "B-B", Mode: "copy", key: s.Key, spec: s})
 		}
 	}
 	return cs

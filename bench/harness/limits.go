@@ -19,6 +19,8 @@ type limitSample struct {
 	// SHA256 is one pass of crypto/sha256 over the documents of a run,
 	// on one goroutine.
 	SHA256 sample
+	// SHA256sum is `sha256sum` of the documents of a run, one process.
+	SHA256sum sample
 	// CP is `cp` of each of the first CPDocs documents, one after the
 	// other.
 	CP     sample
@@ -46,6 +48,9 @@ func (h *harness) measureLimits(ctx context.Context, in *input) (limitSample, er
 		return nil
 	})
 	if err != nil {
+		return ls, err
+	}
+	if ls.SHA256sum, err = h.run(ctx, "sha256sum", in.Docs, os.Environ()); err != nil {
 		return ls, err
 	}
 	if ls.CP, ls.CPDocs, err = h.cp(ctx, in); err != nil {

@@ -94,7 +94,7 @@ func writeMarkdown(w io.Writer, res *Results) {
 		p("| %s | %d | %.0f | %s | %s | %s |\n", in.Name, in.NDocs, in.docBytes(), blank(in.Pages), blank(in.Objects), in.About)
 	}
 
-	p("\n## Limits (same runs)\n\nSHA-256: one pass of Go's crypto/sha256 on one goroutine. cp: `cp` of one document (a process each). ")
+	p("\n## Limits (same runs)\n\nSHA-256: one pass of Go's crypto/sha256 on one goroutine. sha256sum: coreutils over the documents of a run, one process. cp: `cp` of one document (a process each). ")
 	p("hash+sign: each document read, hashed and its digest signed, on %d goroutines. raw: signatures of a digest on %d goroutines.\n\n", res.Workers, res.Workers)
 	var keys []string
 	if len(res.Limits) > 0 {
@@ -102,16 +102,16 @@ func writeMarkdown(w io.Writer, res *Results) {
 			keys = append(keys, k.Key)
 		}
 	}
-	p("| input | SHA-256 MB/s | cp MB/s |")
+	p("| input | SHA-256 MB/s | sha256sum MB/s | cp MB/s |")
 	for _, k := range keys {
 		p(" hash+sign docs/s, %s |", k)
 	}
 	for _, k := range keys {
 		p(" raw sig/s, %s |", k)
 	}
-	p("\n|---|---|---|%s\n", strings.Repeat("---|", 2*len(keys)))
+	p("\n|---|---|---|---|%s\n", strings.Repeat("---|", 2*len(keys)))
 	for _, l := range res.Limits {
-		p("| %s | %.0f | %.0f |", l.Input, l.SHA256MBs, l.CPMBs)
+		p("| %s | %.0f | %.0f | %.0f |", l.Input, l.SHA256MBs, l.SHA256sumMBs, l.CPMBs)
 		for _, k := range keys {
 			p(" %s |", rate(keyRate(l.HashSign, k).PerS))
 		}
@@ -123,9 +123,12 @@ func writeMarkdown(w io.Writer, res *Results) {
 
 	p("\n## Results\n\nratio: docs/s over the row's limit (for a large file, the inverse is the time ratio). ")
 	p("CPU ratio: the limit's CPU time per document over the row's (pades and the development service, which signs the remote rows and answers B-T and B-LT). ")
-	p("× pdfsig, × mutool: docs/s over the peer's on the same input. check: the last output of the first run, read by pades/verify.\n\n")
-	p("| input | engine | signer | level | mode | docs | wall s | docs/s | MB/s | peak RSS MiB | CPU ms/doc | limit | ratio | CPU ratio | × pdfsig | × mutool | check |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("× pdfsig, × mutool, × openssl: docs/s over the peer's on the same input. check: the last output of the first run, read by pades/verify. ")
+	p("Engines: batch is `pades batch`; library its engine (pades/batch) in the harness's process (no peak RSS of its own); ")
+	p("cli `pades sign`, a process per document; the peers, too, sign a process per document, %d at once. ", res.Workers)
+	p("openssl-cms is `openssl cms -sign` of the whole file: the hashing and signing any signer must do, without the PDF.\n\n")
+	p("| input | engine | signer | level | mode | docs | wall s | docs/s | MB/s | peak RSS MiB | CPU ms/doc | limit | ratio | CPU ratio | × pdfsig | × mutool | × openssl | check |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var notes []string
 	for _, r := range res.Rows {
 		if r.NotMeasured != "" && r.NotMeasured == res.Missing[r.Engine] {
@@ -139,9 +142,13 @@ func writeMarkdown(w io.Writer, res *Results) {
 			notes = append(notes, fmt.Sprintf("%s, %s %s %s %s: %s", r.Input, r.Engine, r.Signer, r.Level, r.Mode, why))
 			continue
 		}
-		p("| %s | %s | %s | %s | %s | %d | %.3f | %s | %.1f | %.1f | %.2f | %s | %s | %s | %s | %s | %s |\n",
-			r.Input, r.Engine, r.Signer, r.Level, r.Mode, r.Docs, r.WallS, rate(r.DocsPerS), r.MBPerS, r.PeakRSSMiB, r.CPUmsPerDoc,
-			r.Limit, ratio(r.Ratio), ratio(r.CPURatio), ratio(r.VsPdfsig), ratio(r.VsMutool), r.Check)
+		rss := "—"
+		if r.PeakRSSMiB > 0 {
+			rss = fmt.Sprintf("%.1f", r.PeakRSSMiB)
+		}
+		p("| %s | %s | %s | %s | %s | %d | %.3f | %s | %.1f | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Input, r.Engine, r.Signer, r.Level, r.Mode, r.Docs, r.WallS, rate(r.DocsPerS), r.MBPerS, rss, r.CPUmsPerDoc,
+			r.Limit, ratio(r.Ratio), ratio(r.CPURatio), ratio(r.VsPdfsig), ratio(r.VsMutool), ratio(r.VsOpenSSL), r.Check)
 	}
 	if len(notes) > 0 || len(res.Missing) > 0 {
 		p("\n## Not measured\n\n")
@@ -225,7 +232,7 @@ func chartLines(res *Results) []chartLine {
 			continue
 		}
 		label := r.Engine + " " + r.Signer
-		if r.Engine == "pdfsig" || r.Engine == "mutool" {
+		if isPeer(r.Engine) {
 			label = r.Engine
 		}
 		add(label, false, float64(r.DocBytes), r.MBPerS)
@@ -236,6 +243,7 @@ func chartLines(res *Results) []chartLine {
 			continue
 		}
 		add("limit: one SHA-256 pass", true, in.docBytes(), l.SHA256MBs)
+		add("limit: sha256sum (one process)", true, in.docBytes(), l.SHA256sumMBs)
 		add("limit: cp (a process per file)", true, in.docBytes(), l.CPMBs)
 		if hs := keyRate(l.HashSign, keyRSA); hs.PerS > 0 {
 			add(fmt.Sprintf("limit: hash+sign RSA-2048, %d goroutines", hs.Goroutines), true, in.docBytes(), hs.PerS*in.docBytes()/1e6)

@@ -76,6 +76,9 @@ type LimitRow struct {
 	// documents, the average), CP one cp of it.
 	SHA256WallS float64 `json:"sha256_wall_s"`
 	SHA256MBs   float64 `json:"sha256_mb_s"`
+	// SHA256sum is coreutils' sha256sum over the documents of a run, in
+	// one process.
+	SHA256sumMBs float64 `json:"sha256sum_mb_s"`
 	CPWallS     float64 `json:"cp_wall_s"`
 	CPMBs       float64 `json:"cp_mb_s"`
 	// HashSign and Raw are per key.
@@ -115,10 +118,11 @@ type Row struct {
 	LimitCPUmsPerDoc float64 `json:"limit_cpu_ms_per_doc,omitempty"`
 	Ratio            float64 `json:"ratio,omitempty"`
 	CPURatio         float64 `json:"cpu_ratio,omitempty"`
-	// VsPdfsig and VsMutool are DocsPerS over the peer's on the same
-	// input (B-B rows).
-	VsPdfsig float64 `json:"vs_pdfsig,omitempty"`
-	VsMutool float64 `json:"vs_mutool,omitempty"`
+	// VsPdfsig, VsMutool and VsOpenSSL are DocsPerS over the peer's on
+	// the same input (B-B rows of hashsign).
+	VsPdfsig  float64 `json:"vs_pdfsig,omitempty"`
+	VsMutool  float64 `json:"vs_mutool,omitempty"`
+	VsOpenSSL float64 `json:"vs_openssl_cms,omitempty"`
 	// Check is what pades/verify says of an output of the first run:
 	// "ok" (intact, at the level asked) or the problem.
 	Check       string `json:"check,omitempty"`
@@ -251,7 +255,7 @@ func (h *harness) measureInput(ctx context.Context, in *input) ([]Row, LimitRow,
 	for i, c := range cs {
 		row := Row{Input: in.Name, DocBytes: int64(in.docBytes()), Docs: in.NDocs, cell: c, Runs: samples[i],
 			Check: checks[i], NotMeasured: notMeasured[i], Error: errs[i]}
-		if c.Engine == "pdfsig" || c.Engine == "mutool" {
+		if perProcess(c.Engine) {
 			row.Docs = min(in.NDocs, h.peerDocs())
 		}
 		if len(samples[i]) > 0 {
@@ -275,8 +279,8 @@ func fill(row *Row, in *input, lim LimitRow, lims []limitSample) {
 	row.DocsPerS = docs / row.WallS
 	row.MBPerS = docs * in.docBytes() / 1e6 / row.WallS
 	row.CPUmsPerDoc = row.CPUS / docs * 1000
-	if row.Engine == "pdfsig" || row.Engine == "mutool" {
-		return // compared with pades in peerRatios
+	if isPeer(row.Engine) {
+		return // compared with hashsign in peerRatios
 	}
 	switch {
 	case !in.Large:
@@ -307,6 +311,7 @@ func summarizeLimits(in *input, lims []limitSample, workers int) LimitRow {
 	sha := median(field(limitField(lims, func(l limitSample) sample { return l.SHA256 }), func(s sample) float64 { return s.Wall }))
 	lr.SHA256WallS = sha / docs
 	lr.SHA256MBs = float64(in.Bytes) / 1e6 / sha
+	lr.SHA256sumMBs = float64(in.Bytes) / 1e6 / median(field(limitField(lims, func(l limitSample) sample { return l.SHA256sum }), func(s sample) float64 { return s.Wall }))
 	cp := median(field(limitField(lims, func(l limitSample) sample { return l.CP }), func(s sample) float64 { return s.Wall }))
 	cpDocs := float64(lims[0].CPDocs)
 	lr.CPWallS = cp / cpDocs
@@ -342,25 +347,24 @@ func keyRate(rates []KeyRate, key string) KeyRate {
 	return KeyRate{PerS: math.NaN()}
 }
 
-// peerRatios sets, on each B-B pades and gateway row, its docs/s over
-// those of pdfsig and mutool on the same input.
+// peerRatios sets, on each B-B row of hashsign, its docs/s over those of
+// each peer on the same input.
 func peerRatios(rows []Row) {
 	peers := map[string]float64{}
 	for _, r := range rows {
-		if (r.Engine == "pdfsig" || r.Engine == "mutool") && r.DocsPerS > 0 {
+		if isPeer(r.Engine) && r.DocsPerS > 0 {
 			peers[r.Input+"/"+r.Engine] = r.DocsPerS
 		}
 	}
 	for i := range rows {
 		r := &rows[i]
-		if r.Engine == "pdfsig" || r.Engine == "mutool" || r.Level != "B-B" || r.DocsPerS == 0 {
+		if isPeer(r.Engine) || r.Level != "B-B" || r.DocsPerS == 0 {
 			continue
 		}
-		if p := peers[r.Input+"/pdfsig"]; p > 0 {
-			r.VsPdfsig = r.DocsPerS / p
-		}
-		if p := peers[r.Input+"/mutool"]; p > 0 {
-			r.VsMutool = r.DocsPerS / p
+		for peer, vs := range map[string]*float64{engPdfsig: &r.VsPdfsig, engMutool: &r.VsMutool, engOpenSSL: &r.VsOpenSSL} {
+			if p := peers[r.Input+"/"+peer]; p > 0 {
+				*vs = r.DocsPerS / p
+			}
 		}
 	}
 }

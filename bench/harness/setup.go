@@ -22,6 +22,7 @@ import (
 	"hashsign/internal/devpki"
 	"hashsign/signer"
 	"hashsign/signer/pkcs11"
+	"hashsign/signer/remote"
 )
 
 // softhsmModule is the SoftHSM2 PKCS #11 module of Debian's softhsm2.
@@ -59,6 +60,16 @@ type env struct {
 
 	// missing holds, by tool, why it cannot be measured.
 	missing map[string]string
+
+	// libSigners are the signers of the library cells, by signer name,
+	// made once.
+	libSigners map[string]libSigner
+}
+
+// libSigner is a signer of the library cells and its batch size.
+type libSigner struct {
+	s    signer.Signer
+	size int
 }
 
 // Limit keys: the key behind each signer.
@@ -71,7 +82,7 @@ const (
 // setup builds the binaries, starts the development service and prepares
 // the keys. close must be called.
 func setup(ctx context.Context, o options, work string) (*env, error) {
-	e := &env{work: work, keys: map[string]crypto.Signer{}, missing: map[string]string{}}
+	e := &env{work: work, keys: map[string]crypto.Signer{}, missing: map[string]string{}, libSigners: map[string]libSigner{}}
 	root, err := moduleRoot()
 	if err != nil {
 		return e, err
@@ -121,7 +132,7 @@ func setup(ctx context.Context, o options, work string) (*env, error) {
 		return e, err
 	}
 	for tool, why := range e.missing {
-		if tool == "pdfsig" || tool == "mutool" {
+		if isPeer(tool) {
 			o.log.Printf("peer %s not measured: %s", tool, why)
 		}
 	}
@@ -146,6 +157,45 @@ func (e *env) keyFile(kind string) []string {
 		key, cert = devpki.SignerP256KeyFile, devpki.SignerP256CertFile
 	}
 	return []string{"-key", filepath.Join(e.devPKI, key), "-cert", filepath.Join(e.devPKI, cert), "-chain", e.chain}
+}
+
+// opensslKeyArgs returns the flags of openssl cms -sign for the
+// development RSA key file.
+func (e *env) opensslKeyArgs() []string {
+	return []string{"-signer", filepath.Join(e.devPKI, devpki.SignerRSACertFile), "-inkey", filepath.Join(e.devPKI, devpki.SignerRSAKeyFile),
+		"-certfile", e.chain}
+}
+
+// libSigner returns the signer of the library cells named name, and its
+// batch size: a key file, or hashsvc -dev over loopback.
+func (e *env) libSigner(ctx context.Context, name string) (signer.Signer, int, error) {
+	if ls, ok := e.libSigners[name]; ok {
+		return ls.s, ls.size, nil
+	}
+	var ls libSigner
+	switch name {
+	case "keyfile-rsa", "keyfile-p256":
+		key := map[string]string{"keyfile-rsa": keyRSA, "keyfile-p256": keyP256}[name]
+		s, ok := e.keys[key].(signer.Signer)
+		if !ok {
+			return nil, 0, fmt.Errorf("no signer for the %s", key)
+		}
+		ls.s = s
+	case "remote-rsa-b64":
+		c, err := remote.NewClient(e.dev.URL, remote.Options{APIKey: e.dev.APIKey})
+		if err != nil {
+			return nil, 0, err
+		}
+		s, err := remote.NewSigner(ctx, c, "dev-rsa")
+		if err != nil {
+			return nil, 0, fmt.Errorf("the remote signer: %w", err)
+		}
+		ls = libSigner{s: s, size: 64}
+	default:
+		return nil, 0, fmt.Errorf("no library signer %q", name)
+	}
+	e.libSigners[name] = ls
+	return ls.s, ls.size, nil
 }
 
 // setupSoftHSM makes a SoftHSM2 token in work holding the development RSA
@@ -205,10 +255,11 @@ func (e *env) setupSoftHSM(ctx context.Context, work string) error {
 // setupPeers prepares the key stores of pdfsig and mutool, and records
 // which of them are missing.
 func (e *env) setupPeers(ctx context.Context, work string) error {
-	for _, tool := range []string{"pdfsig", "mutool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			e.missing[tool] = fmt.Sprintf("%s is not installed (the harness installs no peer: apt-get install %s)",
-				tool, map[string]string{"pdfsig": "poppler-utils", "mutool": "mupdf-tools"}[tool])
+	for _, p := range []struct{ engine, tool, pkg string }{
+		{engPdfsig, "pdfsig", "poppler-utils"}, {engMutool, "mutool", "mupdf-tools"}, {engOpenSSL, "openssl", "openssl"},
+	} {
+		if _, err := exec.LookPath(p.tool); err != nil {
+			e.missing[p.engine] = fmt.Sprintf("%s is not installed (the harness installs no peer: apt-get install %s)", p.tool, p.pkg)
 		}
 	}
 	if e.missing["pdfsig"] == "" && e.missing["mutool"] != "" {
