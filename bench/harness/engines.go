@@ -22,7 +22,7 @@ import (
 // A sample is what one run of a command (or of a limit) took.
 type sample struct {
 	Wall float64 `json:"wall_s"`
-	CPU  float64 `json:"cpu_s"`  // user and system, children and the service included
+	CPU  float64 `json:"cpu_s"`   // user and system, children and the service included
 	RSS  int64   `json:"rss_kib"` // peak resident set size of the process (the largest one for the peers)
 }
 

@@ -99,7 +99,7 @@ func (h *harness) hashSign(in *input, s crypto.Signer) error {
 }
 
 // rawSign signs digests with s on the workers' goroutines for a moment
-// and returns the number of signatures.
+// (and at least once per worker) and returns the number of signatures.
 func (h *harness) rawSign(s crypto.Signer) (int, error) {
 	span := 300 * time.Millisecond
 	if h.o.quick {
@@ -110,7 +110,12 @@ func (h *harness) rawSign(s crypto.Signer) (int, error) {
 	n := 0
 	deadline := time.Now().Add(span)
 	err := h.parallel(1<<30, func(int, []byte) error {
-		if time.Now().After(deadline) {
+		// At least one signature per worker: on a busy machine a
+		// goroutine may first run after the deadline.
+		mu.Lock()
+		done := n >= h.o.workers
+		mu.Unlock()
+		if done && time.Now().After(deadline) {
 			return errStop
 		}
 		if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {

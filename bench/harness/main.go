@@ -31,6 +31,9 @@
 // corpus files), B-T and B-LT with the RSA key file only, one run: a smoke
 // test, whose figures mean little.
 //
+// -replot measures nothing: it writes results.md and throughput.svg again
+// from the results.json of -out (after a change of their layout).
+//
 // Outputs, in -out: results.md, results.json, throughput.svg. The work
 // directory (default /dev/shm when it is a tmpfs, so that fsync costs
 // nothing and the figures measure the engines) is removed at the end unless
@@ -46,6 +49,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 )
@@ -62,14 +66,25 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the generated inputs")
 	flag.StringVar(&o.corpus, "corpus", "", "`directory` of real-world PDFs with a manifest.tsv (default ../shared/corpus beside the module, when present)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	replot := flag.Bool("replot", false, "measure nothing: write results.md and throughput.svg again from the results.json in -out")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: harness -out DIR [-quick] [-runs N] [-workers N] [-work DIR] [-seed N] [-corpus DIR] [-keep]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: harness -out DIR [-quick] [-runs N] [-workers N] [-work DIR] [-seed N] [-corpus DIR] [-keep]\n       harness -out DIR -replot\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if o.out == "" || flag.NArg() != 0 || o.runs < 0 || o.workers < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *replot {
+		res, err := readResults(filepath.Join(o.out, jsonName))
+		if err == nil {
+			err = writeOutputs(o.out, res)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -31,6 +32,9 @@ const (
 // writeOutputs writes the three outputs, each to a temporary file renamed
 // into place.
 func writeOutputs(dir string, res *Results) error {
+	if bad := nonFinite(reflect.ValueOf(res), "results"); len(bad) > 0 {
+		return fmt.Errorf("figures that are not numbers: %s", strings.Join(bad, ", "))
+	}
 	var j bytes.Buffer
 	enc := json.NewEncoder(&j)
 	enc.SetIndent("", "  ")
@@ -55,6 +59,37 @@ func writeOutputs(dir string, res *Results) error {
 		if err := f.Commit(); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// nonFinite returns the paths, under path, of the infinite and NaN
+// floating-point numbers of v (a division by a zero time or rate).
+func nonFinite(v reflect.Value, path string) []string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return nonFinite(v.Elem(), path)
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsInf(f, 0) || math.IsNaN(f) {
+			return []string{fmt.Sprintf("%s = %v", path, f)}
+		}
+	case reflect.Struct:
+		var bad []string
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				bad = append(bad, nonFinite(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+			}
+		}
+		return bad
+	case reflect.Slice, reflect.Array:
+		var bad []string
+		for i := range v.Len() {
+			bad = append(bad, nonFinite(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return bad
 	}
 	return nil
 }

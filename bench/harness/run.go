@@ -79,8 +79,8 @@ type LimitRow struct {
 	// SHA256sum is coreutils' sha256sum over the documents of a run, in
 	// one process.
 	SHA256sumMBs float64 `json:"sha256sum_mb_s"`
-	CPWallS     float64 `json:"cp_wall_s"`
-	CPMBs       float64 `json:"cp_mb_s"`
+	CPWallS      float64 `json:"cp_wall_s"`
+	CPMBs        float64 `json:"cp_mb_s"`
 	// HashSign and Raw are per key.
 	HashSign []KeyRate `json:"hash_sign"`
 	Raw      []KeyRate `json:"raw_sign"`
