@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"hashsign/hashsvc"
 	"hashsign/pades"
 	"hashsign/pades/batch"
 	"hashsign/pades/verify"
@@ -179,8 +180,8 @@ func (h *harness) padesBatch(ctx context.Context, in *input, c cell, check bool)
 	if why != "" {
 		return sample{}, "", errNotMeasured(why)
 	}
-	out := filepath.Join(h.work, "out")
-	if err := os.RemoveAll(out); err != nil {
+	out, err := h.outDir()
+	if err != nil {
 		return sample{}, "", err
 	}
 	defer os.RemoveAll(out)
@@ -241,11 +242,8 @@ func (h *harness) library(ctx context.Context, in *input, c cell, check bool) (s
 	if err != nil {
 		return sample{}, "", err
 	}
-	out := filepath.Join(h.work, "out")
-	if err := os.RemoveAll(out); err != nil {
-		return sample{}, "", err
-	}
-	if err := os.Mkdir(out, 0o755); err != nil {
+	out, err := h.outDir()
+	if err != nil {
 		return sample{}, "", err
 	}
 	defer os.RemoveAll(out)
@@ -283,6 +281,16 @@ func (h *harness) library(ctx context.Context, in *input, c cell, check bool) (s
 	return smp, check2, err
 }
 
+// outDir returns the output directory of a run, new and empty; the
+// caller removes it.
+func (h *harness) outDir() (string, error) {
+	out := filepath.Join(h.work, "out")
+	if err := os.RemoveAll(out); err != nil {
+		return "", err
+	}
+	return out, os.Mkdir(out, 0o755)
+}
+
 // manifest returns the batch manifest of in, written once.
 func (h *harness) manifest(in *input) string {
 	name := filepath.Join(h.work, "inputs", in.Name+".jsonl")
@@ -307,7 +315,7 @@ func (h *harness) verify(ctx context.Context, file, level string) string {
 	if err != nil {
 		return err.Error()
 	}
-	roots, err := readCerts(h.env.trust)
+	roots, err := hashsvc.LoadCertificates(h.env.trust)
 	if err != nil {
 		return err.Error()
 	}
@@ -340,11 +348,8 @@ func (h *harness) perProcess(ctx context.Context, in *input, c cell, check bool)
 	if why := e.missing[c.Engine]; why != "" {
 		return sample{}, "", errNotMeasured(why)
 	}
-	out := filepath.Join(h.work, "out")
-	if err := os.RemoveAll(out); err != nil {
-		return sample{}, "", err
-	}
-	if err := os.Mkdir(out, 0o755); err != nil {
+	out, err := h.outDir()
+	if err != nil {
 		return sample{}, "", err
 	}
 	defer os.RemoveAll(out)
@@ -377,7 +382,7 @@ func (h *harness) perProcess(ctx context.Context, in *input, c cell, check bool)
 	var mu sync.Mutex
 	var total sample
 	t0 := time.Now()
-	err := h.parallel(len(docs), func(i int, _ []byte) error {
+	err = h.parallel(len(docs), func(i int, _ []byte) error {
 		a := argv(i)
 		s, err := h.run(ctx, a[0], a[1:], env)
 		mu.Lock()

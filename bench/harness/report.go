@@ -239,8 +239,10 @@ type chartLine struct {
 }
 
 // chartLines returns the lines of the chart: throughput (MB/s) against the
-// size of a document, over the inputs of the size series, for each B-B
-// engine in copy mode, and the limits.
+// size of a document, over the inputs of the size series, for each engine
+// at B-B in copy mode with an RSA-2048 key (hashsign's with the key file
+// and the remote signer, batches of 64; the other signers are in the
+// table), and the limits.
 func chartLines(res *Results) []chartLine {
 	series := map[string]*input{}
 	for _, in := range res.Inputs {
@@ -263,8 +265,9 @@ func chartLines(res *Results) []chartLine {
 		lines[i].pts = append(lines[i].pts, plotter.XY{X: x, Y: y})
 	}
 	for _, r := range res.Rows {
-		if series[r.Input] == nil || r.Level != "B-B" || r.Mode != "copy" || r.DocsPerS == 0 {
-			continue
+		if series[r.Input] == nil || r.Level != "B-B" || r.Mode != "copy" || r.DocsPerS == 0 ||
+			!isPeer(r.Engine) && r.Signer != "keyfile-rsa" && r.Signer != "remote-rsa-b64" {
+			continue // the other signers are in the table
 		}
 		label := r.Engine + " " + r.Signer
 		if isPeer(r.Engine) {
@@ -293,7 +296,7 @@ func chartLines(res *Results) []chartLine {
 // chart draws the chart as SVG.
 func chart(res *Results) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = "hashsign: throughput against document size (B-B, copy mode)"
+	p.Title.Text = "hashsign: throughput against document size (RSA-2048, B-B, copy mode)"
 	if res.Quick {
 		p.Title.Text += " [-quick]"
 	}
@@ -307,20 +310,26 @@ func chart(res *Results) ([]byte, error) {
 	legend.TextStyle.Font.Size = vg.Points(9)
 	p.Add(plotter.NewGrid())
 	lines := chartLines(res)
-	for i, l := range lines {
+	engineIndex, limitIndex := 0, 0
+	for _, l := range lines {
 		ln, pts, err := plotter.NewLinePoints(l.pts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", l.label, err)
 		}
-		c := palette[i%len(palette)]
-		ln.Color, pts.Color = c, c
 		ln.Width = vg.Points(1.5)
-		pts.Shape = draw.CircleGlyph{}
 		if l.dash {
-			ln.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			ln.Color = color.Gray{Y: uint8(60 + 40*(i%3))}
-			pts.Color = ln.Color
+			// The limits in grey, each with its own dashes and glyph.
+			k := limitIndex
+			limitIndex++
+			ln.Color = color.Gray{Y: uint8(40 + 30*(k%4))}
+			ln.Dashes = []vg.Length{vg.Points(float64(2 + 3*(k%4))), vg.Points(3)}
+			pts.Shape = limitGlyphs[k%len(limitGlyphs)]
+		} else {
+			ln.Color = palette[engineIndex%len(palette)]
+			engineIndex++
+			pts.Shape = draw.CircleGlyph{}
 		}
+		pts.Color = ln.Color
 		p.Add(ln, pts)
 		legend.Add(l.label, ln, pts)
 	}
@@ -374,6 +383,9 @@ func sizeLabel(v float64) string {
 	}
 	return fmt.Sprintf("%g %s", math.Round(v), units[i])
 }
+
+// limitGlyphs mark the points of the limits.
+var limitGlyphs = []draw.GlyphDrawer{draw.BoxGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
 
 // palette holds the colours of the engines' lines.
 var palette = []color.Color{

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -234,11 +233,11 @@ func (e *env) setupSoftHSM(ctx context.Context, work string) error {
 		}
 	}
 	e.softhsmURI = "pkcs11:token=bench;object=signer?module-path=" + softhsmModule + "&pin-value=" + pin
-	certs, err := readCerts(filepath.Join(e.devPKI, devpki.SignerRSACertFile))
+	certs, err := hashsvc.LoadCertificates(filepath.Join(e.devPKI, devpki.SignerRSACertFile))
 	if err != nil {
 		return err
 	}
-	chain, err := readCerts(e.chain)
+	chain, err := hashsvc.LoadCertificates(e.chain)
 	if err != nil {
 		return err
 	}
@@ -314,31 +313,6 @@ func (e *env) setupPeers(ctx context.Context, work string) error {
 		return fmt.Errorf("certutil -L lists no certificate with a key:\n%s", out)
 	}
 	return nil
-}
-
-// readCerts reads the certificates of a PEM file.
-func readCerts(name string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s holds no certificate", name)
-	}
-	return certs, nil
 }
 
 // moduleRoot returns the directory of the hashsign module that holds the
