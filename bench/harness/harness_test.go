@@ -96,7 +96,10 @@ func checkInputs(t *testing.T, res *Results) {
 			t.Errorf("input %s: %d objects, want at least %d", in.Name, in.Objects, g.cfg.Objects)
 		}
 	}
-	if corpusDir(options{}, mustRoot(t)) != "" {
+	switch {
+	case corpusDir(options{}, mustRoot(t)) == "" && os.Getenv("CI") != "":
+		t.Errorf("CI: ../shared/corpus is missing")
+	case corpusDir(options{}, mustRoot(t)) != "":
 		i := slices.IndexFunc(res.Inputs, func(in *input) bool { return in.Name == "corpus" })
 		if i < 0 || res.Inputs[i].NDocs == 0 {
 			t.Errorf("the corpus is present but no corpus input was measured")
@@ -311,6 +314,10 @@ func checkTargets(t *testing.T, res *Results) {
 		case (tg.Status == "met") != (tg.Op == "<=" && tg.Figure <= tg.Want || tg.Op == ">=" && tg.Figure >= tg.Want) ||
 			tg.Status != "met" && tg.Status != "missed":
 			t.Errorf("target %q: %v %s %v is %q", tg.Name, tg.Figure, tg.Op, tg.Want, tg.Status)
+		}
+		if cpuMet := tg.Op == "<=" && tg.CPUFigure <= tg.Want || tg.Op == ">=" && tg.CPUFigure >= tg.Want; tg.CPUFigure != 0 &&
+			(tg.CPUStatus == "met") != cpuMet || tg.CPUFigure == 0 && tg.CPUStatus != "" {
+			t.Errorf("target %q: CPU-time figure %v %s %v is %q", tg.Name, tg.CPUFigure, tg.Op, tg.Want, tg.CPUStatus)
 		}
 		for frag, w := range want {
 			if strings.Contains(tg.Name, frag) {

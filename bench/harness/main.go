@@ -39,8 +39,9 @@
 // corpus files), B-T and B-LT with the RSA key file only, one run: a smoke
 // test, whose figures mean little.
 //
-// -replot measures nothing: it writes results.md and throughput.svg again
-// from the results.json of -out (after a change of their layout).
+// -replot measures nothing: it judges the targets again and writes the
+// outputs again from the results.json of -out (after a change of their
+// layout).
 //
 // Outputs, in -out: results.md, results.json, throughput.svg. The work
 // directory (default /dev/shm when it is a tmpfs, so that fsync costs
@@ -87,6 +88,8 @@ func main() {
 	if *replot {
 		res, err := readResults(filepath.Join(o.out, jsonName))
 		if err == nil {
+			peerRatios(res.Rows)
+			res.Targets = targets(res)
 			err = writeOutputs(o.out, res)
 		}
 		if err != nil {

@@ -112,7 +112,9 @@ func writeMarkdown(w io.Writer, res *Results) {
 	p(".\n")
 	p("- Medians of %d runs; `pades batch -workers %d`; the peers run %d processes at once. MB/s are 10^6 bytes of input per second.\n\n", res.Runs, res.Workers, res.Workers)
 
-	p("## Targets\n\n| target | figure | want | CPU-time figure | status | from |\n|---|---|---|---|---|---|\n")
+	p("## Targets\n\nfigure: from wall times. CPU-time figure: the same from CPU times (user and system), what the figure would be with the cores to the harness; ")
+	p("on a shared machine the wall-time figure of a ratio depends on what else ran while each side was measured.\n\n")
+	p("| target | figure | want | status | CPU-time figure | status on CPU time | from |\n|---|---|---|---|---|---|---|\n")
 	for _, t := range res.Targets {
 		fig, cpu := "—", ""
 		if t.Status != "not measured" {
@@ -121,7 +123,7 @@ func writeMarkdown(w io.Writer, res *Results) {
 		if t.CPUFigure != 0 {
 			cpu = fmt.Sprintf("%.2f", t.CPUFigure)
 		}
-		p("| %s | %s | %s %g | %s | %s | %s |\n", t.Name, fig, t.Op, t.Want, cpu, t.Status, t.Detail)
+		p("| %s | %s | %s %g | %s | %s | %s | %s |\n", t.Name, fig, t.Op, t.Want, t.Status, cpu, t.CPUStatus, t.Detail)
 	}
 
 	p("\n## Inputs\n\n| input | documents per run | bytes per document | pages | objects | what |\n|---|---|---|---|---|---|\n")

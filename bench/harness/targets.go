@@ -15,9 +15,11 @@ type Target struct {
 	CPUFigure float64 `json:"cpu_figure,omitempty"`
 	Op        string  `json:"op"`
 	Want      float64 `json:"want"`
-	// Status is met, missed or not measured.
-	Status string `json:"status"`
-	Detail string `json:"detail"`
+	// Status is met, missed or not measured; CPUStatus is met or
+	// missed by CPUFigure, when there is one.
+	Status    string `json:"status"`
+	CPUStatus string `json:"cpu_status,omitempty"`
+	Detail    string `json:"detail"`
 }
 
 // targets judges the targets of issue 11 on the rows of res.
@@ -45,13 +47,12 @@ func targets(res *Results) []Target {
 	const medium = "medium"
 	var ts []Target
 	add := func(t Target, ok bool) {
-		switch {
-		case !ok:
-			t.Status = "not measured"
-		case t.Op == "<=" && t.Figure <= t.Want, t.Op == ">=" && t.Figure >= t.Want:
-			t.Status = "met"
-		default:
-			t.Status = "missed"
+		t.Status = "not measured"
+		if ok {
+			t.Status = judge(t.Figure, t.Op, t.Want)
+			if t.CPUFigure != 0 {
+				t.CPUStatus = judge(t.CPUFigure, t.Op, t.Want)
+			}
 		}
 		ts = append(ts, t)
 	}
@@ -131,6 +132,14 @@ func targets(res *Results) []Target {
 		add(t, g != nil && b != nil)
 	}
 	return ts
+}
+
+// judge says whether fig meets want by op ("<=" or ">="): met or missed.
+func judge(fig float64, op string, want float64) string {
+	if op == "<=" && fig <= want || op == ">=" && fig >= want {
+		return "met"
+	}
+	return "missed"
 }
 
 func inverse(x float64) float64 {
