@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"hashsign/internal/corpustest"
 )
 
 // testLog sends the harness's progress to the test's log.
@@ -52,7 +54,7 @@ func TestQuick(t *testing.T) {
 	for tool, why := range res.Missing {
 		switch {
 		case tool == engGateway:
-		case os.Getenv("CI") != "":
+		case corpustest.InCI():
 			t.Errorf("CI: %s not measured: %s", tool, why)
 		default:
 			t.Logf("%s not measured: %s", tool, why)
@@ -97,7 +99,7 @@ func checkInputs(t *testing.T, res *Results) {
 		}
 	}
 	switch {
-	case corpusDir(options{}, mustRoot(t)) == "" && os.Getenv("CI") != "":
+	case corpusDir(options{}, mustRoot(t)) == "" && corpustest.InCI():
 		t.Errorf("CI: ../shared/corpus is missing")
 	case corpusDir(options{}, mustRoot(t)) != "":
 		i := slices.IndexFunc(res.Inputs, func(in *input) bool { return in.Name == "corpus" })
@@ -305,7 +307,7 @@ func checkTargets(t *testing.T, res *Results) {
 			if tg.Detail == "" {
 				t.Errorf("target %q: not measured, without a reason", tg.Name)
 			}
-			if !strings.Contains(tg.Name, "gateway") && os.Getenv("CI") != "" {
+			if !strings.Contains(tg.Name, "gateway") && corpustest.InCI() {
 				t.Errorf("CI: target %q not measured: %s", tg.Name, tg.Detail)
 			}
 			continue

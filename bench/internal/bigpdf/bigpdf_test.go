@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"hashsign/internal/corpustest"
 )
 
 func TestParseSize(t *testing.T) {
@@ -43,22 +45,8 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of an external program, skipping the test
-// when it is missing, unless the CI environment variable is "true".
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
-}
-
 func TestWriteFile(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
+	qpdf := corpustest.NeedTool(t, "qpdf")
 	for _, tc := range []struct {
 		name string
 		cfg  Config
