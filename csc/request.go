@@ -60,6 +60,7 @@ const (
 const (
 	ErrOutOfOrder = "out_of_order"  // 409: the step is not open (an earlier signer has not signed)
 	ErrEnded      = "request_ended" // 409: the request is completed, declined, expired or cancelled
+	ErrReopened   = "step_reopened" // 409: the step has another certificate than the one the hashes were computed with
 )
 
 // CreateRequest is the body of POST /v1/requests.
@@ -177,6 +178,12 @@ type StepHashesRequest struct {
 	SignAlgo         string     `json:"signAlgo"`
 	SignAlgoParams   string     `json:"signAlgoParams,omitempty"`
 	Hashes           []StepHash `json:"hashes"`
+	// CertificateSHA256 (base64) is the SHA-256 of the DER of the signer
+	// certificate the hashes were computed with, the first of the step's
+	// Certificates. If the step has been reopened with another certificate
+	// since, the service refuses the hashes with ErrReopened instead of
+	// signing with a key that the prepared documents do not name.
+	CertificateSHA256 string `json:"certificateSHA256,omitempty"`
 }
 
 // RequestList answers GET /v1/requests.

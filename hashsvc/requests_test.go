@@ -161,6 +161,24 @@ func TestRequestRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("hashes for another certificate", func(t *testing.T) {
+		st := create(t, s, twoSigners())
+		h := hashes("a.pdf")
+		// hashes computed for a certificate the step no longer has (it
+		// was reopened, say) are refused, not signed with the new key
+		h.CertificateSHA256 = b64(sha("a certificate the step does not have"))
+		code, _, body := call(t, s.URL+path(csc.PathRequestHashes, st.ID, "1"), key, h)
+		refused("hashes for another certificate", code, body, http.StatusConflict, csc.ErrReopened, "reopened with a new certificate")
+		der, err := base64.StdEncoding.DecodeString(st.Signers[0].Certificates[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.CertificateSHA256 = b64(sha(string(der)))
+		if code, _, body := call(t, s.URL+path(csc.PathRequestHashes, st.ID, "1"), key, h); code != 200 {
+			t.Errorf("hashes for the step's certificate: %d %v", code, body)
+		}
+	})
+
 	t.Run("cancelled", func(t *testing.T) {
 		st := create(t, s, twoSigners())
 		code, _, body := call(t, s.URL+path(csc.PathRequestHashes, st.ID, "1"), key, hashes("a.pdf"))

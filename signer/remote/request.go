@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -182,6 +183,13 @@ func (c *Client) NewStep(ctx context.Context, id string, k int, opts StepOptions
 	return s, nil
 }
 
+// certificateSHA256 returns the base64 SHA-256 of c's DER, as
+// csc.StepHashesRequest.CertificateSHA256 names it.
+func certificateSHA256(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 func parseChain(b64s []string) ([]*x509.Certificate, error) {
 	if len(b64s) == 0 {
 		return nil, errors.New("no certificate")
@@ -301,7 +309,7 @@ func (s *Step) run(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
-	req := &csc.StepHashesRequest{HashAlgorithmOID: hashOID, SignAlgo: algo}
+	req := &csc.StepHashesRequest{HashAlgorithmOID: hashOID, SignAlgo: algo, CertificateSHA256: certificateSHA256(s.chain[0])}
 	if params != nil {
 		req.SignAlgoParams = base64.StdEncoding.EncodeToString(params)
 	}
@@ -311,6 +319,9 @@ func (s *Step) run(ctx context.Context) ([][]byte, error) {
 		})
 	}
 	sent, err := s.client.SubmitHashes(ctx, s.id, s.k, req)
+	if apiErr, ok := errors.AsType[*Error](err); ok && apiErr.Code == csc.ErrReopened {
+		return nil, fmt.Errorf("remote: request %s, signer %d: %w", s.id, s.k, ErrStepReopened)
+	}
 	if err != nil {
 		return nil, err
 	}
