@@ -1,21 +1,17 @@
 package gateway
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"hashsign/internal/apikey"
+	"hashsign/internal/yamlconfig"
 	"hashsign/pades"
 )
 
@@ -262,21 +258,12 @@ type MetricsConfig struct {
 // LoadConfig reads and checks a YAML configuration file. Unknown fields
 // are errors.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
-	}
-	abs, err := filepath.Abs(path)
+	dir, err := yamlconfig.Load(path, &c)
 	if err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+		return nil, err
 	}
-	c.dir = filepath.Dir(abs)
+	c.dir = dir
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
@@ -290,10 +277,7 @@ func (c *Config) SetDir(dir string) { c.dir = dir }
 // Path resolves a path of the configuration: relative paths are relative
 // to the configuration file's directory.
 func (c *Config) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) || c.dir == "" {
-		return p
-	}
-	return filepath.Join(c.dir, p)
+	return yamlconfig.Path(c.dir, p)
 }
 
 // Check reports the first problem of c, and fills in defaults.
