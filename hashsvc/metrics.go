@@ -91,7 +91,7 @@ func (m *metrics) write(w io.Writer) {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	header := func(name, typ, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		promtext.Header(&b, name, typ, help)
 	}
 	pairs := func(name string, mm map[[2]string]uint64, l1, l2 string) {
 		keys := make([][2]string, 0, len(mm))

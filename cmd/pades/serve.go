@@ -19,12 +19,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"time"
 
 	"hashsign/internal/apikey"
+	"hashsign/internal/httplog"
 	"hashsign/pades/gateway"
 	"hashsign/signer/pkcs11"
 )
@@ -68,9 +68,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *config == "" {
 		return usagef("give the configuration: -config FILE (pades serve example-config prints an example)")
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	log, err := httplog.NewLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		return err
+		return usagef("%v", err)
 	}
 	cfg, err := gateway.LoadConfig(*config)
 	if err != nil {
@@ -161,20 +161,4 @@ func cmdServeAPIKey(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "API key (shown once; give it to the caller, who sends it as Authorization: Bearer KEY):\n%s\n\n", key)
 	fmt.Fprintf(stdout, "add to api_keys in the configuration:\n  - id: %q\n    sha256: %q\n", *id, sum)
 	return nil
-}
-
-// newLogger returns the logger of -log-format and -log-level.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("-log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, usagef("-log-format %q: use json or text", format)
 }

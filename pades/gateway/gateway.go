@@ -38,7 +38,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +47,8 @@ import (
 	"golang.org/x/net/netutil"
 
 	"hashsign/internal/apikey"
+	"hashsign/internal/httplog"
+	"hashsign/internal/listen"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/pades/batch"
@@ -235,43 +236,16 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 	if c.TLS == nil {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.Path(c.TLS.Cert), c.Path(c.TLS.Key))
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if c.TLS.ClientCA != "" {
-		certs, err := signer.LoadCertificates(c.Path(c.TLS.ClientCA))
-		if err != nil {
-			return nil, fmt.Errorf("tls.client_ca: %w", err)
-		}
-		tc.ClientCAs = x509.NewCertPool()
-		for _, cert := range certs {
-			tc.ClientCAs.AddCert(cert)
-		}
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
+	return listen.ServerTLS(c.Path(c.TLS.Cert), c.Path(c.TLS.Key), c.Path(c.TLS.ClientCA))
 }
 
 // CheckPlainHTTP refuses to serve plain HTTP on addr when it is not
 // loopback, unless InsecurePlainHTTP is set.
 func (c *Config) CheckPlainHTTP(addr net.Addr) error {
-	if c.TLS != nil || onLoopback(addr) || c.InsecurePlainHTTP {
+	if c.TLS != nil || listen.OnLoopback(addr) || c.InsecurePlainHTTP {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve plain HTTP on %s, which is not loopback: API keys and documents would cross the network in clear; configure tls, or set insecure_plain_http if the network is private", addr)
-}
-
-// onLoopback reports whether a listener's address is reachable from this
-// machine only.
-func onLoopback(a net.Addr) bool {
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.Network() == "unix"
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Serve accepts connections on ln (in TLS when configured, at most
@@ -389,9 +363,6 @@ func info(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-// requestIDPattern limits the request IDs accepted from callers.
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // newID returns a random identifier of 96 bits.
 func newID() string {
 	b := make([]byte, 12)
@@ -399,58 +370,28 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// statusWriter records the status code. It keeps the ReaderFrom of the
-// connection, so that a signed file is sent with sendfile.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // middleware assigns request IDs, recovers panics, counts and logs every
 // request. It never logs headers or bodies.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{id: r.Header.Get("X-Request-Id")}
-		if !requestIDPattern.MatchString(ri.id) {
-			ri.id = newID()
-		}
-		w.Header().Set("X-Request-Id", ri.id)
+		ri := &reqInfo{id: httplog.RequestID(r)}
+		w.Header().Set(httplog.RequestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httplog.StatusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				s.log.Error("panic", "request_id", ri.id, "panic", fmt.Sprint(p))
-				if sw.code == 0 {
+				if sw.Code == 0 {
 					writeError(sw, r, &apiError{http.StatusInternalServerError, "internal", "internal error"})
 				}
 			}
-			route := r.Pattern
-			if route == "" || route == "/" {
-				route = "other"
-			}
 			d := time.Since(start)
-			s.metrics.request(route, sw.code, d)
-			attrs := []any{"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", d, "remote", r.RemoteAddr}
+			s.metrics.request(httplog.Route(r), sw.Code, d)
+			var attrs []any
 			if ri.keyID != "" {
 				attrs = append(attrs, "key_id", ri.keyID)
 			}
@@ -460,13 +401,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if ri.errCode != "" {
 				attrs = append(attrs, "error", ri.errCode, "message", ri.errMsg)
 			}
-			level := slog.LevelInfo
-			if sw.code >= 500 {
-				level = slog.LevelError
-			} else if sw.code >= 400 {
-				level = slog.LevelWarn
-			}
-			s.log.Log(context.WithoutCancel(r.Context()), level, "request", attrs...)
+			httplog.Log(r.Context(), s.log, r, ri.id, sw.Code, d, attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
