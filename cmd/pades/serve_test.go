@@ -147,7 +147,7 @@ func TestServe(t *testing.T) {
 	bin := hashsvctest.Build(t, "./cmd/pades")
 	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
 	proxy := hashsvctest.NewProxy(t, strings.TrimPrefix(dev.URL, "http://"))
-	config := fmt.Sprintf("listen: \"127.0.0.1:1\"\nsigner:\n  remote: {url: %q, credential: %q, api_key_file: %q}\nstorage: {temp_dir: %q}\n",
+	config := fmt.Sprintf("listen: \"192.0.2.1:8480\"\nsigner:\n  remote: {url: %q, credential: %q, api_key_file: %q}\nstorage: {temp_dir: %q}\n",
 		proxy.URL(), hashsvc.DevCredentialRSA, filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile), t.TempDir())
 	// -addr replaces the listen address of the configuration
 	g := startServe(t, bin, config, "-addr", "127.0.0.1:0", "-log-format", "json")
