@@ -633,37 +633,54 @@ func TestLogs(t *testing.T) {
 }
 
 // callbackReceiver is a callback URL on 127.0.0.1 that checks each post's
-// signature and passes on the statuses it receives.
+// signature and headers and passes on what it received.
 type callbackReceiver struct {
-	url      string
-	statuses chan gateway.BatchStatus
+	url   string
+	posts chan callbackPost
+}
+
+// callbackPost is a post that the receiver got: the status, or what is
+// wrong with the post.
+type callbackPost struct {
+	status gateway.BatchStatus
+	err    error
 }
 
 func newCallbackReceiver(t *testing.T, secret []byte) *callbackReceiver {
 	t.Helper()
-	c := &callbackReceiver{statuses: make(chan gateway.BatchStatus, 8)}
+	c := &callbackReceiver{posts: make(chan callbackPost, 8)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if _, err := webhook.Verify(secret, r.Header.Get(gateway.CallbackSignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
-			t.Errorf("callback: %v", err)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
+		var p callbackPost
+		_, p.err = webhook.Verify(secret, r.Header.Get(gateway.CallbackSignatureHeader), body, time.Now(), 5*time.Minute)
+		if p.err == nil {
+			p.err = json.Unmarshal(body, &p.status)
 		}
-		if ev := r.Header.Get(gateway.CallbackEventHeader); ev != "batch.ended" {
-			t.Errorf("callback event %q", ev)
+		if ev := r.Header.Get(gateway.CallbackEventHeader); p.err == nil && ev != "batch.ended" {
+			p.err = fmt.Errorf("callback event %q", ev)
 		}
-		var st gateway.BatchStatus
-		if err := json.Unmarshal(body, &st); err != nil {
-			t.Errorf("callback body: %v", err)
+		if d := r.Header.Get(gateway.CallbackDeliveryHeader); p.err == nil && d != p.status.ID {
+			p.err = fmt.Errorf("callback delivery %q for batch %s", d, p.status.ID)
 		}
-		if r.Header.Get(gateway.CallbackDeliveryHeader) != st.ID {
-			t.Errorf("callback delivery %q for batch %s", r.Header.Get(gateway.CallbackDeliveryHeader), st.ID)
+		if p.err != nil {
+			w.WriteHeader(http.StatusBadRequest)
 		}
-		c.statuses <- st
+		c.posts <- p
 	}))
 	t.Cleanup(srv.Close)
 	c.url = srv.URL + "/hooks/batch"
 	return c
+}
+
+// next returns the status of the next post, and fails the test if the
+// post was wrong.
+func (c *callbackReceiver) next(t *testing.T) gateway.BatchStatus {
+	t.Helper()
+	p := <-c.posts
+	if p.err != nil {
+		t.Fatalf("callback: %v", p.err)
+	}
+	return p.status
 }
 
 // postBatch posts a batch request and returns the answer's status.
@@ -711,7 +728,7 @@ func TestBatches(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Location") != gateway.PathBatches+"/"+st.ID || st.State != gateway.StateRunning || st.Documents != 6 {
 		t.Fatalf("POST: %s, Location %q, status %+v", resp.Status, resp.Header.Get("Location"), st)
 	}
-	ended := <-cb.statuses
+	ended := cb.next(t)
 	if ended.ID != st.ID || ended.State != gateway.StateFailed || ended.Signed != 5 || ended.Failed != 1 || ended.Ended == nil ||
 		len(ended.Failures) != 1 || filepath.Base(ended.Failures[0].Input) != "broken.pdf" {
 		t.Errorf("callback status: %+v", ended)
@@ -761,7 +778,7 @@ func TestBatches(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST again: %s", resp.Status)
 		}
-		ended := <-cb.statuses
+		ended := cb.next(t)
 		if ended.ID != st.ID || ended.Done != 5 || ended.Signed != 0 || ended.Failed != 1 {
 			t.Errorf("the batch posted again: %+v; want 5 done by the first run, none signed", ended)
 		}
