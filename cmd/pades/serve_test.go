@@ -265,7 +265,7 @@ func TestServeUsage(t *testing.T) {
 // reports the docs/s of each and their ratio (gateway/batch). Run it with
 // -benchtime 1x; the figures are noisy on a shared machine.
 func BenchmarkServeVsBatch(b *testing.B) {
-	const n, workers = 64, 2
+	const n, workers = 128, 2
 	bin := hashsvctest.Build(b, "./cmd/pades")
 	hashsvctest.PKI(b)
 	pki := devpki.DefaultDir()
