@@ -71,7 +71,9 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	size, err := io.Copy(f, http.MaxBytesReader(w, r.Body, limit))
+	// a buffer larger than io.Copy's 32 KiB takes a quarter of the
+	// system calls per MiB received
+	size, err := io.CopyBuffer(struct{ io.Writer }{f}, http.MaxBytesReader(w, r.Body, limit), make([]byte, uploadBuffer))
 	info(r).bytes = size
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -112,6 +114,10 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sending the signed document", "request_id", info(r).id, "err", err)
 	}
 }
+
+// uploadBuffer is the size of the buffer that carries a document from the
+// connection to its temporary file.
+const uploadBuffer = 128 << 10
 
 // tempFile returns a new temporary file for a document, which has no name:
 // it disappears when it is closed, or when the gateway is killed.
