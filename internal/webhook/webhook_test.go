@@ -67,3 +67,26 @@ func TestPost(t *testing.T) {
 		t.Errorf("a 503 answer: %v", err)
 	}
 }
+
+// FuzzVerify: any signature header is refused or accepted without a
+// panic, and one that Verify accepts carries the MAC that Sign makes for
+// the time it names.
+func FuzzVerify(f *testing.F) {
+	secret := []byte("0123456789abcdef")
+	body := []byte(`{"id":"1"}`)
+	now := time.Unix(1_800_000_000, 0)
+	f.Add(webhook.Sign(secret, now, body))
+	f.Add("t=1800000000,v1=zz")
+	f.Add("t=1800000000,v1=00")
+	f.Add("v1=,t=,,=")
+	f.Fuzz(func(t *testing.T, sig string) {
+		at, err := webhook.Verify(secret, sig, body, now, time.Minute)
+		if err != nil {
+			return
+		}
+		_, mac, _ := strings.Cut(webhook.Sign(secret, at, body), ",v1=")
+		if !strings.Contains(sig, mac) {
+			t.Fatalf("Verify accepted %q, which lacks the MAC %s", sig, mac)
+		}
+	})
+}

@@ -64,7 +64,7 @@ type setup struct {
 // newEnv starts a gateway with an RSA key file of the shared test PKI, the
 // API keys keyAll, keySign and keyBatch, and a JSON logger. It stops when
 // the test ends.
-func newEnv(t *testing.T, su setup) *env {
+func newEnv(t testing.TB, su setup) *env {
 	t.Helper()
 	hashsvctest.PKI(t)
 	dir := devpki.DefaultDir()
