@@ -401,7 +401,7 @@ func (s *SignatureConfig) check() error {
 	if s.Hash == "" {
 		s.Hash = "sha256"
 	}
-	if _, err := parseHash(s.Hash); err != nil {
+	if _, err := pades.ParseHash(s.Hash); err != nil {
 		return fmt.Errorf("signature.hash: %w", err)
 	}
 	for _, u := range s.TSA {

@@ -158,7 +158,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // validation data.
 func (s *Server) setDefaults(transport http.RoundTripper) error {
 	sc := &s.cfg.Signature
-	h, _ := parseHash(sc.Hash)             // checked by Check
+	h, _ := pades.ParseHash(sc.Hash)       // checked by Check
 	level, _ := pades.ParseLevel(sc.Level) // checked by Check
 	client := &http.Client{Timeout: sc.Timeout, Transport: transport}
 	fetcher := &ltv.Fetcher{HTTP: client}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -46,7 +45,7 @@ var options = []option{
 		return nil
 	}},
 	{"hash", func(s *Server, o *pades.SignOptions, v string) error {
-		h, err := parseHash(v)
+		h, err := pades.ParseHash(v)
 		o.Hash = h
 		return err
 	}},
@@ -119,17 +118,4 @@ func (s *Server) requestOptions(r *http.Request) (*pades.SignOptions, []byte, *a
 		password = []byte(p)
 	}
 	return &o, password, nil
-}
-
-// parseHash parses a digest algorithm's name.
-func parseHash(s string) (crypto.Hash, error) {
-	switch strings.ToLower(strings.ReplaceAll(s, "-", "")) {
-	case "sha256":
-		return crypto.SHA256, nil
-	case "sha384":
-		return crypto.SHA384, nil
-	case "sha512":
-		return crypto.SHA512, nil
-	}
-	return 0, fmt.Errorf("%q: use sha256, sha384 or sha512", s)
 }

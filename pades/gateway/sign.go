@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +102,7 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set(HeaderField, res.Field)
 	h.Set(HeaderLevel, res.Level.String())
-	h.Set(HeaderDigest, hashName(res.Hash)+"="+fmt.Sprintf("%x", res.Digest))
+	h.Set(HeaderDigest, pades.HashName(res.Hash)+"="+fmt.Sprintf("%x", res.Digest))
 	w.WriteHeader(http.StatusOK)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		s.log.Error("sending the signed document", "request_id", info(r).id, "err", err)
@@ -178,10 +177,5 @@ func isStorageError(err error) bool {
 
 // serviceCodes are the error codes of the failures of each service.
 var serviceCodes = map[string]string{svcSigner: "signer_failed", svcTSA: "tsa_failed", svcValidation: "validation_failed"}
-
-// hashName is the name of a digest algorithm in answers: sha256.
-func hashName(h crypto.Hash) string {
-	return strings.ToLower(strings.ReplaceAll(h.String(), "-", ""))
-}
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
