@@ -1,14 +1,13 @@
 package hashsvc
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
-	"fmt"
+	"errors"
 	"net/http"
-	"strings"
+
+	"hashsign/internal/apikey"
 )
 
 // APIKeyPrefix starts every API key that NewAPIKey makes, so that keys are
@@ -18,21 +17,13 @@ const APIKeyPrefix = "hsk_"
 // NewAPIKey returns a new random API key (256 bits) and the hex SHA-256
 // that the configuration stores in its place.
 func NewAPIKey() (key, sha256Hex string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("generating an API key: %w", err)
-	}
-	key = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return key, HashAPIKey(key), nil
+	return apikey.New(APIKeyPrefix)
 }
 
 // HashAPIKey returns the hex SHA-256 of an API key. API keys carry 256
 // random bits, so a fast hash protects them as well as a password hash
 // would.
-func HashAPIKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
+func HashAPIKey(key string) string { return apikey.Hash(key) }
 
 // apiKey is a configured API key.
 type apiKey struct {
@@ -43,7 +34,8 @@ type apiKey struct {
 
 // keyring authenticates API keys.
 type keyring struct {
-	keys []*apiKey
+	keys   []*apiKey
+	hashes [][32]byte // of keys, in order
 }
 
 func newKeyring(cfgs []APIKeyConfig) *keyring {
@@ -56,6 +48,7 @@ func newKeyring(cfgs []APIKeyConfig) *keyring {
 			k.clientCert, _ = hex.DecodeString(c.ClientCertSHA256)
 		}
 		kr.keys = append(kr.keys, k)
+		kr.hashes = append(kr.hashes, k.hash)
 	}
 	return kr
 }
@@ -68,24 +61,18 @@ type authError struct {
 // authenticate returns the API key of r's bearer token. It compares the
 // token's hash with every configured hash in constant time.
 func (kr *keyring) authenticate(r *http.Request) (*apiKey, *authError) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return nil, &authError{"unauthorized", "an API key is required: Authorization: Bearer KEY"}
+	token, err := apikey.Bearer(r.Header.Get("Authorization"))
+	switch {
+	case errors.Is(err, apikey.ErrMissing):
+		return nil, &authError{"unauthorized", err.Error()}
+	case err != nil:
+		return nil, &authError{"invalid_token", err.Error()}
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, &authError{"invalid_token", "the Authorization header must be: Bearer KEY"}
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	var found *apiKey
-	for _, k := range kr.keys {
-		if subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 {
-			found = k
-		}
-	}
-	if found == nil {
+	i := apikey.Match(token, kr.hashes)
+	if i < 0 {
 		return nil, &authError{"invalid_token", "the API key is not valid"}
 	}
+	found := kr.keys[i]
 	if found.clientCert != nil {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			return nil, &authError{"invalid_token", "the API key requires a client certificate"}

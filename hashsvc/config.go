@@ -1,19 +1,16 @@
 package hashsvc
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"hashsign/internal/yamlconfig"
 )
 
 // ExampleConfig is a commented example of the configuration file
@@ -226,21 +223,12 @@ type InfoConfig struct {
 // LoadConfig reads and checks a YAML configuration file. Relative paths in
 // it are relative to the file's directory. Unknown fields are errors.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
-	}
-	abs, err := filepath.Abs(path)
+	dir, err := yamlconfig.Load(path, &c)
 	if err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+		return nil, err
 	}
-	c.dir = filepath.Dir(abs)
+	c.dir = dir
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
@@ -339,10 +327,7 @@ func (c *Config) Check() error {
 
 // path resolves a path from the configuration file.
 func (c *Config) path(p string) string {
-	if p == "" || filepath.IsAbs(p) || c.dir == "" {
-		return p
-	}
-	return filepath.Join(c.dir, p)
+	return yamlconfig.Path(c.dir, p)
 }
 
 // allows reports whether the API key k may use credential id.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"hashsign/csc"
+	"hashsign/internal/listen"
 )
 
 // checkLimits fills in the defaults of the limits and checks the metrics
@@ -120,7 +121,7 @@ func (g *guards) metricsHandler(h http.Handler) http.Handler {
 // loopback, unless InsecurePlainHTTP is set. Serve checks it; a caller may
 // check it before it announces the address.
 func (c *Config) CheckPlainHTTP(addr net.Addr) error {
-	if c.TLS != nil || onLoopback(addr) || c.InsecurePlainHTTP {
+	if c.TLS != nil || listen.OnLoopback(addr) || c.InsecurePlainHTTP {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve plain HTTP on %s, which is not loopback: API keys and hashes would cross the network in clear; configure tls, or set insecure_plain_http (hashsvc serve -insecure-plain-http) if the network is private", addr)
@@ -137,7 +138,7 @@ func (s *Server) listener(ln net.Listener, what string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc == nil && !onLoopback(ln.Addr()) {
+	if tc == nil && !listen.OnLoopback(ln.Addr()) {
 		s.log.Warn("serving plain HTTP on an address that is not loopback: API keys and hashes cross the network in clear; configure tls (see config.example.yaml)", "addr", ln.Addr().String(), "serving", what)
 	}
 	ln = netutil.LimitListener(ln, s.cfg.Limits.MaxConnections)

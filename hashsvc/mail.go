@@ -3,15 +3,12 @@ package hashsvc
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -19,9 +16,10 @@ import (
 	"net/mail"
 	"net/smtp"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	"hashsign/internal/webhook"
 )
 
 // codeMessage is what a one-time code message says.
@@ -231,22 +229,12 @@ func (w *Webhook) Post(ctx context.Context, v any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
+	h := http.Header{}
 	if w.secret != nil {
-		req.Header.Set(WebhookSignatureHeader, SignWebhook(w.secret, time.Now(), body))
+		h.Set(WebhookSignatureHeader, SignWebhook(w.secret, time.Now(), body))
 	}
-	resp, err := w.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook: %s answered %s", w.url, resp.Status)
+	if err := webhook.Post(ctx, w.http, w.url, h, body); err != nil {
+		return fmt.Errorf("webhook %s: %w", w.url, err)
 	}
 	return nil
 }
@@ -254,9 +242,5 @@ func (w *Webhook) Post(ctx context.Context, v any) error {
 // SignWebhook returns the Hashsvc-Signature header value for body sent at
 // t: "t=UNIX,v1=HEX", HEX the HMAC-SHA256 under secret of "UNIX." and body.
 func SignWebhook(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return webhook.Sign(secret, t, body)
 }

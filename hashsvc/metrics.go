@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hashsign/internal/promtext"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the request latency
@@ -22,7 +24,7 @@ type metrics struct {
 	requests   map[[2]string]uint64 // route, code
 	signatures map[[2]string]uint64 // credential, operation
 	errors     map[[2]string]uint64 // route, CSC error code
-	latency    map[string]*histogram
+	latency    map[string]*promtext.Histogram
 	auditFails uint64
 	inFlight   int64
 	codes      map[[2]string]uint64 // channel, result (consentmetrics.go)
@@ -30,18 +32,12 @@ type metrics struct {
 	workflow   workflowMetrics      // signature requests and webhooks (requestmetrics.go)
 }
 
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last is +Inf
-	sum    float64
-	count  uint64
-}
-
 func newMetrics() *metrics {
 	return &metrics{
 		requests:   map[[2]string]uint64{},
 		signatures: map[[2]string]uint64{},
 		errors:     map[[2]string]uint64{},
-		latency:    map[string]*histogram{},
+		latency:    map[string]*promtext.Histogram{},
 		codes:      map[[2]string]uint64{},
 		consent:    map[[2]string]uint64{},
 	}
@@ -60,14 +56,10 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 	m.requests[[2]string{route, strconv.Itoa(code)}]++
 	h := m.latency[route]
 	if h == nil {
-		h = &histogram{counts: make([]uint64, len(latencyBuckets)+1)}
+		h = promtext.NewHistogram(latencyBuckets)
 		m.latency[route] = h
 	}
-	s := d.Seconds()
-	i, _ := slices.BinarySearch(latencyBuckets, s)
-	h.counts[i]++
-	h.sum += s
-	h.count++
+	h.Observe(d.Seconds())
 }
 
 func (m *metrics) signed(credential, operation string, n int) {
@@ -90,7 +82,7 @@ func (m *metrics) auditFailed() {
 
 // ServeHTTP writes the metrics.
 func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Content-Type", promtext.ContentType)
 	m.write(w)
 }
 
@@ -99,7 +91,7 @@ func (m *metrics) write(w io.Writer) {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	header := func(name, typ, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		promtext.Header(&b, name, typ, help)
 	}
 	pairs := func(name string, mm map[[2]string]uint64, l1, l2 string) {
 		keys := make([][2]string, 0, len(mm))
@@ -135,22 +127,10 @@ func (m *metrics) write(w io.Writer) {
 	}
 	slices.Sort(routes)
 	for _, route := range routes {
-		h := m.latency[route]
-		var cum uint64
-		for i, ub := range latencyBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "hashsvc_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", quote(route), strconv.FormatFloat(ub, 'g', -1, 64), cum)
-		}
-		cum += h.counts[len(latencyBuckets)]
-		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", quote(route), cum)
-		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_sum{route=%s} %s\n", quote(route), strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(&b, "hashsvc_request_duration_seconds_count{route=%s} %d\n", quote(route), h.count)
+		m.latency[route].Write(&b, "hashsvc_request_duration_seconds", promtext.Labels("route", route))
 	}
 	io.WriteString(w, b.String())
 }
 
 // quote returns a Prometheus label value in double quotes.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
+func quote(s string) string { return promtext.Quote(s) }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"hashsign/internal/promtext"
 )
 
 // workflowMetrics counts signature requests and webhook deliveries. The
@@ -39,7 +41,7 @@ func (m *metrics) delivery(result string) {
 // write writes the workflow metrics; the caller holds the metrics' mutex.
 func (w *workflowMetrics) write(b *strings.Builder) {
 	one := func(name, typ, help, label string, mm map[string]uint64) {
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		promtext.Header(b, name, typ, help)
 		keys := make([]string, 0, len(mm))
 		for k := range mm {
 			keys = append(keys, k)

@@ -18,11 +18,9 @@ package hashsvc
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,12 +28,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"hashsign/csc"
+	"hashsign/internal/httplog"
+	"hashsign/internal/listen"
 	"hashsign/ltv"
 	"hashsign/signer"
 )
@@ -214,24 +213,7 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 	if err := checkKeyFile("tls.key", c.path(c.TLS.Key)); err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(c.path(c.TLS.Cert), c.path(c.TLS.Key))
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if c.TLS.ClientCA != "" {
-		pem, err := os.ReadFile(c.path(c.TLS.ClientCA))
-		if err != nil {
-			return nil, fmt.Errorf("tls.client_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.client_ca %s: no PEM certificate", c.TLS.ClientCA)
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
+	return listen.ServerTLS(c.path(c.TLS.Cert), c.path(c.TLS.Key), c.path(c.TLS.ClientCA))
 }
 
 // Serve accepts connections on ln (wrapping it in TLS when configured)
@@ -285,17 +267,6 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, handler http.Handle
 	<-errc
 	s.log.Info("shut down")
 	return nil
-}
-
-// onLoopback reports whether a listener's address is reachable from this
-// machine only.
-func onLoopback(a net.Addr) bool {
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.Network() == "unix"
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // routes builds the mux and its middleware.
@@ -369,72 +340,32 @@ func info(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-// requestIDPattern limits the request IDs accepted from clients.
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-func newRequestID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// statusWriter records the status code.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // middleware assigns request IDs, bounds request time, recovers panics,
 // counts and logs every request. It never logs headers or bodies.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{id: r.Header.Get("X-Request-Id")}
-		if !requestIDPattern.MatchString(ri.id) {
-			ri.id = newRequestID()
-		}
-		w.Header().Set("X-Request-Id", ri.id)
+		ri := &reqInfo{id: httplog.RequestID(r)}
+		w.Header().Set(httplog.RequestIDHeader, ri.id)
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), ctxKey{}, ri), s.cfg.Limits.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httplog.StatusWriter{ResponseWriter: w}
 		s.metrics.begin()
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic", "request_id", ri.id, "panic", fmt.Sprint(p))
-				if sw.code == 0 {
+				if sw.Code == 0 {
 					writeError(sw, r, &apiError{http.StatusInternalServerError, csc.ErrServer, "internal error"})
 				}
 			}
-			route := r.Pattern
-			if route == "" || route == "/" {
-				route = "other"
-			}
+			route := httplog.Route(r)
 			d := time.Since(start)
-			s.metrics.observe(route, sw.code, d)
+			s.metrics.observe(route, sw.Code, d)
 			if ri.errCode != "" {
 				s.metrics.failed(route, ri.errCode)
 			}
-			attrs := []any{
-				"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", sw.code,
-				"duration", d, "remote", r.RemoteAddr,
-			}
+			var attrs []any
 			if ri.keyID != "" {
 				attrs = append(attrs, "key_id", ri.keyID)
 			}
@@ -447,13 +378,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if ri.errCode != "" {
 				attrs = append(attrs, "error", ri.errCode, "error_description", ri.errDesc)
 			}
-			level := slog.LevelInfo
-			if sw.code >= 500 {
-				level = slog.LevelError
-			} else if sw.code >= 400 {
-				level = slog.LevelWarn
-			}
-			s.log.Log(context.WithoutCancel(ctx), level, "request", attrs...)
+			httplog.Log(ctx, s.log, r, ri.id, sw.Code, d, attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -1,15 +1,14 @@
 package hashsvc
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"hashsign/csc"
+	"hashsign/internal/webhook"
 )
 
 // Headers of a request event's post, besides WebhookSignatureHeader.
@@ -153,24 +152,11 @@ func (s *Server) deliver(ctx context.Context, d pendingDelivery) bool {
 func (s *Server) postEvent(ctx context.Context, d pendingDelivery, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Requests.Webhooks.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(WebhookSignatureHeader, SignWebhook(s.reqs.webhookSecret, now, d.body))
-	req.Header.Set(WebhookEventHeader, d.typ)
-	req.Header.Set(WebhookDeliveryHeader, fmt.Sprintf("%s.%d", d.request, d.seq))
-	resp, err := s.reqs.webhookHTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("answered %s", resp.Status)
-	}
-	return nil
+	h := http.Header{}
+	h.Set(WebhookSignatureHeader, SignWebhook(s.reqs.webhookSecret, now, d.body))
+	h.Set(WebhookEventHeader, d.typ)
+	h.Set(WebhookDeliveryHeader, fmt.Sprintf("%s.%d", d.request, d.seq))
+	return webhook.Post(ctx, s.reqs.webhookHTTP, d.url, h, d.body)
 }
 
 // Deliveries lists the webhook deliveries of request id of API key keyID.

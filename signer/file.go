@@ -175,7 +175,7 @@ func LoadKeyFile(keyPEMPath, certPEMPath string, chainPEMPaths ...string) (Signe
 		paths = append([]string{certPEMPath}, chainPEMPaths...)
 	}
 	for _, p := range paths {
-		cs, err := loadCertificates(p)
+		cs, err := LoadCertificates(p)
 		if err != nil {
 			return nil, err
 		}
@@ -259,8 +259,9 @@ func parsePrivateKey(block *pem.Block) (crypto.Signer, error) {
 	return s, nil
 }
 
-// loadCertificates returns the certificates of a PEM file.
-func loadCertificates(path string) ([]*x509.Certificate, error) {
+// LoadCertificates returns the certificates of a PEM file, in order; blocks
+// of other types are skipped.
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("signer: read certificate file: %w", err)

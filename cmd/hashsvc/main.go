@@ -56,7 +56,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -65,6 +64,7 @@ import (
 	"syscall"
 
 	"hashsign/hashsvc"
+	"hashsign/internal/httplog"
 	"hashsign/signer/pkcs11"
 )
 
@@ -194,30 +194,6 @@ func parseFlags(fs *flag.FlagSet, args []string, help string) error {
 	return nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("-log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationText}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, usagef("-log-format %q: use json or text", format)
-}
-
-// durationText writes durations as Go durations ("1.5ms"), not as the
-// nanosecond counts that the JSON handler writes.
-func durationText(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
-		a.Value = slog.StringValue(a.Value.Duration().String())
-	}
-	return a
-}
-
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	config := fs.String("config", "", "YAML configuration file")
@@ -229,9 +205,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, serveHelp); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	log, err := httplog.NewLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		return err
+		return usagef("%v", err)
 	}
 	var (
 		srv  *hashsvc.Server

@@ -42,15 +42,11 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 }
 
 func (c *commonFlags) hashAlg() (crypto.Hash, error) {
-	switch strings.ToLower(strings.ReplaceAll(c.hash, "-", "")) {
-	case "sha256":
-		return crypto.SHA256, nil
-	case "sha384":
-		return crypto.SHA384, nil
-	case "sha512":
-		return crypto.SHA512, nil
+	h, err := pades.ParseHash(c.hash)
+	if err != nil {
+		return 0, usagef("-hash: %v", err)
 	}
-	return 0, usagef("-hash %q: use sha256, sha384 or sha512", c.hash)
+	return h, nil
 }
 
 func (c *commonFlags) pdfPassword() ([]byte, error) {
@@ -170,10 +166,6 @@ type preparedJSON struct {
 	SignedAttrsHash  string   `json:"signedAttributesDigest,omitempty"`
 }
 
-func hashName(h crypto.Hash) string {
-	return strings.ToLower(strings.ReplaceAll(h.String(), "-", ""))
-}
-
 func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -240,7 +232,7 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	res := preparedJSON{
-		File: pos[1], Field: p.Field, Hash: hashName(h), Digest: hex.EncodeToString(p.Digest),
+		File: pos[1], Field: p.Field, Hash: pades.HashName(h), Digest: hex.EncodeToString(p.Digest),
 		DigestBase64: base64.StdEncoding.EncodeToString(p.Digest), ByteRange: p.ByteRange, PlaceholderBytes: p.ContentsSize,
 	}
 	if len(certs) > 0 {

@@ -11,6 +11,7 @@
 //	pades inspect FILE.pdf
 //	pades verify [-trust ROOT.pem]... [-system-roots] [-online] [-at TIME] [-json] [-report R.pdf|R.html] FILE.pdf
 //	pades request -remote URL -sender NAME -signer id=..,name=..,email=.. [-signer ...] IN.pdf OUT.pdf
+//	pades serve -config FILE   (the signing gateway; pades serve example-config prints a configuration)
 //	pades pkcs11 list 'pkcs11:module-path=...'
 //	pades version
 //
@@ -59,6 +60,7 @@ const usage = `usage:
   pades verify [-trust ROOT.pem] [-json] [-report R.pdf|R.html] FILE.pdf  validate the signatures (exit 0 passed, 1 failed, 2 indeterminate, 3 usage)
   pades request -remote URL -sender NAME -signer id=ID,name=NAME,email=ADDR... IN.pdf OUT.pdf
                                           ask people to sign through a hashsvc; only hashes leave
+  pades serve -config FILE                the signing gateway: POST a PDF, get it back signed (pades serve example-config)
   pades pkcs11 list 'pkcs11:module-path=...'  list the tokens, keys and certificates of a PKCS#11 module
   pades version                           print the version and the versions of the modules built in
 Run 'pades COMMAND -h' for the flags of a command.
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "request":
 		err = cmdRequest(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return 0

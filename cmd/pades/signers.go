@@ -22,6 +22,9 @@ type signerFlags struct {
 	pk                                   pkcs11Flags
 	rf                                   remoteFlags
 	verbose                              bool
+	// log, when not nil, receives the details that -v sends to standard
+	// error (pades serve's logger)
+	log *slog.Logger
 }
 
 // register adds the signer flags to fs.
@@ -40,6 +43,9 @@ func (f *signerFlags) register(fs *flag.FlagSet) {
 // logger returns the logger of -v: standard error when it is set,
 // nowhere otherwise, so that a failure stays one line.
 func (f *signerFlags) logger(stderr io.Writer) *slog.Logger {
+	if f.log != nil {
+		return f.log
+	}
 	if !f.verbose {
 		return slog.New(slog.DiscardHandler)
 	}

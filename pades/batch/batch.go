@@ -54,6 +54,11 @@ type Job struct {
 	Field string
 	// Reason is the /Reason of the signature; "" takes the engine's.
 	Reason string
+	// Options, when not nil, replaces the engine's Options.Sign for this
+	// document (Password, Field and Reason still apply over it): a
+	// gateway signs each request with its own level, field and
+	// appearance. Its Level must be that of the Journal of a Run.
+	Options *pades.SignOptions
 }
 
 // Status is what became of a document.
@@ -173,19 +178,55 @@ func (e *Engine) BatchSize() int {
 // first. With a remote signer, its hash joins those of the documents that
 // other Sign calls are preparing at the same time.
 func (e *Engine) Sign(ctx context.Context, job Job) Result {
+	return e.signReserved(ctx, job, func(s signer.Signer, r *Result) (func() error, error) {
+		return e.signFile(ctx, job, s, nil, r, false)
+	})
+}
+
+// SignFile signs the document that f holds (its first size bytes) in
+// place, whatever Options.InPlace says: the signature is appended to f,
+// which is neither synced nor closed; when signing fails, f is cut back to
+// size. job.In only names the document; its Password, Field, Reason and
+// Options apply as in Sign. A gateway signs the documents it received
+// this way, each in the temporary file that holds it, and sends the file
+// back.
+//
+// Like Sign, it waits for a CPU slot, and with a remote signer its hash
+// joins those of the other documents being signed: call it once the
+// document is whole, as the batch that its hash joins waits for it.
+func (e *Engine) SignFile(ctx context.Context, f pades.File, size int64, job Job) Result {
+	return e.signReserved(ctx, job, func(s signer.Signer, r *Result) (func() error, error) {
+		r.Bytes = size
+		opts := e.jobOptions(job)
+		p, err := pades.SignInPlace(ctx, f, size, s, &opts)
+		if err != nil {
+			return nil, err
+		}
+		r.setSignature(p)
+		return func() error { return nil }, nil
+	})
+}
+
+// signReserved is sign for a document outside a Run: with a batcher, it
+// announces the document's signature for as long as the call lasts.
+func (e *Engine) signReserved(ctx context.Context, job Job, do signFunc) Result {
 	var res *remote.Reservation
 	if e.batcher != nil {
 		res = e.batcher.Reserve()
 		defer res.Release()
 	}
-	return e.sign(ctx, job, res, nil, nil, false)
+	return e.sign(ctx, job, res, nil, nil, do)
 }
 
+// signFunc signs a document with s into r, holding a CPU slot, and returns
+// what commits its output: the work that needs no CPU slot.
+type signFunc func(s signer.Signer, r *Result) (commit func() error, err error)
+
 // sign signs one document through the reservation res (nil without a
-// batcher) and records it in j (when not nil). signed, when not nil, is
-// called once the document is signed, before its output is committed.
-// swept says that the output's directory has been swept (atomicfile.Sweep).
-func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func(), swept bool) Result {
+// batcher) with do, and records it in j (when not nil). signed, when not
+// nil, is called once the document is signed, before its output is
+// committed.
+func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func(), do signFunc) Result {
 	r := Result{Job: job, Status: Failed}
 	start := time.Now()
 	slot := &cpuSlot{sem: e.cpu}
@@ -195,7 +236,7 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 	}
 	if r.Err = slot.acquire(ctx); r.Err == nil {
 		var commit func() error
-		commit, r.Err = e.signFile(ctx, job, s, j, &r, swept)
+		commit, r.Err = do(s, &r)
 		slot.release()
 		if r.Err == nil {
 			if signed != nil {
@@ -214,10 +255,12 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 	return r
 }
 
-// signFile signs job with s into r, and returns what commits the output:
-// the work that needs no CPU slot.
-func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result, swept bool) (commit func() error, err error) {
+// jobOptions returns the signature options of job.
+func (e *Engine) jobOptions(job Job) pades.SignOptions {
 	opts := e.opts.Sign
+	if job.Options != nil {
+		opts = *job.Options
+	}
 	if job.Password != nil {
 		opts.Password = job.Password
 	}
@@ -227,6 +270,14 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 	if job.Reason != "" {
 		opts.Info.Reason = job.Reason
 	}
+	return opts
+}
+
+// signFile signs job with s into r, and returns what commits the output.
+// swept says that the output's directory has been swept
+// (atomicfile.Sweep).
+func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result, swept bool) (commit func() error, err error) {
+	opts := e.jobOptions(job)
 	if e.opts.InPlace {
 		return e.signInPlace(ctx, job, s, &opts, j, r)
 	}
@@ -440,7 +491,9 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 				commits <- struct{}{}
 				committing = true
 				leave()
-			}, !e.opts.InPlace)
+			}, func(s signer.Signer, r *Result) (func() error, error) {
+				return e.signFile(ctx, job, s, o.Journal, r, !e.opts.InPlace)
+			})
 			if committing {
 				<-commits
 			} else {

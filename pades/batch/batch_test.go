@@ -551,3 +551,62 @@ func abs(t *testing.T, p string) string {
 	}
 	return a
 }
+
+// TestEngineSignFile: SignFile appends the signature to an open file with
+// the job's own options, and leaves a file it cannot sign as it was.
+func TestEngineSignFile(t *testing.T) {
+	tr := newTrust(t)
+	eng, err := batch.New(context.Background(), tr.signer(t), &batch.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inputs(t, 1)[0]
+	orig, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(in, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bt := tr.options(pades.LevelBT)
+	r := eng.SignFile(context.Background(), f, int64(len(orig)), batch.Job{In: "upload", Options: &bt, Reason: "Approved"})
+	if r.Status != batch.Signed || r.Err != nil {
+		t.Fatalf("%s %v", r.Status, r.Err)
+	}
+	if r.Level != pades.LevelBT || r.Bytes != int64(len(orig)) || r.Size <= r.Bytes {
+		t.Errorf("level %v, %d bytes in, %d out: want B-T (the job's options) and a larger file", r.Level, r.Bytes, r.Size)
+	}
+	signed, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(signed, orig) || int64(len(signed)) != r.Size {
+		t.Errorf("the signature is not appended to the file: %d bytes, result %d", len(signed), r.Size)
+	}
+	if !bytes.Contains(signed, []byte("/Reason (Approved)")) {
+		t.Error("the job's reason is not in the signature")
+	}
+	if n := hashsvctest.Signatures(t, in); n != 1 {
+		t.Errorf("%d signatures", n)
+	}
+
+	// a document that cannot be signed is cut back to what it was
+	bad := filepath.Join(t.TempDir(), "bad.pdf")
+	damaged := append(bytes.Clone(orig[:len(orig)/2]), "%%EOF\n"...)
+	if err := os.WriteFile(bad, damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.OpenFile(bad, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if r := eng.SignFile(context.Background(), g, int64(len(damaged)), batch.Job{In: "damaged"}); r.Status != batch.Failed || r.Err == nil {
+		t.Errorf("a damaged document: %s %v", r.Status, r.Err)
+	}
+	if after, _ := os.ReadFile(bad); !bytes.Equal(after, damaged) {
+		t.Error("the damaged document changed")
+	}
+}

@@ -3,7 +3,6 @@ package batch
 import (
 	"bufio"
 	"bytes"
-	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -299,7 +298,7 @@ func (j *Journal) start(job Job, size int64, tail []byte) error {
 func (j *Journal) done(r *Result) error {
 	rec := &journalRecord{Op: "done", Out: key(r.Job), In: r.Job.In, Size: r.Size, Field: r.Field, Level: r.Level.String()}
 	if r.Hash != 0 {
-		rec.Hash, rec.Digest = hashName(r.Hash), hex.EncodeToString(r.Digest)
+		rec.Hash, rec.Digest = pades.HashName(r.Hash), hex.EncodeToString(r.Digest)
 	}
 	if err := j.write(rec, j.header.InPlace); err != nil {
 		return fmt.Errorf("signed, but %w", err)
@@ -332,7 +331,7 @@ func (j *Journal) resume(job Job, inPlace bool) (Result, bool) {
 	if d := e.done; d != nil {
 		r := Result{Job: job, Status: Done, Size: d.Size, Field: d.Field}
 		r.Level, _ = pades.ParseLevel(d.Level)
-		if h, ok := parseHashName(d.Hash); ok {
+		if h, err := pades.ParseHash(d.Hash); err == nil {
 			r.Hash = h
 			r.Digest, _ = hex.DecodeString(d.Digest)
 		}
@@ -401,26 +400,4 @@ func tailSum(f io.ReaderAt, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading the end of the input: %w", err)
 	}
 	return h.Sum(nil), nil
-}
-
-// hashName is the name of h in journals and reports: sha256, sha384, ...
-func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "sha256"
-	case crypto.SHA384:
-		return "sha384"
-	case crypto.SHA512:
-		return "sha512"
-	}
-	return h.String()
-}
-
-func parseHashName(s string) (crypto.Hash, bool) {
-	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
-		if hashName(h) == s {
-			return h, true
-		}
-	}
-	return 0, false
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+
+	"hashsign/pades"
 )
 
 // ReportLine is one line of a report: what became of one document.
@@ -46,7 +48,7 @@ func (r *Result) Line() ReportLine {
 		l.Level = r.Level.String()
 	}
 	if r.Hash != 0 && len(r.Digest) > 0 {
-		l.Hash, l.Digest = hashName(r.Hash), hex.EncodeToString(r.Digest)
+		l.Hash, l.Digest = pades.HashName(r.Hash), hex.EncodeToString(r.Digest)
 	}
 	return l
 }

@@ -45,9 +45,21 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 		data []byte
 		refs sync.WaitGroup
 	}
+	// the chunks are made as the reading needs them, so that a small file
+	// does not cost the memory of a large one
 	free := make(chan *chunk, chunks)
-	for range chunks {
-		free <- &chunk{data: make([]byte, min(chunkSize, max(end, 1)))}
+	made := 0
+	next := func(off int64) *chunk {
+		select {
+		case c := <-free:
+			return c
+		default:
+		}
+		if made < chunks {
+			made++
+			return &chunk{data: make([]byte, min(chunkSize, end-off))}
+		}
+		return <-free
 	}
 	feeds := make([]chan *chunk, len(ranges))
 	hashes := make([]hash.Hash, len(ranges))
@@ -70,7 +82,7 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 			rerr = err
 			break
 		}
-		c := <-free
+		c := next(off)
 		c.off = off
 		c.data = c.data[:min(int64(cap(c.data)), end-off)]
 		n, err := r.ReadAt(c.data, off)
