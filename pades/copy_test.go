@@ -27,7 +27,7 @@ func TestPrepareFileToFile(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string][]byte{"small": in, "large": big} {
 		t.Run(name, func(t *testing.T) {
-			opts := &pades.PrepareOptions{ContentsSize: 4096, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), FieldName: "S"}
+			opts := &pades.PrepareOptions{ContentsSize: 4096, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), FieldName: "S", NewField: true}
 			var mem bytes.Buffer
 			pm, err := pades.Prepare(context.Background(), bytes.NewReader(data), int64(len(data)), &mem, opts)
 			if err != nil {

@@ -254,7 +254,7 @@ func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions
 	if err != nil {
 		return nil, err
 	}
-	u, err := doc.buildUpdate(&o)
+	u, err := doc.buildUpdate(ctx, &o)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 
-	"hashsign/pades/internal/pdf"
 	"hashsign/pades/internal/sigfield"
 )
 
@@ -97,26 +96,6 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*
 	return rep, nil
 }
 
-type sigField struct {
-	name  string
-	ref   pdf.Ref   // the terminal field
-	field *pdf.Dict // its dictionary
-	value *pdf.Dict // its /V, nil when empty
-}
-
-// signatureFields lists the /FT /Sig fields of the AcroForm field tree.
-func (d *document) signatureFields() ([]sigField, error) {
-	fields, err := d.doc.Fields()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sigField, len(fields))
-	for i, f := range fields {
-		out[i] = sigField{name: f.Name, ref: f.Ref, field: f.Dict, value: f.Value}
-	}
-	return out, nil
-}
-
 // setIntact records the integrity answer: intact, or broken because of
 // err.
 func (sr *SignatureReport) setIntact(err error) {
@@ -138,8 +117,8 @@ func (sr *SignatureReport) setPAdES(err error) {
 
 // checkSignature fills sr with the integrity and profile answers for the
 // signature dictionary of field f.
-func (d *document) checkSignature(ctx context.Context, f sigField, sr *SignatureReport) {
-	s := d.doc.ReadSignature(sigfield.Field{Name: f.name, Ref: f.ref, Dict: f.field, Value: f.value}, d.doc.DSS().Certs)
+func (d *document) checkSignature(ctx context.Context, f formField, sr *SignatureReport) {
+	s := d.doc.ReadSignature(sigfield.Field{Name: f.name, Ref: f.ref, Dict: f.dict, Value: f.value}, d.doc.DSS().Certs)
 	sr.Type, sr.SubFilter, sr.Time = s.Type, s.SubFilter, s.M
 	if f.value.Has("ByteRange") {
 		sr.ByteRange = s.ByteRange[:]

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"hashsign/pades/internal/pdf"
@@ -37,13 +36,44 @@ type PrepareOptions struct {
 	// Password opens encrypted documents.
 	Password []byte
 	// FieldName names the field to sign: an existing empty signature
-	// field, or a new one (default: the first empty signature field, else
-	// a new field named with the first free name among Signature1,
-	// Signature2, ...).
+	// field (its fully qualified name, the partial names joined with
+	// '.'), or the new field that NewField, Rect or Tag adds. A field that
+	// is missing or already signed is an error (ErrNoField). By default
+	// the signature goes into the first empty signature field, else into
+	// a new invisible field named with the first free name among
+	// Signature1, Signature2, ...
 	FieldName string
-	// Page is the page (1-based) that carries the invisible widget
-	// (default 1).
+	// NewField adds a new field named FieldName even when the document
+	// has empty signature fields: an invisible one unless Rect or Tag
+	// places it.
+	NewField bool
+	// Signer, when positive, signs into the first empty field of that
+	// signer under the naming SignatorySignature_<signer>_<n>, the lowest
+	// n first.
+	Signer int
+	// Page is the page (1-based) of a new field: the one that Rect
+	// places, or the invisible widget (default 1).
 	Page int
+	// Rect adds a new visible field at that place of Page (see Rect for
+	// the coordinates).
+	Rect *Rect
+	// Tag adds a new visible field over each place where this text is
+	// drawn, on every page: one field, with a widget at each place. Each
+	// widget has the size TagSize (default DefaultTagSize), and its
+	// bottom-left corner, as the text reads, is the start of the tag's
+	// baseline. A tag drawn nowhere is an error (ErrTagNotFound).
+	Tag     string
+	TagSize Size
+	// Appearance is what the visible widgets of the field show (nil: the
+	// default layout, with the name of Info.Name).
+	Appearance *Appearance
+	// Certify makes the signature a certification signature of that
+	// DocMDP level (0: an approval signature). It must be the document's
+	// first signature (ErrNotFirstSignature).
+	Certify CertifyLevel
+	// Lock writes a FieldMDP lock on the field: signing it locks the
+	// fields the lock names. An existing field keeps the lock it has.
+	Lock *FieldLock
 	// DocTimeStamp prepares a document timestamp (/Type /DocTimeStamp,
 	// /SubFilter /ETSI.RFC3161) instead of a signature.
 	DocTimeStamp bool
@@ -122,7 +152,7 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opt
 	if err != nil {
 		return nil, err
 	}
-	u, err := doc.buildUpdate(&o)
+	u, err := doc.buildUpdate(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -141,251 +171,31 @@ func (d *document) newUpdate() *update {
 	return &update{Update: pdf.NewUpdate(d.rd, d.encrypter()), doc: d}
 }
 
-func (d *document) buildUpdate(o *PrepareOptions) (*update, error) {
-	if p, err := d.docMDP(); err != nil {
-		return nil, fmt.Errorf("reading the certification signature: %w", err)
-	} else if p == 1 && !o.DocTimeStamp {
-		return nil, ErrCertified
-	}
+// buildUpdate builds the incremental update: the signature dictionary with
+// its placeholder, the field it goes into with the widgets and their
+// appearances, and the form and pages that list them.
+func (d *document) buildUpdate(ctx context.Context, o *PrepareOptions) (*update, error) {
 	if err := d.canAddSignature(); err != nil && !o.DocTimeStamp {
 		return nil, err
 	}
+	fields, err := d.formFields()
+	if err != nil {
+		return nil, fmt.Errorf("reading the form fields: %w", err)
+	}
+	plan, err := d.planField(ctx, o, fields)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkMDP(o, plan, fields); err != nil {
+		return nil, err
+	}
 	u := d.newUpdate()
-	pageRef, pageDict, err := d.page(o.Page)
-	if err != nil {
-		return nil, fmt.Errorf("finding the page for the signature widget: %w", err)
-	}
-	acro, acroRef, err := d.acroForm()
-	if err != nil {
-		return nil, err
-	}
-	fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the AcroForm /Fields: %w", err)
-	}
-	fields, _ := fieldsObj.(pdf.Array)
-	target, err := d.targetField(o.FieldName)
-	if err != nil {
-		return nil, err
-	}
-	name := o.FieldName
-	if target != nil {
-		name = target.name
-	} else if name == "" {
-		name = d.freeFieldName(fields)
-	} else if d.fieldNameTaken(fields, name) {
-		return nil, fmt.Errorf("a field named %q already exists and is not an empty signature field", name)
-	}
-	u.fieldName = name
-
+	u.fieldName = plan.name
 	sigNum := u.Alloc()
-	if err := u.writeSigDict(sigNum, o); err != nil {
+	if err := u.writeSigDict(sigNum, o, sigReferences(o, plan)); err != nil {
 		return nil, err
 	}
-	if target != nil {
-		// sign into the existing empty field
-		f := target.field.Clone()
-		f.Set("V", pdf.Ref{Num: sigNum})
-		if !f.Has("AP") && f.Has("Rect") && f.Get("Subtype") == pdf.Name("Widget") {
-			apNum := u.Alloc()
-			if err := u.writeEmptyAppearance(apNum, f.Get("Rect")); err != nil {
-				return nil, err
-			}
-			ap := pdf.NewDict()
-			ap.Set("N", pdf.Ref{Num: apNum})
-			f.Set("AP", ap)
-		}
-		if err := u.WriteObject(target.ref.Num, target.ref.Gen, f); err != nil {
-			return nil, err
-		}
-		if err := u.setSigFlags(acro, acroRef, nil); err != nil {
-			return nil, err
-		}
-		return u, nil
-	}
-
-	fieldNum, apNum := u.Alloc(), u.Alloc()
-	// the field, merged with its widget annotation
-	field := pdf.NewDict()
-	field.Set("Type", pdf.Name("Annot"))
-	field.Set("Subtype", pdf.Name("Widget"))
-	field.Set("FT", pdf.Name("Sig"))
-	field.Set("T", pdf.TextString(name))
-	field.Set("V", pdf.Ref{Num: sigNum})
-	field.Set("F", pdf.Integer(132)) // print, locked
-	field.Set("Rect", pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(0), pdf.Integer(0)})
-	field.Set("P", pageRef)
-	ap := pdf.NewDict()
-	ap.Set("N", pdf.Ref{Num: apNum})
-	field.Set("AP", ap)
-	if err := u.WriteObject(fieldNum, 0, field); err != nil {
-		return nil, err
-	}
-	// an empty appearance, which PDF/A requires even for invisible widgets
-	if err := u.writeEmptyAppearance(apNum, nil); err != nil {
-		return nil, err
-	}
-
-	// the page's /Annots
-	widget := pdf.Ref{Num: fieldNum}
-	switch a := pageDict.Get("Annots").(type) {
-	case pdf.Ref:
-		arrObj, err := d.rd.Resolve(a)
-		if err != nil {
-			return nil, fmt.Errorf("reading /Annots of page %d: %w", o.Page, err)
-		}
-		arr, _ := arrObj.(pdf.Array)
-		if err := u.WriteObject(a.Num, a.Gen, append(append(pdf.Array{}, arr...), widget)); err != nil {
-			return nil, err
-		}
-	default:
-		arr, _ := a.(pdf.Array)
-		pd := pageDict.Clone()
-		pd.Set("Annots", append(append(pdf.Array{}, arr...), widget))
-		if err := u.WriteObject(pageRef.Num, pageRef.Gen, pd); err != nil {
-			return nil, err
-		}
-	}
-
-	return u, u.setSigFlags(acro, acroRef, &pdf.Ref{Num: fieldNum})
-}
-
-// setSigFlags writes the AcroForm with /SigFlags 3 and, when field is not
-// nil, with field added to /Fields. An AcroForm that is not an indirect
-// object is written into a new one, and the catalog is updated to point at
-// it. Every other entry is kept as it was.
-func (u *update) setSigFlags(acro *pdf.Dict, acroRef *pdf.Ref, field *pdf.Ref) error {
-	d := u.doc
-	newAcro := acro.Clone()
-	flags, _ := pdf.Int(acro.Get("SigFlags"))
-	newAcro.Set("SigFlags", pdf.Integer(flags|3))
-	if field != nil {
-		fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
-		if err != nil {
-			return fmt.Errorf("reading the AcroForm /Fields: %w", err)
-		}
-		fields, _ := fieldsObj.(pdf.Array)
-		all := append(append(pdf.Array{}, fields...), *field)
-		if fr, ok := acro.Get("Fields").(pdf.Ref); ok && fieldsObj != nil {
-			if err := u.WriteObject(fr.Num, fr.Gen, all); err != nil {
-				return err
-			}
-		} else {
-			newAcro.Set("Fields", all)
-		}
-	}
-	if acroRef != nil {
-		return u.WriteObject(acroRef.Num, acroRef.Gen, newAcro)
-	}
-	cat := d.catalog.Clone()
-	num := u.Alloc()
-	if err := u.WriteObject(num, 0, newAcro); err != nil {
-		return err
-	}
-	cat.Set("AcroForm", pdf.Ref{Num: num})
-	return u.WriteObject(d.rootRef.Num, d.rootRef.Gen, cat)
-}
-
-// writeEmptyAppearance writes an empty form XObject the size of rect (or
-// of nothing).
-func (u *update) writeEmptyAppearance(num int, rect pdf.Object) error {
-	bbox := pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(0), pdf.Integer(0)}
-	if r, err := u.doc.rd.Resolve(rect); err == nil {
-		if a, ok := r.(pdf.Array); ok && len(a) == 4 {
-			var v [4]float64
-			for i, x := range a {
-				v[i] = number(x)
-			}
-			bbox = pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Real(formatNum(abs(v[2] - v[0]))), pdf.Real(formatNum(abs(v[3] - v[1])))}
-		}
-	}
-	d := pdf.NewDict()
-	d.Set("Type", pdf.Name("XObject"))
-	d.Set("Subtype", pdf.Name("Form"))
-	d.Set("BBox", bbox)
-	d.Set("Resources", pdf.NewDict())
-	return u.WriteStream(num, d, nil)
-}
-
-func number(o pdf.Object) float64 {
-	switch v := o.(type) {
-	case pdf.Integer:
-		return float64(v)
-	case pdf.Real:
-		f, _ := strconv.ParseFloat(string(v), 64)
-		return f
-	}
-	return 0
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
-}
-
-func formatNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// targetField picks the existing empty signature field to sign into: the
-// one named name, or, when name is empty, the first empty signature field
-// of the form. It returns nil when a new field is to be created.
-func (d *document) targetField(name string) (*sigField, error) {
-	fields, err := d.signatureFields()
-	if err != nil {
-		return nil, fmt.Errorf("reading the signature fields: %w", err)
-	}
-	for i := range fields {
-		f := &fields[i]
-		if name != "" && f.name != name {
-			continue
-		}
-		if f.value != nil {
-			if name != "" {
-				return nil, fmt.Errorf("signature field %q is already signed", name)
-			}
-			continue
-		}
-		if f.ref.Num == 0 {
-			if name != "" {
-				return nil, fmt.Errorf("signature field %q is not an indirect object and cannot be signed into", name)
-			}
-			continue
-		}
-		if lock := f.field.Get("Lock"); lock != nil && name == "" {
-			// a field that locks others on signing is only filled when named
-			continue
-		}
-		return f, nil
-	}
-	return nil, nil
-}
-
-// acroForm returns the document's AcroForm dictionary and its reference
-// when it is an indirect object. A document without one gets a new empty
-// dictionary (ref nil).
-func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) { return d.doc.AcroForm() }
-
-func (d *document) fieldNameTaken(fields pdf.Array, name string) bool {
-	for _, f := range fields {
-		fd, err := d.rd.ResolveDict(f)
-		if err != nil || fd == nil {
-			continue
-		}
-		if t, ok := fd.Get("T").(pdf.String); ok && pdf.DecodeTextString(t.Value) == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *document) freeFieldName(fields pdf.Array) string {
-	for i := 1; ; i++ {
-		name := "Signature" + strconv.Itoa(i)
-		if !d.fieldNameTaken(fields, name) {
-			return name
-		}
-	}
+	return u, u.writeField(plan, sigNum, o, o.Certify != 0 && !o.DocTimeStamp)
 }
 
 // pdfDate formats t as a PDF date string.
@@ -402,7 +212,7 @@ func pdfDate(t time.Time) string {
 	return fmt.Sprintf("%s%c%02d'%02d'", s, sign, off/3600, off%3600/60)
 }
 
-func (u *update) writeSigDict(num int, o *PrepareOptions) error {
+func (u *update) writeSigDict(num int, o *PrepareOptions, refs pdf.Array) error {
 	d := pdf.NewDict()
 	if o.DocTimeStamp {
 		d.Set("Type", pdf.Name("DocTimeStamp"))
@@ -421,6 +231,9 @@ func (u *update) writeSigDict(num int, o *PrepareOptions) error {
 				d.Set(kv.k, pdf.TextString(kv.v))
 			}
 		}
+	}
+	if len(refs) > 0 {
+		d.Set("Reference", refs)
 	}
 	return u.WriteSignature(num, d, o.ContentsSize)
 }

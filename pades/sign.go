@@ -51,12 +51,24 @@ type SignOptions struct {
 	Info SignatureInfo
 	// Password opens encrypted documents.
 	Password []byte
-	// FieldName names the field to sign: an existing empty signature
-	// field, or a new one (default: the first empty signature field, else
-	// a new field named Signature1, Signature2, ...).
+	// FieldName, NewField, Signer, Page, Rect, Tag and TagSize choose the
+	// field to sign, or place a new one, as in PrepareOptions.
 	FieldName string
-	// Page carries the invisible widget of a new field (default 1).
-	Page int
+	NewField  bool
+	Signer    int
+	Page      int
+	Rect      *Rect
+	Tag       string
+	TagSize   Size
+	// Appearance is what the visible widgets of the field show (nil: the
+	// default layout). Its name defaults to Info.Name, else to the common
+	// name of the signer's certificate.
+	Appearance *Appearance
+	// Certify makes the signature a certification signature (see
+	// PrepareOptions).
+	Certify CertifyLevel
+	// Lock writes a FieldMDP lock on the field (see PrepareOptions).
+	Lock *FieldLock
 	// Level is the PAdES baseline level (default B-B). B-T and above need
 	// TSA; B-LT and above need Validation.
 	Level Level
@@ -185,7 +197,9 @@ func sign(ctx context.Context, s signer.Signer, opts *SignOptions, out File, pre
 	}
 	po := PrepareOptions{
 		Hash: copts.DigestAlgorithm(), Time: o.Time, Info: o.Info, Password: o.Password,
-		FieldName: o.FieldName, Page: o.Page, ContentsSize: need, MemoryBudget: o.MemoryBudget,
+		FieldName: o.FieldName, NewField: o.NewField, Signer: o.Signer, Page: o.Page, Rect: o.Rect, Tag: o.Tag, TagSize: o.TagSize,
+		Appearance: o.Appearance.withName(o.Info, chain[0]), Certify: o.Certify, Lock: o.Lock,
+		ContentsSize: need, MemoryBudget: o.MemoryBudget,
 	}
 	for attempt := 0; ; attempt++ {
 		p, err := prepare(&po, attempt > 0)

@@ -1,0 +1,719 @@
+package pades
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"hashsign/pades/internal/mdp"
+	"hashsign/pades/internal/pdf"
+)
+
+// formField is a terminal field of the interactive form: one that has no
+// fields below it, only widget annotations (or is merged with its single
+// widget).
+type formField struct {
+	name    string    // fully qualified: the partial names joined with '.'
+	ref     pdf.Ref   // the field's object; zero when it is a direct object
+	dict    *pdf.Dict // the field's dictionary
+	ft      pdf.Name  // /FT, inherited
+	value   *pdf.Dict // /V of a signature field, nil when it is empty
+	widgets []widget
+	lock    *mdp.Lock // /Lock of a signature field
+}
+
+// widget is a widget annotation of a field. When the field and its widget
+// are merged, ref and dict are the field's.
+type widget struct {
+	ref  pdf.Ref
+	dict *pdf.Dict
+}
+
+// signed reports whether f is a signature field with a value.
+func (f *formField) signed() bool { return f.ft == "Sig" && f.value != nil }
+
+// emptySig reports whether f is a signature field without a value.
+func (f *formField) emptySig() bool { return f.ft == "Sig" && f.value == nil }
+
+// maxFieldDepth bounds the nesting of the field tree.
+const maxFieldDepth = 32
+
+// formFields walks the AcroForm field tree and returns its terminal fields
+// in the order of the tree. Kids with a /T are fields; kids without one are
+// the widgets of their parent (ISO 32000-2 §12.7.4).
+func (d *document) formFields() ([]formField, error) {
+	acro, _, err := d.acroForm()
+	if err != nil {
+		return nil, err
+	}
+	var out []formField
+	seen := map[int]bool{}
+	var walk func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error
+	walk = func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error {
+		if depth > maxFieldDepth {
+			return errors.New("the form field tree is nested too deeply")
+		}
+		ref, _ := o.(pdf.Ref)
+		if ref.Num != 0 {
+			if seen[ref.Num] {
+				return nil
+			}
+			seen[ref.Num] = true
+		}
+		f, err := d.rd.ResolveDict(o)
+		if err != nil || f == nil {
+			return err
+		}
+		name := prefix
+		if t, ok := f.Get("T").(pdf.String); ok {
+			if name != "" {
+				name += "."
+			}
+			name += pdf.DecodeTextString(t.Value)
+		}
+		if t, ok := f.Get("FT").(pdf.Name); ok {
+			ft = t
+		}
+		if f.Has("V") {
+			v = f.Get("V")
+		}
+		kidsObj, err := d.rd.Resolve(f.Get("Kids"))
+		if err != nil {
+			return fmt.Errorf("reading the kids of field %q: %w", name, err)
+		}
+		kids, _ := kidsObj.(pdf.Array)
+		field := formField{name: name, ref: ref, dict: f, ft: ft}
+		hasFieldKids := false
+		for _, k := range kids {
+			kd, err := d.rd.ResolveDict(k)
+			if err != nil {
+				return fmt.Errorf("reading a kid of field %q: %w", name, err)
+			}
+			if kd == nil {
+				continue
+			}
+			if kd.Has("T") {
+				hasFieldKids = true
+				if err := walk(k, name, ft, v, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			kref, _ := k.(pdf.Ref)
+			if kref.Num != 0 && !seen[kref.Num] {
+				seen[kref.Num] = true
+				field.widgets = append(field.widgets, widget{ref: kref, dict: kd})
+			}
+		}
+		if hasFieldKids {
+			return nil
+		}
+		if len(field.widgets) == 0 && (f.Get("Subtype") == pdf.Name("Widget") || f.Has("Rect")) {
+			field.widgets = []widget{{ref: ref, dict: f}}
+		}
+		if ft == "Sig" {
+			if field.value, err = d.rd.ResolveDict(v); err != nil {
+				return fmt.Errorf("reading the value of signature field %q: %w", name, err)
+			}
+			if f.Has("Lock") {
+				// a lock that does not parse locks nothing for validators either
+				field.lock, err = mdp.ReadLock(d.rd, f.Get("Lock"))
+				if errors.Is(err, pdf.ErrLimit) {
+					return fmt.Errorf("reading the /Lock of signature field %q: %w", name, err)
+				}
+			}
+		}
+		out = append(out, field)
+		return nil
+	}
+	fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the AcroForm /Fields: %w", err)
+	}
+	fields, _ := fieldsObj.(pdf.Array)
+	for _, f := range fields {
+		if err := walk(f, "", "", nil, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// signatureFields returns the signature fields of the form.
+func (d *document) signatureFields() ([]formField, error) {
+	fields, err := d.formFields()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(fields, func(f formField) bool { return f.ft != "Sig" }), nil
+}
+
+// acroForm returns the document's AcroForm dictionary and its reference
+// when it is an indirect object. A document without one gets a new empty
+// dictionary (ref nil).
+func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
+	obj := d.catalog.Get("AcroForm")
+	dict, err := d.rd.ResolveDict(obj)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the AcroForm: %w", err)
+	}
+	if dict == nil {
+		return pdf.NewDict(), nil, nil
+	}
+	if r, ok := obj.(pdf.Ref); ok {
+		return dict, &r, nil
+	}
+	return dict, nil, nil
+}
+
+// fieldPlan is what an update does to the form: the existing empty field
+// it signs into, or the new field it adds and the widgets of that field.
+type fieldPlan struct {
+	name     string
+	existing *formField
+	widgets  []newWidget // of a new field; none for an invisible one
+	page     *pageInfo   // the page of a new invisible field
+	lock     *mdp.Lock   // the /Lock written on the field (nil: none, or the existing one)
+}
+
+// newWidget is a widget of a new visible field.
+type newWidget struct {
+	page   *pageInfo
+	rect   [4]float64 // in default user space
+	rotate int        // the turn of its appearance (0, 90, 180, 270)
+}
+
+// signatoryField matches the field names SignatorySignature_<signer>_<n>.
+var signatoryField = regexp.MustCompile(`^SignatorySignature_(\d+)_(\d+)$`)
+
+// planField picks the field that the signature goes into, or plans the new
+// one, as the options ask.
+func (d *document) planField(ctx context.Context, o *PrepareOptions, fields []formField) (*fieldPlan, error) {
+	plan := &fieldPlan{}
+	if o.Lock != nil {
+		l := o.Lock.mdp()
+		if err := l.Check(); err != nil {
+			return nil, err
+		}
+		plan.lock = l
+	}
+	if o.DocTimeStamp {
+		// a document timestamp never takes a field meant for a signer
+		page, err := d.page(o.Page)
+		if err != nil {
+			return nil, fmt.Errorf("finding the page for the document timestamp's widget: %w", err)
+		}
+		plan.page, plan.name = page, freeFieldName(fields)
+		return plan, nil
+	}
+	placed := o.Rect != nil || o.Tag != ""
+	switch {
+	case o.Rect != nil && o.Tag != "":
+		return nil, errors.New("a new field goes either at a rectangle or over a text tag, not both")
+	case o.Signer < 0:
+		return nil, fmt.Errorf("signer %d: signers are numbered from 1", o.Signer)
+	case o.Signer > 0 && (o.FieldName != "" || placed || o.NewField):
+		return nil, fmt.Errorf("signer %d picks the signer's own field: it goes with neither a field name nor a new field", o.Signer)
+	}
+
+	var target *formField
+	switch {
+	case o.Signer > 0:
+		var err error
+		if target, err = signatoryTarget(fields, o.Signer); err != nil {
+			return nil, err
+		}
+	case o.FieldName != "":
+		i := slices.IndexFunc(fields, func(f formField) bool { return f.name == o.FieldName })
+		switch {
+		case i < 0 && (placed || o.NewField):
+			plan.name = o.FieldName
+		case i < 0:
+			return nil, fmt.Errorf("%w: no field is named %q; %s", ErrNoField, o.FieldName, emptyFieldList(fields))
+		case placed || o.NewField:
+			return nil, fmt.Errorf("a field named %q already exists: a new field needs another name", o.FieldName)
+		case fields[i].ft != "Sig":
+			return nil, fmt.Errorf("%w: field %q is a %s field, not a signature field; %s", ErrNoField, o.FieldName, fieldType(fields[i].ft), emptyFieldList(fields))
+		case fields[i].signed():
+			return nil, fmt.Errorf("%w: signature field %q is already signed; %s", ErrNoField, o.FieldName, emptyFieldList(fields))
+		default:
+			target = &fields[i]
+		}
+	case !placed && !o.NewField:
+		// the first empty signature field that no earlier signature
+		// locked and that locks no other field when signed
+		locks, err := d.fieldLocks(fields)
+		if err != nil {
+			return nil, err
+		}
+		for i := range fields {
+			f := &fields[i]
+			if f.emptySig() && f.lock == nil && lockedBy(locks, f.name) == "" {
+				target = f
+				break
+			}
+		}
+	}
+	if target != nil {
+		if target.ref.Num == 0 {
+			return nil, fmt.Errorf("signature field %q is not an indirect object and cannot be signed into", target.name)
+		}
+		if plan.lock != nil && target.lock != nil {
+			return nil, fmt.Errorf("signature field %q already has a lock (%s); it is kept, and no other can be set", target.name, target.lock)
+		}
+		plan.existing, plan.name = target, target.name
+		return plan, nil
+	}
+
+	if plan.name == "" {
+		plan.name = freeFieldName(fields)
+	}
+	switch {
+	case o.Rect != nil:
+		page, err := d.page(o.Page)
+		if err != nil {
+			return nil, fmt.Errorf("finding the page of the new field: %w", err)
+		}
+		r, err := page.userRect(*o.Rect)
+		if err != nil {
+			return nil, err
+		}
+		plan.widgets = []newWidget{{page: page, rect: r, rotate: page.rotate}}
+	case o.Tag != "":
+		w, err := d.tagWidgets(ctx, o.Tag, o.TagSize)
+		if err != nil {
+			return nil, err
+		}
+		plan.widgets = w
+	default:
+		page, err := d.page(o.Page)
+		if err != nil {
+			return nil, fmt.Errorf("finding the page for the signature widget: %w", err)
+		}
+		plan.page = page
+	}
+	return plan, nil
+}
+
+// ErrNoField reports a signature field that cannot be signed into: it is
+// missing, not a signature field, or already signed. The message lists the
+// empty signature fields.
+var ErrNoField = errors.New("no such empty signature field")
+
+// signatoryTarget returns the first empty field of signer k under the
+// naming SignatorySignature_<k>_<n>, the lowest n first.
+func signatoryTarget(fields []formField, k int) (*formField, error) {
+	var mine []*formField
+	for i := range fields {
+		f := &fields[i]
+		partial := f.name[strings.LastIndex(f.name, ".")+1:]
+		m := signatoryField.FindStringSubmatch(partial)
+		if m == nil || f.ft != "Sig" {
+			continue
+		}
+		if s, _ := strconv.Atoi(m[1]); s == k {
+			mine = append(mine, f)
+		}
+	}
+	slices.SortStableFunc(mine, func(a, b *formField) int {
+		na, _ := strconv.Atoi(signatoryField.FindStringSubmatch(a.name[strings.LastIndex(a.name, ".")+1:])[2])
+		nb, _ := strconv.Atoi(signatoryField.FindStringSubmatch(b.name[strings.LastIndex(b.name, ".")+1:])[2])
+		return cmp.Compare(na, nb)
+	})
+	for _, f := range mine {
+		if f.emptySig() {
+			return f, nil
+		}
+	}
+	if len(mine) == 0 {
+		return nil, fmt.Errorf("%w: no field of signer %d (named SignatorySignature_%d_<n>); %s", ErrNoField, k, k, emptyFieldList(fields))
+	}
+	return nil, fmt.Errorf("%w: the fields of signer %d are all signed; %s", ErrNoField, k, emptyFieldList(fields))
+}
+
+// emptyFieldList says which signature fields are empty.
+func emptyFieldList(fields []formField) string {
+	var names []string
+	for _, f := range fields {
+		if f.emptySig() {
+			names = append(names, strconv.Quote(f.name))
+		}
+	}
+	if len(names) == 0 {
+		return "the document has no empty signature field"
+	}
+	return "the empty signature fields are " + strings.Join(names, ", ")
+}
+
+func fieldType(ft pdf.Name) string {
+	switch ft {
+	case "Tx":
+		return "text"
+	case "Btn":
+		return "button"
+	case "Ch":
+		return "choice"
+	case "":
+		return "typeless"
+	}
+	return string(ft)
+}
+
+// freeFieldName returns the first of Signature1, Signature2, ... that no
+// field of the form is named.
+func freeFieldName(fields []formField) string {
+	for i := 1; ; i++ {
+		name := "Signature" + strconv.Itoa(i)
+		if !slices.ContainsFunc(fields, func(f formField) bool {
+			return f.name == name || strings.HasPrefix(f.name, name+".")
+		}) {
+			return name
+		}
+	}
+}
+
+// tagWidgets plans a widget of size s over each place where tag is drawn.
+func (d *document) tagWidgets(ctx context.Context, tag string, s Size) ([]newWidget, error) {
+	if s == (Size{}) {
+		s = DefaultTagSize
+	}
+	places, pages, err := d.findText(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	if len(places) == 0 {
+		return nil, fmt.Errorf("%w: %q is not drawn on any of the %d pages", ErrTagNotFound, tag, len(pages))
+	}
+	var out []newWidget
+	for _, pl := range places {
+		page := pages[pl.Page]
+		if page == nil {
+			return nil, fmt.Errorf("text tag %q: found on page %d, which the page tree lacks", tag, pl.Page)
+		}
+		r, turn := tagRect(pl.X, pl.Y, pl.Angle, s)
+		const eps = 1e-6
+		b := page.box
+		if r[0] < b[0]-eps || r[1] < b[1]-eps || r[2] > b[2]+eps || r[3] > b[3]+eps {
+			return nil, fmt.Errorf("text tag %q on page %d: a field of %s by %s points from its baseline at (%s, %s) reaches off the page",
+				tag, pl.Page, formatNum(s.W), formatNum(s.H), formatNum(pl.X), formatNum(pl.Y))
+		}
+		out = append(out, newWidget{page: page, rect: r, rotate: (turn + 360) % 360})
+	}
+	return out, nil
+}
+
+// ErrTagNotFound reports a text tag that no page draws.
+var ErrTagNotFound = errors.New("text tag not found")
+
+// writeField writes the signature field of the plan, with sigNum as its
+// value, its widgets and their appearances, and the pages and the form
+// that list them. certified makes the catalog name sigNum as its
+// certification signature.
+func (u *update) writeField(plan *fieldPlan, sigNum int, o *PrepareOptions, certified bool) error {
+	d := u.doc
+	acro, acroRef, err := d.acroForm()
+	if err != nil {
+		return err
+	}
+	var newField *pdf.Ref
+	if f := plan.existing; f != nil {
+		if err := u.fillField(f, sigNum, plan.lock, o); err != nil {
+			return err
+		}
+	} else {
+		ref, err := u.addField(plan, sigNum, o)
+		if err != nil {
+			return err
+		}
+		newField = &ref
+	}
+	return u.writeForm(acro, acroRef, newField, certified, sigNum)
+}
+
+// fillField writes the existing field f with the value sigNum, and a new
+// appearance for each of its visible widgets. Everything else it holds,
+// its flags and /Lock included, is kept.
+func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareOptions) error {
+	d := u.doc
+	fd := f.dict.Clone()
+	fd.Set("V", pdf.Ref{Num: sigNum})
+	if lock != nil {
+		fd.Set("Lock", lock.LockDict())
+	}
+	var pages map[int]int
+	for _, w := range f.widgets {
+		wd := fd
+		if w.ref != f.ref {
+			wd = w.dict.Clone()
+		}
+		r, err := d.rect(wd.Get("Rect"))
+		if err != nil {
+			r = [4]float64{}
+		}
+		flags, _ := pdf.Int(wd.Get("F"))
+		const hidden, noView = 1 << 1, 1 << 5
+		if r[2]-r[0] > 0 && r[3]-r[1] > 0 && flags&(hidden|noView) == 0 {
+			if pages == nil {
+				if pages, err = d.pageNumbers(); err != nil {
+					return fmt.Errorf("reading the page tree: %w", err)
+				}
+			}
+			page, err := d.widgetPage(w, pages)
+			if err != nil {
+				return fmt.Errorf("signature field %q: %w", f.name, err)
+			}
+			turn := page.rotate
+			if mk, _ := d.rd.ResolveDict(wd.Get("MK")); mk != nil {
+				if v, ok := pdf.Int(mk.Get("R")); ok {
+					turn = int((v%360+360)%360) / 90 * 90
+				}
+			}
+			ap, err := u.renderAppearance(r, turn, o)
+			if err != nil {
+				return fmt.Errorf("signature field %q: %w", f.name, err)
+			}
+			wd.Set("AP", ap)
+		} else if !wd.Has("AP") {
+			ap, err := u.emptyAppearance(r)
+			if err != nil {
+				return err
+			}
+			wd.Set("AP", ap)
+		}
+		if w.ref != f.ref {
+			if err := u.WriteObject(w.ref.Num, w.ref.Gen, wd); err != nil {
+				return err
+			}
+		}
+	}
+	return u.WriteObject(f.ref.Num, f.ref.Gen, fd)
+}
+
+// widgetPage returns the page that shows widget w: its /P, or the page
+// whose /Annots lists it.
+func (d *document) widgetPage(w widget, pages map[int]int) (*pageInfo, error) {
+	if p, ok := w.dict.Get("P").(pdf.Ref); ok {
+		if n, ok := pages[p.Num]; ok {
+			return d.page(n)
+		}
+	}
+	var found *pageInfo
+	err := d.walkPages(0, func(p *pageInfo) bool {
+		annots, _ := d.rd.Resolve(p.dict.Get("Annots"))
+		arr, _ := annots.(pdf.Array)
+		if slices.Contains(arr, pdf.Object(w.ref)) {
+			found = p
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the page tree: %w", err)
+	}
+	if found == nil {
+		return nil, fmt.Errorf("its widget (object %d) is on no page", w.ref.Num)
+	}
+	return found, nil
+}
+
+// addField writes a new signature field with the value sigNum: merged
+// with its widget when it has one, with its widgets as kids when it has
+// several. It returns the field's reference.
+func (u *update) addField(plan *fieldPlan, sigNum int, o *PrepareOptions) (pdf.Ref, error) {
+	fieldNum := u.Alloc()
+	field := pdf.NewDict()
+	field.Set("FT", pdf.Name("Sig"))
+	field.Set("T", pdf.TextString(plan.name))
+	field.Set("V", pdf.Ref{Num: sigNum})
+	if plan.lock != nil {
+		field.Set("Lock", plan.lock.LockDict())
+	}
+	widgetDict := func(d *pdf.Dict, page *pageInfo, rect [4]float64, turn int) error {
+		d.Set("Type", pdf.Name("Annot"))
+		d.Set("Subtype", pdf.Name("Widget"))
+		d.Set("F", pdf.Integer(132)) // print, locked
+		d.Set("Rect", pdf.Array{realNum(rect[0]), realNum(rect[1]), realNum(rect[2]), realNum(rect[3])})
+		d.Set("P", page.ref)
+		var ap *pdf.Dict
+		var err error
+		if rect[2] > rect[0] && rect[3] > rect[1] {
+			if turn != 0 {
+				mk := pdf.NewDict()
+				mk.Set("R", pdf.Integer(turn))
+				d.Set("MK", mk)
+			}
+			ap, err = u.renderAppearance(rect, turn, o)
+		} else {
+			// an empty appearance, which PDF/A requires even for invisible widgets
+			ap, err = u.emptyAppearance(rect)
+		}
+		d.Set("AP", ap)
+		return err
+	}
+	// the widgets of each page, in the order of the plan
+	type onPage struct {
+		page *pageInfo
+		refs pdf.Array
+	}
+	var pages []*onPage
+	addToPage := func(p *pageInfo, ref pdf.Ref) {
+		i := slices.IndexFunc(pages, func(x *onPage) bool { return x.page.ref == p.ref })
+		if i < 0 {
+			pages = append(pages, &onPage{page: p})
+			i = len(pages) - 1
+		}
+		pages[i].refs = append(pages[i].refs, ref)
+	}
+	switch len(plan.widgets) {
+	case 0:
+		if err := widgetDict(field, plan.page, [4]float64{}, 0); err != nil {
+			return pdf.Ref{}, err
+		}
+		addToPage(plan.page, pdf.Ref{Num: fieldNum})
+	case 1:
+		w := plan.widgets[0]
+		if err := widgetDict(field, w.page, w.rect, w.rotate); err != nil {
+			return pdf.Ref{}, err
+		}
+		addToPage(w.page, pdf.Ref{Num: fieldNum})
+	default:
+		var kids pdf.Array
+		for _, w := range plan.widgets {
+			num := u.Alloc()
+			wd := pdf.NewDict()
+			wd.Set("Parent", pdf.Ref{Num: fieldNum})
+			if err := widgetDict(wd, w.page, w.rect, w.rotate); err != nil {
+				return pdf.Ref{}, err
+			}
+			if err := u.WriteObject(num, 0, wd); err != nil {
+				return pdf.Ref{}, err
+			}
+			kids = append(kids, pdf.Ref{Num: num})
+			addToPage(w.page, pdf.Ref{Num: num})
+		}
+		field.Set("Kids", kids)
+	}
+	if err := u.WriteObject(fieldNum, 0, field); err != nil {
+		return pdf.Ref{}, err
+	}
+	for _, p := range pages {
+		if err := u.appendAnnots(p.page, p.refs); err != nil {
+			return pdf.Ref{}, err
+		}
+	}
+	return pdf.Ref{Num: fieldNum}, nil
+}
+
+// appendAnnots adds annotations to the /Annots of page p: to the array
+// object when /Annots refers to one, else to the page dictionary.
+func (u *update) appendAnnots(p *pageInfo, refs pdf.Array) error {
+	if a, ok := p.dict.Get("Annots").(pdf.Ref); ok {
+		arrObj, err := u.doc.rd.Resolve(a)
+		if err != nil {
+			return fmt.Errorf("reading /Annots of page %d: %w", p.number, err)
+		}
+		if arr, ok := arrObj.(pdf.Array); ok {
+			return u.WriteObject(a.Num, a.Gen, append(append(pdf.Array{}, arr...), refs...))
+		}
+	}
+	arrObj, err := u.doc.rd.Resolve(p.dict.Get("Annots"))
+	if err != nil {
+		return fmt.Errorf("reading /Annots of page %d: %w", p.number, err)
+	}
+	arr, _ := arrObj.(pdf.Array)
+	pd := p.dict.Clone()
+	pd.Set("Annots", append(append(pdf.Array{}, arr...), refs...))
+	return u.WriteObject(p.ref.Num, p.ref.Gen, pd)
+}
+
+// writeForm writes the AcroForm with /SigFlags 3 and, when field is not
+// nil, with field added to /Fields. An AcroForm that is not an indirect
+// object is written into a new one, and the catalog is updated to point at
+// it. When certified, the catalog's /Perms names sigNum as the
+// certification signature. Every other entry is kept as it was.
+func (u *update) writeForm(acro *pdf.Dict, acroRef *pdf.Ref, field *pdf.Ref, certified bool, sigNum int) error {
+	d := u.doc
+	newAcro := acro.Clone()
+	flags, _ := pdf.Int(acro.Get("SigFlags"))
+	newAcro.Set("SigFlags", pdf.Integer(flags|3))
+	if field != nil {
+		fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
+		if err != nil {
+			return fmt.Errorf("reading the AcroForm /Fields: %w", err)
+		}
+		fields, _ := fieldsObj.(pdf.Array)
+		all := append(append(pdf.Array{}, fields...), *field)
+		if fr, ok := acro.Get("Fields").(pdf.Ref); ok && fieldsObj != nil {
+			if err := u.WriteObject(fr.Num, fr.Gen, all); err != nil {
+				return err
+			}
+		} else {
+			newAcro.Set("Fields", all)
+		}
+	}
+	cat := d.catalog.Clone()
+	if acroRef != nil {
+		if err := u.WriteObject(acroRef.Num, acroRef.Gen, newAcro); err != nil {
+			return err
+		}
+	} else {
+		num := u.Alloc()
+		if err := u.WriteObject(num, 0, newAcro); err != nil {
+			return err
+		}
+		cat.Set("AcroForm", pdf.Ref{Num: num})
+	}
+	if certified {
+		perms, err := d.rd.ResolveDict(cat.Get("Perms"))
+		if err != nil {
+			return fmt.Errorf("reading the catalog's /Perms: %w", err)
+		}
+		np := pdf.NewDict()
+		if perms != nil {
+			np = perms.Clone()
+		}
+		np.Set("DocMDP", pdf.Ref{Num: sigNum})
+		cat.Set("Perms", np)
+	}
+	if acroRef != nil && !certified {
+		return nil
+	}
+	return u.WriteObject(d.rootRef.Num, d.rootRef.Gen, cat)
+}
+
+// emptyAppearance writes an empty form XObject the size of rect and returns
+// the /AP dictionary that names it.
+func (u *update) emptyAppearance(rect [4]float64) (*pdf.Dict, error) {
+	num := u.Alloc()
+	d := pdf.NewDict()
+	d.Set("Type", pdf.Name("XObject"))
+	d.Set("Subtype", pdf.Name("Form"))
+	d.Set("BBox", pdf.Array{pdf.Integer(0), pdf.Integer(0), realNum(rect[2] - rect[0]), realNum(rect[3] - rect[1])})
+	d.Set("Resources", pdf.NewDict())
+	if err := u.WriteStream(num, d, nil); err != nil {
+		return nil, err
+	}
+	return apDict(num), nil
+}
+
+func apDict(num int) *pdf.Dict {
+	ap := pdf.NewDict()
+	ap.Set("N", pdf.Ref{Num: num})
+	return ap
+}
+
+// realNum writes f as a PDF number with at most 4 decimals.
+func realNum(f float64) pdf.Object {
+	f = math.Round(f*1e4) / 1e4
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return pdf.Integer(int64(f))
+	}
+	return pdf.Real(strconv.FormatFloat(f, 'f', -1, 64))
+}
+
