@@ -64,7 +64,7 @@ func ParseLock(s string) (*FieldLock, error) {
 	case "exclude":
 		l.Action = LockExclude
 	default:
-		return nil, fmt.Errorf("lock %q: want all, include:FIELD,... or exclude:FIELD,...", s)
+		return nil, fmt.Errorf("lock %q: want all, include:A,B or exclude:A,B (field names)", s)
 	}
 	for _, n := range strings.Split(names, ",") {
 		if n = strings.TrimSpace(n); n != "" {

@@ -446,7 +446,7 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 	if lock != nil {
 		fd.Set("Lock", lock.LockDict())
 	}
-	var pages map[int]int
+	var annots map[int]*pageInfo
 	for _, w := range f.widgets {
 		wd := fd
 		if w.ref != f.ref {
@@ -456,15 +456,13 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 		if err != nil {
 			r = [4]float64{}
 		}
-		flags, _ := pdf.Int(wd.Get("F"))
-		const hidden, noView = 1 << 1, 1 << 5
-		if r[2]-r[0] > 0 && r[3]-r[1] > 0 && flags&(hidden|noView) == 0 {
-			if pages == nil {
-				if pages, err = d.pageNumbers(); err != nil {
-					return fmt.Errorf("reading the page tree: %w", err)
+		if widgetVisible(wd, r) {
+			if annots == nil {
+				if annots, err = d.annotationPages(); err != nil {
+					return err
 				}
 			}
-			page, err := d.widgetPage(w, pages)
+			page, err := d.widgetPage(w, annots)
 			if err != nil {
 				return fmt.Errorf("signature field %q: %w", f.name, err)
 			}
@@ -495,31 +493,67 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 	return u.WriteObject(f.ref.Num, f.ref.Gen, fd)
 }
 
-// widgetPage returns the page that shows widget w: its /P, or the page
-// whose /Annots lists it.
-func (d *document) widgetPage(w widget, pages map[int]int) (*pageInfo, error) {
-	if p, ok := w.dict.Get("P").(pdf.Ref); ok {
-		if n, ok := pages[p.Num]; ok {
-			return d.page(n)
-		}
-	}
-	var found *pageInfo
-	err := d.walkPages(0, func(p *pageInfo) bool {
-		annots, _ := d.rd.Resolve(p.dict.Get("Annots"))
-		arr, _ := annots.(pdf.Array)
-		if slices.Contains(arr, pdf.Object(w.ref)) {
-			found = p
+// annotationPages maps the object number of each annotation that a page
+// lists in its /Annots to that page.
+func (d *document) annotationPages() (map[int]*pageInfo, error) {
+	m := map[int]*pageInfo{}
+	var err error
+	werr := d.walkPages(0, func(p *pageInfo) bool {
+		var annots pdf.Object
+		if annots, err = d.rd.Resolve(p.dict.Get("Annots")); err != nil {
+			err = fmt.Errorf("reading /Annots of page %d: %w", p.number, err)
 			return false
+		}
+		arr, _ := annots.(pdf.Array)
+		for _, a := range arr {
+			if r, ok := a.(pdf.Ref); ok {
+				if _, dup := m[r.Num]; !dup {
+					m[r.Num] = p
+				}
+			}
 		}
 		return true
 	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the page tree: %w", err)
+	if werr != nil {
+		return nil, fmt.Errorf("reading the page tree: %w", werr)
 	}
-	if found == nil {
-		return nil, fmt.Errorf("its widget (object %d) is on no page", w.ref.Num)
+	return m, err
+}
+
+// widgetPage returns the page that shows widget w: the page whose /Annots
+// lists it, else its /P.
+func (d *document) widgetPage(w widget, annots map[int]*pageInfo) (*pageInfo, error) {
+	if p, ok := annots[w.ref.Num]; ok {
+		return p, nil
 	}
-	return found, nil
+	if p, ok := w.dict.Get("P").(pdf.Ref); ok {
+		for _, q := range annots {
+			if q.ref == p {
+				return q, nil
+			}
+		}
+		var found *pageInfo
+		if err := d.walkPages(0, func(q *pageInfo) bool {
+			if q.ref == p {
+				found = q
+			}
+			return found == nil
+		}); err != nil {
+			return nil, fmt.Errorf("reading the page tree: %w", err)
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("its widget (object %d) is on no page", w.ref.Num)
+}
+
+// widgetVisible reports whether a widget shows something: it has an area
+// and is neither hidden nor without view.
+func widgetVisible(wd *pdf.Dict, rect [4]float64) bool {
+	flags, _ := pdf.Int(wd.Get("F"))
+	const hidden, noView = 1 << 1, 1 << 5
+	return rect[2]-rect[0] > 0 && rect[3]-rect[1] > 0 && flags&(hidden|noView) == 0
 }
 
 // addField writes a new signature field with the value sigNum: merged
@@ -717,3 +751,39 @@ func realNum(f float64) pdf.Object {
 	return pdf.Real(strconv.FormatFloat(f, 'f', -1, 64))
 }
 
+// WidgetReport describes a widget of a signature field.
+type WidgetReport struct {
+	Page int `json:"page,omitempty"` // 0: on no page
+	// Rect is x, y, w, h on the page as displayed, as Rect has them.
+	Rect    [4]float64 `json:"rect"`
+	Visible bool       `json:"visible"`
+}
+
+// describeField fills in the layout and the locks of field f: its widgets,
+// the lock that signing it sets, and the signed field whose lock covers it.
+func (d *document) describeField(f *formField, annots map[int]*pageInfo, locks map[string]*mdp.Lock, sr *SignatureReport) {
+	if f.lock != nil {
+		sr.Lock = f.lock.String()
+	} else if l := locks[f.name]; l != nil {
+		sr.Lock = l.String()
+	}
+	sr.LockedBy = lockedBy(locks, f.name)
+	for _, w := range f.widgets {
+		r, err := d.rect(w.dict.Get("Rect"))
+		if err != nil {
+			r = [4]float64{}
+		}
+		wr := WidgetReport{Visible: widgetVisible(w.dict, r)}
+		if p, err := d.widgetPage(w, annots); err == nil {
+			wr.Page = p.number
+			dr := p.displayRect(r)
+			wr.Rect = [4]float64{round2(dr.X), round2(dr.Y), round2(dr.W), round2(dr.H)}
+		} else {
+			wr.Rect = [4]float64{r[0], r[1], r[2] - r[0], r[3] - r[1]}
+		}
+		sr.Visible = sr.Visible || wr.Visible
+		sr.Widgets = append(sr.Widgets, wr)
+	}
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }

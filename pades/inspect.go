@@ -52,6 +52,15 @@ type SignatureReport struct {
 	PAdES    *bool  `json:"pades,omitempty"`
 	NotPAdES string `json:"notPAdES,omitempty"`
 	Covers   string `json:"covers,omitempty"` // "whole file" or "revision ending at N"
+	// Visible is set when a widget of the field shows on a page; Widgets
+	// says where each is.
+	Visible bool           `json:"visible"`
+	Widgets []WidgetReport `json:"widgets,omitempty"`
+	// Lock is the FieldMDP lock that signing the field sets (all,
+	// include:A,B or exclude:A,B); LockedBy names the signed field whose
+	// lock covers this one.
+	Lock     string `json:"lock,omitempty"`
+	LockedBy string `json:"lockedBy,omitempty"`
 }
 
 // Inspect reads the structure of a PDF file and checks the integrity of each
@@ -78,8 +87,16 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*
 	if err != nil {
 		return nil, err
 	}
+	// a damaged page tree leaves the fields without pages, not the report
+	// without fields
+	annots, _ := d.annotationPages()
+	locks, err := d.fieldLocks(fields)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range fields {
 		sr := SignatureReport{Field: f.name}
+		d.describeField(&f, annots, locks, &sr)
 		if f.value != nil {
 			sr.Signed = true
 			d.checkSignature(ctx, f, &sr)

@@ -127,13 +127,6 @@ func (d *document) page(n int) (*pageInfo, error) {
 	return found, nil
 }
 
-// pageNumbers maps the object number of each page to its number.
-func (d *document) pageNumbers() (map[int]int, error) {
-	m := map[int]int{}
-	err := d.walkPages(0, func(p *pageInfo) bool { m[p.ref.Num] = p.number; return true })
-	return m, err
-}
-
 // walkPages calls fn for the pages in order, from page from (1-based;
 // nodes whose /Count says they hold earlier pages are skipped), until fn
 // returns false. from 0 is page 1.

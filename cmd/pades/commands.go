@@ -37,8 +37,8 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.contact, "contact", "", "/ContactInfo of the signer")
 	fs.StringVar(&c.password, "password", "", "password of an encrypted input PDF")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password of an encrypted input PDF")
-	fs.StringVar(&c.field, "field", "", "signature field to sign: an existing empty signature field of that name, or a new field (default: the first empty signature field, else a new SignatureN)")
-	fs.IntVar(&c.page, "page", 1, "page that carries the invisible signature widget")
+	fs.StringVar(&c.field, "field", "", "signature field to sign: the empty signature field of that `name` (parts joined with '.'), or the name of the new field of -new-field, -rect or -tag (default: the first empty signature field, else a new SignatureN)")
+	fs.IntVar(&c.page, "page", 1, "page of the new field that -rect places, or of the invisible signature widget")
 }
 
 func (c *commonFlags) hashAlg() (crypto.Hash, error) {
@@ -171,6 +171,8 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stdout)
 	var c commonFlags
 	c.register(fs)
+	var ff fieldFlags
+	ff.register(fs)
 	var chain listFlag
 	cert := fs.String("cert", "", "signer certificate (PEM), used to size the placeholder")
 	fs.Var(&chain, "chain", "intermediate certificates (PEM), repeatable")
@@ -225,8 +227,21 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer out.Abort()
+	fo, err := ff.options()
+	if err != nil {
+		return err
+	}
+	if len(certs) > 0 && c.name == "" {
+		// the visible signature shows the signer's name, as sign does
+		if fo.appearance == nil {
+			fo.appearance = &pades.Appearance{}
+		}
+		fo.appearance.Name = certs[0].Subject.CommonName
+	}
 	p, err := pades.Prepare(ctx, in, insize, out, &pades.PrepareOptions{
-		Hash: h, ContentsSize: n, Info: c.info(), Password: password, FieldName: c.field, Page: c.page, Time: time.Now(),
+		Hash: h, ContentsSize: n, Info: c.info(), Password: password, Time: time.Now(),
+		FieldName: c.field, NewField: ff.newField, Signer: ff.signer, Page: c.page, Rect: fo.rect, Tag: ff.tag, TagSize: fo.tagSize,
+		Appearance: fo.appearance, Certify: pades.CertifyLevel(ff.certify), Lock: fo.lock,
 	})
 	if err != nil {
 		return err
@@ -426,7 +441,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "signature fields (%d):\n", len(rep.Fields))
 	for _, f := range rep.Fields {
 		if !f.Signed {
-			fmt.Fprintf(stdout, "  %s: empty\n", f.Field)
+			fmt.Fprintf(stdout, "  %s: empty%s\n", f.Field, fieldLayout(f))
 			continue
 		}
 		fmt.Fprintf(stdout, "  %s: %s %s, covers %s, %s", f.Field, f.Type, f.SubFilter, f.Covers, integrity(f))
@@ -440,7 +455,35 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if f.Signer != "" {
 			fmt.Fprintf(stdout, ", signer %s", f.Signer)
 		}
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, fieldLayout(f))
 	}
 	return nil
+}
+
+// fieldLayout says where the widgets of a signature field are, whether
+// they show, and the FieldMDP locks of the field: "; visible on page 1 at
+// x,y,w,h; lock include:A; locked by B".
+func fieldLayout(f pades.SignatureReport) string {
+	var b strings.Builder
+	if len(f.Widgets) == 0 {
+		b.WriteString("; no widget")
+	}
+	for _, w := range f.Widgets {
+		vis := "invisible"
+		if w.Visible {
+			vis = "visible"
+		}
+		if w.Page == 0 {
+			fmt.Fprintf(&b, "; %s, on no page", vis)
+			continue
+		}
+		fmt.Fprintf(&b, "; %s on page %d at %s", vis, w.Page, pades.Rect{X: w.Rect[0], Y: w.Rect[1], W: w.Rect[2], H: w.Rect[3]})
+	}
+	if f.Lock != "" {
+		fmt.Fprintf(&b, "; lock %s", f.Lock)
+	}
+	if f.LockedBy != "" {
+		fmt.Fprintf(&b, "; locked by %s", f.LockedBy)
+	}
+	return b.String()
 }

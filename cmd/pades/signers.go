@@ -107,10 +107,93 @@ func (f *signerFlags) open(ctx context.Context, stderr io.Writer) (signer.Signer
 	return nil, nil, usagef("no signer: give -key and -cert, -p12, -pkcs11 URI, or -remote URL -credential ID")
 }
 
+// fieldFlags are the flags that place the signature and shape what it
+// shows, shared by sign, batch and prepare: a new field, a signer's field,
+// a rectangle, text tags, the appearance, certification and locks.
+type fieldFlags struct {
+	newField                                      bool
+	signer, certify                               int
+	rect, tag, tagSize, image, template, fontFile string
+	lock                                          string
+}
+
+// register adds the field flags to fs.
+func (f *fieldFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.newField, "new-field", false, "add a new field named -field even when the document has empty signature fields (invisible unless -rect or -tag places it)")
+	fs.IntVar(&f.signer, "signer", 0, "sign into the first empty field of signer `K`, named SignatorySignature_K_n")
+	fs.StringVar(&f.rect, "rect", "", "add a visible field at `x,y,w,h` on -page: points from the bottom-left corner of the page as displayed (after /Rotate, within the /CropBox)")
+	fs.StringVar(&f.tag, "tag", "", "add a visible field over each place where this `text` is drawn, its baseline the field's bottom edge")
+	fs.StringVar(&f.tagSize, "tag-size", "", "`w,h` in points of the fields that -tag adds (default 180,50)")
+	fs.StringVar(&f.image, "image", "", "PNG or JPEG `file` shown in the visible signature")
+	fs.StringVar(&f.template, "appearance", "", "layout `template` of the visible signature (default: the name, date, reason and location)")
+	fs.StringVar(&f.fontFile, "font", "", "TrueType or OpenType `file` for the text of the visible signature (a subset is embedded)")
+	fs.IntVar(&f.certify, "certify", 0, "certify the document (the first signature only): DocMDP `level` 1 (no changes), 2 (form filling and signing) or 3 (also annotations)")
+	fs.StringVar(&f.lock, "lock", "", "FieldMDP lock that signing the field sets: all, include:A,B or exclude:A,B (field names)")
+}
+
+// fieldOptions are the options that the field flags describe.
+type fieldOptions struct {
+	rect       *pades.Rect
+	tagSize    pades.Size
+	appearance *pades.Appearance
+	lock       *pades.FieldLock
+}
+
+// options parses the field flags.
+func (f *fieldFlags) options() (*fieldOptions, error) {
+	var o fieldOptions
+	var err error
+	if f.rect != "" {
+		r, err := pades.ParseRect(f.rect)
+		if err != nil {
+			return nil, usagef("-rect: %v", err)
+		}
+		o.rect = &r
+	}
+	if f.tagSize != "" {
+		if f.tag == "" {
+			return nil, usagef("-tag-size goes with -tag")
+		}
+		if o.tagSize, err = pades.ParseSize(f.tagSize); err != nil {
+			return nil, usagef("-tag-size: %v", err)
+		}
+	}
+	if f.rect != "" && f.tag != "" {
+		return nil, usagef("give -rect or -tag, not both")
+	}
+	if f.certify < 0 || f.certify > 3 {
+		return nil, usagef("-certify %d: use 1 (no changes), 2 (form filling and signing) or 3 (also annotations)", f.certify)
+	}
+	if f.lock != "" {
+		if o.lock, err = pades.ParseLock(f.lock); err != nil {
+			return nil, usagef("-lock: %v", err)
+		}
+	}
+	if f.image != "" || f.template != "" || f.fontFile != "" {
+		a := &pades.Appearance{Template: f.template}
+		if f.image != "" {
+			if a.Image, err = os.ReadFile(f.image); err != nil {
+				return nil, fmt.Errorf("reading -image: %w", err)
+			}
+		}
+		if f.fontFile != "" {
+			if a.Font, err = os.ReadFile(f.fontFile); err != nil {
+				return nil, fmt.Errorf("reading -font: %w", err)
+			}
+		}
+		if err := a.Check(); err != nil {
+			return nil, usagef("%v", err)
+		}
+		o.appearance = a
+	}
+	return &o, nil
+}
+
 // signFlags are the flags of sign and batch: the signer, the options of
 // the signature, and the level.
 type signFlags struct {
 	common commonFlags
+	field  fieldFlags
 	signer signerFlags
 	pss    bool
 	level  ltvFlags
@@ -119,6 +202,7 @@ type signFlags struct {
 // register adds the flags to fs.
 func (f *signFlags) register(fs *flag.FlagSet) {
 	f.common.register(fs)
+	f.field.register(fs)
 	f.signer.register(fs)
 	fs.BoolVar(&f.pss, "pss", false, "use RSASSA-PSS for RSA keys")
 	f.level.register(fs, "B-B", "B-B, B-T, B-LT or B-LTA")
@@ -138,9 +222,15 @@ func (f *signFlags) options() (*pades.SignOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &f.common
+	fo, err := f.field.options()
+	if err != nil {
+		return nil, err
+	}
+	c, ff := &f.common, &f.field
 	return &pades.SignOptions{
-		Hash: h, PSS: f.pss, Info: c.info(), Password: password, FieldName: c.field, Page: c.page,
+		Hash: h, PSS: f.pss, Info: c.info(), Password: password,
+		FieldName: c.field, NewField: ff.newField, Signer: ff.signer, Page: c.page, Rect: fo.rect, Tag: ff.tag, TagSize: fo.tagSize,
+		Appearance: fo.appearance, Certify: pades.CertifyLevel(ff.certify), Lock: fo.lock,
 		Level: setup.level, TSA: setup.timestamper(), Validation: setup.fetcher,
 	}, nil
 }
