@@ -109,9 +109,6 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 	if o.DocTimeStamp {
 		return nil
 	}
-	if perm == mdp.NoChanges {
-		return ErrCertified
-	}
 	if o.Certify != 0 {
 		if o.Certify < CertifyNoChanges || o.Certify > CertifyAnnotations {
 			return fmt.Errorf("certification level %d: use 1 (no changes), 2 (form filling and signing) or 3 (also annotations)", int(o.Certify))
@@ -128,6 +125,9 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 		case len(signed) > 0:
 			return fmt.Errorf("%w: it already holds signatures in %s", ErrNotFirstSignature, strings.Join(signed, ", "))
 		}
+	}
+	if perm == mdp.NoChanges {
+		return ErrCertified
 	}
 	if perm != 0 && plan.existing == nil {
 		return fmt.Errorf("%w (/P %d: %v): a new signature field is a change that Acrobat counts against the certification; %s",

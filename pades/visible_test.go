@@ -1,0 +1,294 @@
+package pades_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"hashsign/internal/devpki"
+	"hashsign/pades"
+	"hashsign/signer"
+	"hashsign/testdata/pdfgen"
+)
+
+// namedSigner returns a signer with a new P-256 key whose certificate,
+// issued by the intermediate CA of p, has the common name cn.
+func namedSigner(t testing.TB, p *devpki.PKI, cn string) signer.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 63))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{devpki.Organization}},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.Intermediate.Cert, key.Public(), p.Intermediate.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signer.New(key, []*x509.Certificate{cert, p.Intermediate.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sealPNG returns a 64x64 PNG: a red disc on a transparent background.
+func sealPNG(t testing.TB) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			if dx, dy := x-32, y-32; dx*dx+dy*dy < 30*30 {
+				img.Set(x, y, color.NRGBA{200, 20, 20, 255})
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// render renders page n of the PDF at path with pdftoppm -r 72 (one pixel
+// per point), the visible region only (-cropbox), and returns the image.
+func render(t testing.TB, path string, n int) image.Image {
+	t.Helper()
+	pdftoppm := needTool(t, "pdftoppm")
+	prefix := filepath.Join(t.TempDir(), "page")
+	p := strconv.Itoa(n)
+	if out, err := exec.Command(pdftoppm, "-r", "72", "-cropbox", "-f", p, "-l", p, "-singlefile", "-png", path, prefix).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm %s: %v\n%s", path, err, out)
+	}
+	f, err := os.Open(prefix + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// pixelBox is a rectangle of pixels, top-left origin.
+type pixelBox struct{ x0, y0, x1, y1 int }
+
+// displayedBox converts a rectangle on the displayed page (points from
+// its bottom-left corner, as pades.Rect) to pixels at 72 dpi of an image
+// of height h, widened by one pixel on each side for antialiasing.
+func displayedBox(r pades.Rect, h int) pixelBox {
+	return pixelBox{int(r.X) - 1, h - int(r.Y+r.H) - 2, int(r.X+r.W) + 2, h - int(r.Y) + 1}
+}
+
+func (b pixelBox) contains(x, y int) bool { return x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1 }
+
+// diffRenders counts the pixels that differ between a and b inside box
+// and outside it, and returns the first that differs outside.
+func diffRenders(t testing.TB, a, b image.Image, box pixelBox) (inside, outside int, first image.Point) {
+	t.Helper()
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("the pages render at %v and %v", a.Bounds(), b.Bounds())
+	}
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			switch {
+			case r1 == r2 && g1 == g2 && b1 == b2:
+			case box.contains(x, y):
+				inside++
+			default:
+				if outside == 0 {
+					first = image.Pt(x, y)
+				}
+				outside++
+			}
+		}
+	}
+	return inside, outside, first
+}
+
+// compareRenders checks that signed differs from unsigned inside box and
+// nowhere else, and returns how many pixels changed inside it.
+func compareRenders(t testing.TB, unsigned, signed image.Image, box pixelBox) int {
+	t.Helper()
+	inside, outside, first := diffRenders(t, unsigned, signed, box)
+	if outside > 0 {
+		t.Errorf("%d pixels changed outside the field's box %v, the first at %v", outside, box, first)
+	}
+	if inside == 0 {
+		t.Errorf("the field's box %v is still blank", box)
+	}
+	return inside
+}
+
+// sameRender checks that two renders do not differ.
+func sameRender(t testing.TB, a, b image.Image) {
+	t.Helper()
+	if _, n, first := diffRenders(t, a, b, pixelBox{}); n > 0 {
+		t.Errorf("%d pixels changed, the first at %v", n, first)
+	}
+}
+
+// visibleCase is a visible signature to render: a page of a layout, the
+// place of the field as displayed, and the signer.
+type visibleCase struct {
+	name    string
+	page    pdfgen.Page
+	rect    pades.Rect
+	signer  string // common name of the signer's certificate
+	image   bool
+	embeds  bool // the name needs an embedded font
+	wantTxt string
+}
+
+// TestVisibleRendering signs a page at a rectangle and renders it with
+// pdftoppm -r 72 before and after: the field's rectangle is no longer
+// blank and every pixel outside it is unchanged. It covers a Latin name
+// with an image, a Chinese and an Arabic name (pdffonts lists the embedded
+// subset font), a page with /Rotate 90 and one whose /MediaBox does not
+// start at 0,0 and that has a /CropBox; pdftotext finds the signer's name
+// on each signed page.
+func TestVisibleRendering(t *testing.T) {
+	p := testPKI(t)
+	crop := [4]float64{150, 260, 650, 960}
+	cases := []visibleCase{
+		{name: "latin name with image", rect: pades.Rect{X: 72, Y: 72, W: 220, H: 70}, signer: "Jürgen Müller-Lüdenscheid", image: true, wantTxt: "Jürgen Müller-Lüdenscheid"},
+		{name: "chinese name", rect: pades.Rect{X: 300, Y: 500, W: 200, H: 60}, signer: "张伟明", embeds: true, wantTxt: "张伟明"},
+		{name: "arabic name", rect: pades.Rect{X: 50, Y: 300, W: 220, H: 60}, signer: "محمد بن عبد الله", embeds: true, wantTxt: "محمد بن عبد الله"},
+		{name: "rotate 90", page: pdfgen.Page{Rotate: 90}, rect: pades.Rect{X: 500, Y: 40, W: 200, H: 60}, signer: "Rotated Signer", wantTxt: "Rotated Signer"},
+		{name: "rotate 270 inherited", page: pdfgen.Page{Rotate: 270, Inherit: true}, rect: pades.Rect{X: 30, Y: 400, W: 180, H: 50}, signer: "Inherited Rotation", wantTxt: "Inherited Rotation"},
+		{name: "mediabox not at 0,0 with cropbox", page: pdfgen.Page{MediaBox: [4]float64{100, 200, 712, 992}, CropBox: &crop}, rect: pades.Rect{X: 10, Y: 20, W: 200, H: 60}, signer: "Offset Box", wantTxt: "Offset Box"},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in, err := pdfgen.Layout{Pages: []pdfgen.Page{{}, c.page}}.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			unsignedPath := filepath.Join(dir, c.name+"-in.pdf")
+			if err := os.WriteFile(unsignedPath, in, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts := &pades.SignOptions{Page: 2, Rect: &c.rect, Info: pades.SignatureInfo{Reason: "approval", Location: "Lyon"}}
+			if c.image {
+				opts.Appearance = &pades.Appearance{Image: sealPNG(t)}
+			}
+			out, _ := signBytes(t, in, namedSigner(t, p, c.signer), opts, dir, c.name+".pdf")
+			before, after := render(t, unsignedPath, 2), render(t, out, 2)
+			n := compareRenders(t, before, after, displayedBox(c.rect, before.Bounds().Dy()))
+			t.Logf("%d pixels drawn in the field", n)
+			if c.embeds {
+				fonts, err := exec.Command(needTool(t, "pdffonts"), "-f", "2", "-l", "2", out).CombinedOutput()
+				if err != nil {
+					t.Fatalf("pdffonts: %v\n%s", err, fonts)
+				}
+				if !embeddedSubset(string(fonts)) {
+					t.Errorf("pdffonts lists no embedded subset font:\n%s", fonts)
+				}
+			}
+			text, err := exec.Command(needTool(t, "pdftotext"), "-f", "2", "-l", "2", out, "-").CombinedOutput()
+			if err != nil {
+				t.Fatalf("pdftotext: %v\n%s", err, text)
+			}
+			if !containsText(string(text), c.wantTxt) {
+				t.Errorf("pdftotext does not find %q on the signed page:\n%s", c.wantTxt, text)
+			}
+		})
+	}
+}
+
+// embeddedSubset reports whether pdffonts lists a font that is embedded
+// and subset ("emb yes sub yes").
+func embeddedSubset(pdffonts string) bool {
+	for _, line := range strings.Split(pdffonts, "\n") {
+		f := strings.Fields(line)
+		// name type [type2] encoding emb sub uni object ID
+		if len(f) >= 7 && f[len(f)-5] == "yes" && f[len(f)-4] == "yes" && strings.Contains(f[0], "+") {
+			return true
+		}
+	}
+	return false
+}
+
+// containsText reports whether text holds want, white space aside; for
+// right-to-left scripts text extractors may give the words in either order.
+func containsText(text, want string) bool {
+	squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
+	if strings.Contains(squash(text), squash(want)) {
+		return true
+	}
+	words := strings.Fields(want)
+	for i, j := 0, len(words)-1; i < j; i, j = i+1, j-1 {
+		words[i], words[j] = words[j], words[i]
+	}
+	return strings.Contains(squash(text), strings.Join(words, ""))
+}
+
+// signedReport signs in with opts and returns the output and its
+// inspection.
+func signedReport(t *testing.T, in []byte, s signer.Signer, opts *pades.SignOptions) ([]byte, *pades.Report) {
+	t.Helper()
+	var out memFile
+	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, s, opts); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pades.Inspect(context.Background(), bytes.NewReader(out.b), int64(len(out.b)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.b, rep
+}
+
+// memFile is a pades.File in memory.
+type memFile struct{ b []byte }
+
+func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if end := off + int64(len(p)); end > int64(len(m.b)) {
+		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
+	}
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memFile) Truncate(size int64) error { m.b = m.b[:size]; return nil }
