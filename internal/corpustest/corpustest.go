@@ -39,7 +39,13 @@ type File struct {
 	Encrypted  bool
 	Password   string // the user password, when it is not empty
 	Signatures int    // signed signature fields, as pdfsig counts them
+	// EmptyFields counts the signature fields without a value (the
+	// empty_signature_field column, "y (2)").
+	EmptyFields int
 }
+
+// emptyCount reads the empty_signature_field column.
+var emptyCount = regexp.MustCompile(`^y \((\d+)\)`)
 
 // ReadManifest reads dir/manifest.tsv.
 func ReadManifest(t testing.TB, dir string) []File {
@@ -76,6 +82,9 @@ func ReadManifest(t testing.TB, dir string) []File {
 			}
 		}
 		cf.Signatures, _ = strconv.Atoi(rec[cols["existing_signatures"]])
+		if m := emptyCount.FindStringSubmatch(rec[cols["empty_signature_field"]]); m != nil {
+			cf.EmptyFields, _ = strconv.Atoi(m[1])
+		}
 		out = append(out, cf)
 	}
 	if len(out) == 0 {
