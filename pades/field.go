@@ -451,6 +451,9 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 		wd := fd
 		if w.ref != f.ref {
 			wd = w.dict.Clone()
+			// poppler and MuPDF take a widget that has a /Parent for a
+			// field of its own and look for the signature in it
+			wd.Set("V", pdf.Ref{Num: sigNum})
 		}
 		r, err := d.rect(wd.Get("Rect"))
 		if err != nil {

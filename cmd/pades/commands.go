@@ -37,7 +37,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.contact, "contact", "", "/ContactInfo of the signer")
 	fs.StringVar(&c.password, "password", "", "password of an encrypted input PDF")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password of an encrypted input PDF")
-	fs.StringVar(&c.field, "field", "", "signature field to sign: the empty signature field of that `name` (parts joined with '.'), or the name of the new field of -new-field, -rect or -tag (default: the first empty signature field, else a new SignatureN)")
+	fs.StringVar(&c.field, "field", "", "signature field to sign: an existing empty signature field of that `name` (parts joined with '.'), or the name of the new field of -new-field, -rect or -tag (default: the first empty signature field, else a new SignatureN)")
 	fs.IntVar(&c.page, "page", 1, "page of the new field that -rect places, or of the invisible signature widget")
 }
 

@@ -138,6 +138,10 @@ func hint(err error) string {
 		return "with -password"
 	case errors.Is(err, pades.ErrIncompleteChain):
 		return "give the issuer certificates with -chain or -certs"
+	case errors.Is(err, pades.ErrNoField):
+		return "name an empty one with -field or -signer, or add a field with -new-field, -rect or -tag"
+	case errors.Is(err, pades.ErrCertifiedNewField):
+		return "sign into one of them with -field"
 	}
 	return ""
 }

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hashsign/cms"
+	"hashsign/hashsvc"
+	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/devpki"
+	"hashsign/pades"
+	"hashsign/signer"
+	"hashsign/testdata/pdfgen"
+)
+
+// approverForm writes a form with an approver's field on a page and
+// another on a page turned by /Rotate 90, its widget apart from the field.
+func approverForm(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := pdfgen.Layout{
+		Pages: []pdfgen.Page{{}, {Rotate: 90}},
+		Fields: []pdfgen.Field{
+			{Name: "Approver1", Rect: [4]float64{72, 72, 272, 132}},
+			{Name: "Approver2", Page: 2, Rect: [4]float64{100, 100, 160, 300}, SeparateWidget: true},
+		},
+	}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "form.pdf", b)
+}
+
+// sealJPEG writes a JPEG image of a blue square on white.
+func sealJPEG(t *testing.T, dir string) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 48, 48))
+	for y := range 48 {
+		for x := range 48 {
+			c := color.RGBA{255, 255, 255, 255}
+			if x > 8 && x < 40 && y > 8 && y < 40 {
+				c = color.RGBA{20, 40, 200, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "seal.jpg", b.Bytes())
+}
+
+// inspectJSON runs the built `pades inspect -json`.
+func inspectJSON(t *testing.T, bin, path string) *pades.Report {
+	t.Helper()
+	code, stdout, stderr := runBin(t, bin, "inspect", "-json", path)
+	if code != 0 {
+		t.Fatalf("inspect: exit %d %s", code, stderr)
+	}
+	var rep pades.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
+}
+
+func reportField(t *testing.T, rep *pades.Report, name string) pades.SignatureReport {
+	t.Helper()
+	for _, f := range rep.Fields {
+		if f.Field == name {
+			return f
+		}
+	}
+	t.Fatalf("inspect lists no field %q", name)
+	return pades.SignatureReport{}
+}
+
+// TestVisibleSignaturesCLI runs the built pades with `hashsvc serve -dev`
+// as the remote signer: an author certifies a form (DocMDP /P 2) at B-LTA
+// in a new visible field with a Chinese name and a JPEG image; a new field
+// is then refused with the reason; a second signer signs into an existing
+// field at B-LTA; a third signs into the widget on the turned page through
+// prepare and embed, and extend takes it to B-LTA. check-signed-pdf judges
+// the result at B-LTA, and inspect lists each field where it was put.
+// Then certification /P 1 refuses any later signature, a FieldMDP lock
+// refuses a signature into the field it covers, and batch places a
+// visible field in every document.
+func TestVisibleSignaturesCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs pades and hashsvc")
+	}
+	validator := hashsvctest.Validator(t)
+	bin := hashsvctest.Build(t, "./cmd/pades")
+	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
+	root := filepath.Join(dev.Dir, hashsvc.DevRootFile)
+	pki := filepath.Join(dev.Dir, hashsvc.DevPKIDir)
+	remote := func(cred string) []string {
+		return []string{"-remote", dev.URL, "-credential", cred, "-api-key-file", filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile)}
+	}
+	lta := []string{"-level", "B-LTA", "-tsa", dev.URL + "/tsa", "-trust", root}
+	dir := t.TempDir()
+	form := approverForm(t, dir)
+	seal := sealJPEG(t, dir)
+	step := func(want int, args ...string) (string, string) {
+		t.Helper()
+		code, stdout, stderr := runBin(t, bin, args...)
+		if code != want {
+			t.Fatalf("pades %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout, stderr
+	}
+	path := func(name string) string { return filepath.Join(dir, name) }
+
+	args := append(append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...), lta...)
+	step(0, append(args, "-certify", "2", "-field", "Author", "-page", "1", "-rect", "300,650,250,70", "-name", "张伟明", "-image", seal, "-reason", "author", form, path("s1.pdf"))...)
+	_, stderr := step(1, append(args, "-rect", "10,10,100,40", path("s1.pdf"), path("refused.pdf"))...)
+	if !strings.Contains(stderr, "allow signing only into its existing empty signature fields") || !strings.Contains(stderr, `"Approver1", "Approver2"`) {
+		t.Errorf("a new field in a certified document: %s", stderr)
+	}
+	args = append(append([]string{"sign"}, remote(hashsvc.DevCredentialP256)...), lta...)
+	step(0, append(args, "-field", "Approver1", "-location", "Québec", path("s1.pdf"), path("s2.pdf"))...)
+
+	// the third signer: prepare, a CMS made elsewhere, embed, extend
+	stdout, _ := step(0, "prepare", "-cert", filepath.Join(pki, devpki.SignerP384CertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile),
+		"-field", "Approver2", "-extra", "8192", path("s2.pdf"), path("prepared.pdf"))
+	var prep preparedJSON
+	if err := json.Unmarshal([]byte(stdout), &prep); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := hex.DecodeString(prep.Digest)
+	s, err := signer.LoadKeyFile(filepath.Join(pki, devpki.SignerP384KeyFile), filepath.Join(pki, devpki.SignerP384CertFile), filepath.Join(pki, devpki.IntermediateCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := cms.Sign(context.Background(), s, digest, cms.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(0, "embed", path("prepared.pdf"), writeFile(t, dir, "sig.p7s", der), path("s3.pdf"))
+	step(0, "extend", "-level", "B-LTA", "-tsa", dev.URL+"/tsa", "-trust", root, path("s3.pdf"), path("s4.pdf"))
+	hashsvctest.Validate(t, validator, root, "B-LTA", path("s4.pdf"))
+
+	rep := inspectJSON(t, bin, path("s4.pdf"))
+	if rep.DocMDP != 2 {
+		t.Errorf("DocMDP /P %d, want 2", rep.DocMDP)
+	}
+	for _, c := range []struct {
+		name string
+		page int
+		rect [4]float64
+	}{{"Author", 1, [4]float64{300, 650, 250, 70}}, {"Approver1", 1, [4]float64{72, 72, 200, 60}}, {"Approver2", 2, [4]float64{100, 435, 200, 60}}} {
+		f := reportField(t, rep, c.name)
+		if !f.Signed || !f.Visible || len(f.Widgets) != 1 || f.Widgets[0].Page != c.page || f.Widgets[0].Rect != c.rect {
+			t.Errorf("%s: %+v, want signed and visible on page %d at %v", c.name, f, c.page, c.rect)
+		}
+	}
+	stdout, _ = step(0, "inspect", path("s4.pdf"))
+	if !strings.Contains(stdout, "Approver2: Sig ETSI.CAdES.detached") || !strings.Contains(stdout, "visible on page 2 at 100,435,200,60") {
+		t.Errorf("inspect does not list the fields where they are:\n%s", stdout)
+	}
+	text, err := exec.Command(needPDFTool(t, "pdftotext"), "-f", "1", "-l", "1", path("s4.pdf"), "-").CombinedOutput()
+	if err != nil || !strings.Contains(string(text), "张伟明") {
+		t.Errorf("pdftotext does not find the author's name on page 1 (%v):\n%s", err, text)
+	}
+
+	// certification /P 1: no signature after it
+	args = append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...)
+	step(0, append(args, "-certify", "1", "-page", "2", "-rect", "20,20,200,60", form, path("p1.pdf"))...)
+	if _, stderr := step(1, append(args, "-field", "Approver1", path("p1.pdf"), path("x.pdf"))...); !strings.Contains(stderr, "DocMDP permissions (/P 1) allow no change") {
+		t.Errorf("signing after /P 1: %s", stderr)
+	}
+	// a FieldMDP lock set on an existing field
+	step(0, append(args, "-field", "Approver1", "-lock", "include:Approver2", form, path("l1.pdf"))...)
+	if _, stderr := step(1, append(args, "-field", "Approver2", path("l1.pdf"), path("x.pdf"))...); !strings.Contains(stderr, `signature field "Approver2" is locked by the signature in field "Approver1" (lock include:Approver2)`) {
+		t.Errorf("signing a locked field: %s", stderr)
+	}
+	noOutput(t, dir, "form.pdf", "seal.jpg", "s1.pdf", "s2.pdf", "s3.pdf", "s4.pdf", "prepared.pdf", "sig.p7s", "p1.pdf", "l1.pdf")
+
+	// batch: a visible field at the same place of each document
+	in, names := batchInputs(t, 3)
+	os.Remove(filepath.Join(in, "broken.pdf"))
+	out := t.TempDir()
+	step(0, append(append([]string{"batch"}, remote(hashsvc.DevCredentialP256)...), "-rect", "72,300,200,60", "-name", "Batch Signer", "-in", in, "-out", out)...)
+	for _, n := range names {
+		rep := inspectJSON(t, bin, filepath.Join(out, n))
+		if f := reportField(t, rep, "Signature1"); !f.Visible || f.Widgets[0].Rect != [4]float64{72, 300, 200, 60} {
+			t.Errorf("%s: the batch signature is at %+v", n, f.Widgets)
+		}
+	}
+	hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, names[0]))
+}
+
+// needPDFTool returns the path of a poppler tool, failing in CI when it is
+// missing.
+func needPDFTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing", name)
+		}
+		t.Skipf("%s is missing", name)
+	}
+	return p
+}
+
+// TestFieldFlagErrors: the field flags are checked before anything is
+// signed, with exit status 2.
+func TestFieldFlagErrors(t *testing.T) {
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	key := []string{"sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile)}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-rect", "1,2,3"}, 2, "-rect: rectangle \"1,2,3\": 3 numbers instead of 4"},
+		{[]string{"-rect", "10,10,0,5"}, 2, "the width and height must be positive"},
+		{[]string{"-rect", "1,1,5,5", "-tag", "#s#"}, 2, "give -rect or -tag, not both"},
+		{[]string{"-tag-size", "10,10"}, 2, "-tag-size goes with -tag"},
+		{[]string{"-certify", "4"}, 2, "-certify 4: use 1 (no changes)"},
+		{[]string{"-lock", "some:A"}, 2, "-lock: lock \"some:A\": want all, include:A,B or exclude:A,B"},
+		{[]string{"-image", filepath.Join(dir, "absent.png")}, 1, "reading -image"},
+		{[]string{"-field", "Nope"}, 1, `no such empty signature field: no field is named "Nope"; the document has no empty signature field`},
+		{[]string{"-page", "1", "-rect", "500,700,200,200"}, 1, "is off page 1"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out := filepath.Join(dir, "out.pdf")
+			code, _, stderr := runCLI(append(append(append([]string{}, key...), c.args...), in, out)...)
+			if code != c.code || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d (want %d), stderr %q, want %q", code, c.code, stderr, c.want)
+			}
+			noOutput(t, dir, in)
+		})
+	}
+}
