@@ -1,0 +1,150 @@
+package pades_test
+
+import (
+	"html"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"hashsign/pades"
+)
+
+// tagDoc makes the PDF of testdata/tags/contract.ms with groff (gropdf) or
+// of contract.tex with pdflatex, in dir.
+func tagDoc(t *testing.T, tool, dir string) string {
+	t.Helper()
+	var cmd *exec.Cmd
+	switch tool {
+	case "groff":
+		needTool(t, "gropdf")
+		cmd = exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "-o", "contract-groff.pdf", "contract.ms")
+	case "pdflatex":
+		cmd = exec.Command(needTool(t, "pdflatex"), "-interaction=batchmode", "-halt-on-error", "-jobname", "contract-pdflatex", "contract.tex")
+	}
+	for _, src := range []string{"contract.ms", "contract.tex"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "tags", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, src), b, 0o644)
+	}
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, out)
+	}
+	return filepath.Join(dir, "contract-"+tool+".pdf")
+}
+
+// wordBox is a word of pdftotext -bbox: its box from the top-left corner
+// of the page as shown, y downwards.
+type wordBox struct {
+	page                   int
+	xMin, yMin, xMax, yMax float64
+}
+
+var reWord = regexp.MustCompile(`<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>`)
+
+// pdftotextWords returns the boxes of the words equal to text.
+func pdftotextWords(t *testing.T, path, text string) []wordBox {
+	t.Helper()
+	out, err := exec.Command(needTool(t, "pdftotext"), "-bbox", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext -bbox: %v", err)
+	}
+	var words []wordBox
+	page := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "<page ") {
+			page++
+		}
+		m := reWord.FindStringSubmatch(line)
+		if m == nil || html.UnescapeString(m[5]) != text {
+			continue
+		}
+		w := wordBox{page: page}
+		for i, p := range []*float64{&w.xMin, &w.yMin, &w.xMax, &w.yMax} {
+			*p, _ = strconv.ParseFloat(m[i+1], 64)
+		}
+		words = append(words, w)
+	}
+	return words
+}
+
+// overTag reports how far the field's widget lies from the tag's word: the
+// corner where its text starts (bottom left as the tag reads) must be
+// within 2 points of the word's start along the baseline, and the
+// baseline within the word's box across it, 2 points either side. The
+// widget's rectangle is as pages are displayed (from the bottom left);
+// pageHeight is that of the displayed page.
+func overTag(w pades.WidgetReport, word wordBox, pageHeight float64) (float64, bool) {
+	const tolerance = 2.0
+	r := w.Rect
+	vertical := word.yMax-word.yMin > word.xMax-word.xMin
+	if !vertical {
+		// reading left to right: the corner is the bottom left
+		x, y := r[0], pageHeight-r[1]
+		d := math.Abs(x - word.xMin)
+		return d, d <= tolerance && y >= word.yMin-tolerance && y <= word.yMax+tolerance
+	}
+	// reading upwards: the corner is the bottom right of the rectangle
+	x, y := r[0]+r[2], pageHeight-r[1]
+	d := math.Abs(y - word.yMax)
+	return d, d <= tolerance && x >= word.xMin-tolerance && x <= word.xMax+tolerance
+}
+
+// TestTextTags signs documents that groff and pdflatex made from sources
+// holding #signature1# and #signature2# (in the second, turned by a
+// quarter turn): one signer over each tag, the second signing the output
+// of the first. Each field lands over its tag as pdftotext -bbox places
+// it, within 2 points, and check-signed-pdf passes both signatures.
+func TestTextTags(t *testing.T) {
+	p := testPKI(t)
+	signers := []pades.SignOptions{
+		{Tag: "#signature1#", TagSize: pades.Size{W: 160, H: 40}, Info: pades.SignatureInfo{Reason: "customer"}},
+		{Tag: "#signature2#", TagSize: pades.Size{W: 150, H: 36}, Info: pades.SignatureInfo{Reason: "provider"}},
+	}
+	for _, tool := range []string{"groff", "pdflatex"} {
+		t.Run(tool, func(t *testing.T) {
+			dir := t.TempDir()
+			src := tagDoc(t, tool, dir)
+			doc, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, opts := range signers {
+				o := opts
+				id := p.SignerRSA
+				if i == 1 {
+					id = p.SignerP256
+				}
+				path, res := signBytes(t, doc, newSigner(t, id), &o, dir, "signed"+strconv.Itoa(i+1)+".pdf")
+				words := pdftotextWords(t, src, o.Tag)
+				if len(words) != 1 {
+					t.Fatalf("pdftotext finds %q %d times", o.Tag, len(words))
+				}
+				rep := inspectFile(t, path, "")
+				f := fieldReport(t, rep, res.Field)
+				if len(f.Widgets) != 1 || !f.Visible || f.Widgets[0].Page != words[0].page {
+					t.Fatalf("%s: the field over it: %+v", o.Tag, f)
+				}
+				h := render(t, path, f.Widgets[0].Page).Bounds().Dy()
+				d, ok := overTag(f.Widgets[0], words[0], float64(h))
+				if !ok {
+					t.Errorf("%s: the field at %v is not over the tag's box %+v", o.Tag, f.Widgets[0].Rect, words[0])
+				}
+				t.Logf("%s: field at %v, %.2f points from the tag's start", o.Tag, f.Widgets[0].Rect, d)
+				if doc, err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, report := checkSignedPDF(t, sharedDir(t), filepath.Join(dir, "signed2.pdf"), "B-B", "", 2); !ok {
+				t.Errorf("check-signed-pdf:\n%s", report)
+			}
+		})
+	}
+}
