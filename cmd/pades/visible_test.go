@@ -168,7 +168,7 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	if !strings.Contains(stdout, "Approver2: Sig ETSI.CAdES.detached") || !strings.Contains(stdout, "visible on page 2 at 100,435,200,60") {
 		t.Errorf("inspect does not list the fields where they are:\n%s", stdout)
 	}
-	text, err := exec.Command(needPDFTool(t, "pdftotext"), "-f", "1", "-l", "1", path("s4.pdf"), "-").CombinedOutput()
+	text, err := exec.Command(needTool(t, "pdftotext"), "-f", "1", "-l", "1", path("s4.pdf"), "-").CombinedOutput()
 	if err != nil || !strings.Contains(string(text), "张伟明") {
 		t.Errorf("pdftotext does not find the author's name on page 1 (%v):\n%s", err, text)
 	}
@@ -200,9 +200,9 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, names[0]))
 }
 
-// needPDFTool returns the path of a poppler tool, failing in CI when it is
+// needTool returns the path of a tool, failing in CI when it is
 // missing.
-func needPDFTool(t *testing.T, name string) string {
+func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -245,4 +245,54 @@ func TestFieldFlagErrors(t *testing.T) {
 			noOutput(t, dir, in)
 		})
 	}
+}
+
+// TestVisiblePKCS11 signs with a key on a SoftHSM2 token through the built
+// pades: it certifies a form (DocMDP /P 3) in a new visible field with an
+// image, then a second signature fills the form's field, and
+// check-signed-pdf passes both.
+func TestVisiblePKCS11(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs pades")
+	}
+	const module = "/usr/lib/softhsm/libsofthsm2.so"
+	util := needTool(t, "softhsm2-util")
+	if _, err := os.Stat(module); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SoftHSM2 is missing: %v", err)
+		}
+		t.Skipf("SoftHSM2 is missing: %v", err)
+	}
+	validator := hashsvctest.Validator(t)
+	bin := hashsvctest.Build(t, "./cmd/pades")
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "softhsm2.conf", []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\nlog.level = ERROR\n"))
+	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run(util, "--init-token", "--free", "--label", "hashsign", "--pin", "1234", "--so-pin", "5678")
+	run(util, "--import", filepath.Join(pki, devpki.SignerP256KeyFile), "--token", "hashsign", "--label", "signer", "--id", "01", "--pin", "1234")
+	uri := "pkcs11:token=hashsign;object=signer?module-path=" + module + "&pin-value=1234"
+	form := approverForm(t, dir)
+	token := []string{"sign", "-pkcs11", uri, "-cert", filepath.Join(pki, devpki.SignerP256CertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile)}
+	run(bin, append(token, "-certify", "3", "-page", "2", "-rect", "400,300,300,80", "-image", sealJPEG(t, dir), "-name", "Token Holder", form, filepath.Join(dir, "c.pdf"))...)
+	run(bin, append(token, "-field", "Approver1", filepath.Join(dir, "c.pdf"), filepath.Join(dir, "c1.pdf"))...)
+	run(bin, append(token, "-field", "Approver2", filepath.Join(dir, "c1.pdf"), filepath.Join(dir, "c2.pdf"))...)
+	rep := inspectJSON(t, bin, filepath.Join(dir, "c2.pdf"))
+	if rep.DocMDP != 3 {
+		t.Errorf("DocMDP /P %d, want 3", rep.DocMDP)
+	}
+	if f := reportField(t, rep, "Signature1"); !f.Visible || f.Widgets[0].Page != 2 || f.Widgets[0].Rect != [4]float64{400, 300, 300, 80} {
+		t.Errorf("the certification's field: %+v", f)
+	}
+	hashsvctest.Validate(t, validator, filepath.Join(pki, devpki.RootCertFile), "B-B", filepath.Join(dir, "c2.pdf"))
 }
