@@ -1,6 +1,7 @@
 package pades_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,6 +112,7 @@ func TestCorpusEmptyFields(t *testing.T) {
 					t.Fatal(err)
 				}
 				dir := t.TempDir()
+				prev := path
 				for i, name := range empty {
 					opts := env.options(level)
 					opts.FieldName, opts.Password = name, []byte(cf.Password)
@@ -119,9 +121,16 @@ func TestCorpusEmptyFields(t *testing.T) {
 						t.Fatalf("signed field %q, want %q", res.Field, name)
 					}
 					checkSignedLeavingEmpty(t, shared, env.root, out, level.String(), cf.Password, i+1, len(empty)-i-1)
+					if bytes.Contains(doc, []byte("pdfaid:part")) {
+						// PDF/A: the appearance embeds its fonts
+						if before, after := unembeddedFonts(t, prev), unembeddedFonts(t, out); after != before {
+							t.Errorf("PDF/A: the signature adds fonts that are not embedded: %d before, %d after", before, after)
+						}
+					}
 					if doc, err = os.ReadFile(out); err != nil {
 						t.Fatal(err)
 					}
+					prev = out
 					if level == pades.LevelBB {
 						fields++
 					}
@@ -172,4 +181,21 @@ func checkSignedLeavingEmpty(t *testing.T, shared, root, path, level, password s
 	if n := strings.Count(string(out), "Signature is Valid."); n != valid {
 		t.Fatalf("pdfsig finds %d valid signatures, check-signed-pdf %d:\n%s", n, valid, out)
 	}
+}
+
+// unembeddedFonts counts the fonts that pdffonts lists as not embedded.
+func unembeddedFonts(t *testing.T, path string) int {
+	t.Helper()
+	out, err := exec.Command(needTool(t, "pdffonts"), path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdffonts: %v\n%s", err, out)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n")[2:] {
+		// name type [type2] encoding emb sub uni object ID
+		if f := strings.Fields(line); len(f) >= 7 && f[len(f)-5] == "no" {
+			n++
+		}
+	}
+	return n
 }

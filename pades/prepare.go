@@ -164,6 +164,7 @@ type update struct {
 	*pdf.Update
 	doc       *document
 	fieldName string
+	pdfA      *bool // whether the document is PDF/A, once known
 }
 
 // newUpdate starts an incremental update after the last byte of the file.

@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -99,10 +100,14 @@ func (u *update) renderAppearance(rect [4]float64, turn int, o *PrepareOptions) 
 	if turn == 90 || turn == 270 {
 		w, h = h, w
 	}
+	if u.pdfA == nil {
+		pdfA := u.doc.isPDFA()
+		u.pdfA = &pdfA
+	}
 	num, err := appearance.Render(u, &appearance.Spec{
 		Width: w, Height: h, Rotate: turn, Template: tmpl,
 		Name: name, Reason: o.Info.Reason, Location: o.Info.Location, Contact: o.Info.ContactInfo,
-		Date: o.Time, Image: a.Image, Font: font,
+		Date: o.Time, Image: a.Image, Font: font, Embed: *u.pdfA,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("drawing the signature's appearance: %w", err)
@@ -127,4 +132,24 @@ func (d *document) findText(ctx context.Context, text string) ([]textpos.Place, 
 		return nil, nil, fmt.Errorf("finding text tag %q: %w", text, err)
 	}
 	return places, pages, nil
+}
+
+// maxMetadata bounds the XMP metadata read to tell a PDF/A file.
+const maxMetadata = 1 << 20
+
+// isPDFA reports whether the catalog's XMP metadata declares PDF/A
+// conformance (pdfaid:part), which asks every font to be embedded, those
+// of appearances included. Metadata that cannot be read declares nothing.
+func (d *document) isPDFA() bool {
+	ref, ok := d.catalog.Get("Metadata").(pdf.Ref)
+	if !ok {
+		return false
+	}
+	o, err := d.rd.Object(ref.Num)
+	st, isStream := o.(*pdf.Stream)
+	if err != nil || !isStream || st.Length > maxMetadata {
+		return false
+	}
+	xmp, err := d.rd.StreamData(st, ref.Num, ref.Gen)
+	return err == nil && bytes.Contains(xmp, []byte("pdfaid:part"))
 }
