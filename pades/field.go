@@ -625,6 +625,7 @@ func (u *update) addField(plan *fieldPlan, sigNum int, o *PrepareOptions) (pdf.R
 			num := u.Alloc()
 			wd := pdf.NewDict()
 			wd.Set("Parent", pdf.Ref{Num: fieldNum})
+			wd.Set("V", pdf.Ref{Num: sigNum}) // as fillField does, for poppler and MuPDF
 			if err := widgetDict(wd, w.page, w.rect, w.rotate); err != nil {
 				return pdf.Ref{}, err
 			}

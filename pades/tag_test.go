@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"hashsign/pades"
+	"hashsign/testdata/pdfgen"
 )
 
 // tagDoc makes the PDF of testdata/tags/contract.ms with groff (gropdf) or
@@ -146,5 +147,35 @@ func TestTextTags(t *testing.T) {
 				t.Errorf("check-signed-pdf:\n%s", report)
 			}
 		})
+	}
+}
+
+// TestTagTwice: a tag drawn twice, once inside a longer string, gets one
+// field with a widget over each place, and check-signed-pdf passes it.
+func TestTagTwice(t *testing.T) {
+	p := testPKI(t)
+	doc, err := pdfgen.Layout{Pages: []pdfgen.Page{{
+		Content: "BT /F1 12 Tf 72 500 Td (Initials, page one: #ini#) Tj ET\nBT /F1 10 Tf 300 200 Td (#ini#) Tj ET",
+	}}}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.pdf")
+	os.WriteFile(src, doc, 0o644)
+	path, res := signBytes(t, doc, newSigner(t, p.SignerRSA), &pades.SignOptions{Tag: "#ini#", TagSize: pades.Size{W: 60, H: 20}}, dir, "out.pdf")
+	f := fieldReport(t, inspectFile(t, path, ""), res.Field)
+	words := pdftotextWords(t, src, "#ini#")
+	if len(f.Widgets) != 2 || len(words) != 2 {
+		t.Fatalf("%d widgets over %d words: %+v", len(f.Widgets), len(words), f)
+	}
+	h := render(t, path, 1).Bounds().Dy()
+	for i, w := range f.Widgets {
+		if d, ok := overTag(w, words[i], float64(h)); !ok {
+			t.Errorf("widget %d at %v is not over the tag's box %+v (%.2f points off)", i, w.Rect, words[i], d)
+		}
+	}
+	if ok, report := checkSignedPDF(t, sharedDir(t), path, "B-B", "", 1); !ok {
+		t.Errorf("check-signed-pdf:\n%s", report)
 	}
 }
