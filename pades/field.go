@@ -309,26 +309,26 @@ var ErrNoField = errors.New("no such empty signature field")
 // signatoryTarget returns the first empty field of signer k under the
 // naming SignatorySignature_<k>_<n>, the lowest n first.
 func signatoryTarget(fields []formField, k int) (*formField, error) {
-	var mine []*formField
+	type numbered struct {
+		f *formField
+		n int
+	}
+	var mine []numbered
 	for i := range fields {
 		f := &fields[i]
-		partial := f.name[strings.LastIndex(f.name, ".")+1:]
-		m := signatoryField.FindStringSubmatch(partial)
+		m := signatoryField.FindStringSubmatch(f.name[strings.LastIndex(f.name, ".")+1:])
 		if m == nil || f.ft != "Sig" {
 			continue
 		}
 		if s, _ := strconv.Atoi(m[1]); s == k {
-			mine = append(mine, f)
+			n, _ := strconv.Atoi(m[2])
+			mine = append(mine, numbered{f, n})
 		}
 	}
-	slices.SortStableFunc(mine, func(a, b *formField) int {
-		na, _ := strconv.Atoi(signatoryField.FindStringSubmatch(a.name[strings.LastIndex(a.name, ".")+1:])[2])
-		nb, _ := strconv.Atoi(signatoryField.FindStringSubmatch(b.name[strings.LastIndex(b.name, ".")+1:])[2])
-		return cmp.Compare(na, nb)
-	})
-	for _, f := range mine {
-		if f.emptySig() {
-			return f, nil
+	slices.SortStableFunc(mine, func(a, b numbered) int { return cmp.Compare(a.n, b.n) })
+	for _, m := range mine {
+		if m.f.emptySig() {
+			return m.f, nil
 		}
 	}
 	if len(mine) == 0 {
