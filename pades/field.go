@@ -501,7 +501,7 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 func (d *document) annotationPages() (map[int]*pageInfo, error) {
 	m := map[int]*pageInfo{}
 	var err error
-	werr := d.walkPages(0, func(p *pageInfo) bool {
+	werr := d.walkPages(func(p *pageInfo) bool {
 		var annots pdf.Object
 		if annots, err = d.rd.Resolve(p.dict.Get("Annots")); err != nil {
 			err = fmt.Errorf("reading /Annots of page %d: %w", p.number, err)
@@ -518,7 +518,7 @@ func (d *document) annotationPages() (map[int]*pageInfo, error) {
 		return true
 	})
 	if werr != nil {
-		return nil, fmt.Errorf("reading the page tree: %w", werr)
+		return nil, werr
 	}
 	return m, err
 }
@@ -536,13 +536,13 @@ func (d *document) widgetPage(w widget, annots map[int]*pageInfo) (*pageInfo, er
 			}
 		}
 		var found *pageInfo
-		if err := d.walkPages(0, func(q *pageInfo) bool {
+		if err := d.walkPages(func(q *pageInfo) bool {
 			if q.ref == p {
 				found = q
 			}
 			return found == nil
 		}); err != nil {
-			return nil, fmt.Errorf("reading the page tree: %w", err)
+			return nil, err
 		}
 		if found != nil {
 			return found, nil

@@ -1,7 +1,6 @@
 package pades
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -91,33 +90,15 @@ type pageInfo struct {
 	rotate int // /Rotate, 0, 90, 180 or 270
 }
 
-// inherited holds the inheritable page attributes on the way down the page
-// tree (ISO 32000-2 Table 31).
-type inherited struct {
-	mediaBox, cropBox, rotate pdf.Object
-}
-
-func (in inherited) from(d *pdf.Dict) inherited {
-	if v := d.Get("MediaBox"); v != nil {
-		in.mediaBox = v
-	}
-	if v := d.Get("CropBox"); v != nil {
-		in.cropBox = v
-	}
-	if v := d.Get("Rotate"); v != nil {
-		in.rotate = v
-	}
-	return in
-}
-
-// maxPageTreeDepth bounds the nesting of the page tree.
-const maxPageTreeDepth = 64
-
-// page returns page n (1-based), descending the page tree by the /Count
-// of its nodes.
+// page returns page n (1-based).
 func (d *document) page(n int) (*pageInfo, error) {
 	var found *pageInfo
-	err := d.walkPages(n, func(p *pageInfo) bool { found = p; return false })
+	err := d.walkPages(func(p *pageInfo) bool {
+		if p.number == n {
+			found = p
+		}
+		return found == nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -127,91 +108,54 @@ func (d *document) page(n int) (*pageInfo, error) {
 	return found, nil
 }
 
-// walkPages calls fn for the pages in order, from page from (1-based;
-// nodes whose /Count says they hold earlier pages are skipped), until fn
-// returns false. from 0 is page 1.
-func (d *document) walkPages(from int, fn func(*pageInfo) bool) error {
-	seen := map[int]bool{}
-	number := 0
-	var walk func(node pdf.Object, in inherited, depth int) (bool, error)
-	walk = func(node pdf.Object, in inherited, depth int) (bool, error) {
-		if depth > maxPageTreeDepth {
-			return false, errors.New("the page tree is nested too deeply")
-		}
-		ref, ok := node.(pdf.Ref)
-		if !ok {
-			return false, errors.New("the page tree holds a node that is not an indirect reference")
-		}
-		if seen[ref.Num] {
-			return false, fmt.Errorf("the page tree loops at object %d", ref.Num)
-		}
-		seen[ref.Num] = true
-		dict, err := d.rd.ResolveDict(ref)
+// walkPages calls fn for the pages in order until it returns false.
+func (d *document) walkPages(fn func(*pageInfo) bool) error {
+	for p, err := range d.rd.Pages(d.catalog) {
 		if err != nil {
-			return false, fmt.Errorf("page tree node %d: %w", ref.Num, err)
+			return fmt.Errorf("reading the page tree: %w", err)
 		}
-		if dict == nil {
-			return false, fmt.Errorf("page tree node %d is not a dictionary", ref.Num)
-		}
-		in = in.from(dict)
-		kidsObj, err := d.rd.Resolve(dict.Get("Kids"))
+		info, err := d.newPageInfo(p)
 		if err != nil {
-			return false, fmt.Errorf("page tree node %d: %w", ref.Num, err)
+			return err
 		}
-		kids, isNode := kidsObj.(pdf.Array)
-		if dict.Get("Type") == pdf.Name("Page") || !isNode {
-			number++
-			if number < from {
-				return true, nil
-			}
-			p, err := d.newPageInfo(number, ref, dict, in)
-			if err != nil {
-				return false, err
-			}
-			return fn(p), nil
+		if !fn(info) {
+			return nil
 		}
-		for _, k := range kids {
-			if number+1 < from {
-				// skip a subtree that ends before the page wanted
-				if kd, err := d.rd.ResolveDict(k); err == nil && kd != nil && kd.Get("Type") == pdf.Name("Pages") {
-					if c, ok := pdf.Int(kd.Get("Count")); ok && c >= 0 && number+int(c) < from {
-						number += int(c)
-						continue
-					}
-				}
-			}
-			more, err := walk(k, in, depth+1)
-			if err != nil || !more {
-				return more, err
-			}
-		}
-		return true, nil
 	}
-	_, err := walk(d.catalog.Get("Pages"), inherited{}, 0)
-	return err
+	return nil
 }
 
-// newPageInfo works out the visible region and rotation of a page.
-func (d *document) newPageInfo(number int, ref pdf.Ref, dict *pdf.Dict, in inherited) (*pageInfo, error) {
-	p := &pageInfo{number: number, ref: ref, dict: dict}
-	media, err := d.box(in.mediaBox)
+// newPageInfo works out the visible region and rotation of a page from
+// the attributes it has or inherits.
+func (d *document) newPageInfo(p pdf.Page) (*pageInfo, error) {
+	info := &pageInfo{number: p.Number, ref: p.Ref, dict: p.Dict}
+	if p.Ref.Num != 0 {
+		// the page's own dictionary, without what it inherits, is the
+		// one to write back
+		own, err := d.rd.ResolveDict(p.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("page %d: %w", p.Number, err)
+		}
+		info.dict = own
+	}
+	media, err := d.box(p.Dict.Get("MediaBox"))
 	if err != nil || media == nil {
 		// ISO 32000-2 requires a /MediaBox; US Letter is what readers assume
 		media = &[4]float64{0, 0, 612, 792}
 	}
-	p.box = *media
-	if crop, err := d.box(in.cropBox); err == nil && crop != nil {
+	info.box = *media
+	if crop, err := d.box(p.Dict.Get("CropBox")); err == nil && crop != nil {
 		c := [4]float64{max(crop[0], media[0]), max(crop[1], media[1]), min(crop[2], media[2]), min(crop[3], media[3])}
 		if c[0] < c[2] && c[1] < c[3] {
-			p.box = c
+			info.box = c
 		}
 	}
-	if r, err := d.rd.Resolve(in.rotate); err == nil {
+	if r, err := d.rd.Resolve(p.Dict.Get("Rotate")); err == nil {
 		if v, ok := pdf.Int(r); ok {
-			p.rotate = int(((v%360)+360)%360) / 90 * 90
+			info.rotate = int(((v%360)+360)%360) / 90 * 90
 		}
 	}
-	return p, nil
+	return info, nil
 }
 
 // box reads a rectangle, normalized; nil when o is null.

@@ -23,7 +23,13 @@ func tagDoc(t *testing.T, tool, dir string) string {
 	switch tool {
 	case "groff":
 		needTool(t, "gropdf")
-		cmd = exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "-o", "contract-groff.pdf", "contract.ms")
+		cmd = exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "contract.ms")
+		out, err := os.Create(filepath.Join(dir, "contract-groff.pdf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		cmd.Stdout = out
 	case "pdflatex":
 		cmd = exec.Command(needTool(t, "pdflatex"), "-interaction=batchmode", "-halt-on-error", "-jobname", "contract-pdflatex", "contract.tex")
 	}
@@ -35,8 +41,10 @@ func tagDoc(t *testing.T, tool, dir string) string {
 		os.WriteFile(filepath.Join(dir, src), b, 0o644)
 	}
 	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", tool, err, out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, stderr.String())
 	}
 	return filepath.Join(dir, "contract-"+tool+".pdf")
 }

@@ -118,16 +118,10 @@ func (u *update) renderAppearance(rect [4]float64, turn int, o *PrepareOptions) 
 // findText returns where text is drawn, and the pages by number.
 func (d *document) findText(ctx context.Context, text string) ([]textpos.Place, map[int]*pageInfo, error) {
 	pages := map[int]*pageInfo{}
-	var refs []textpos.PageRef
-	err := d.walkPages(0, func(p *pageInfo) bool {
-		pages[p.number] = p
-		refs = append(refs, textpos.PageRef{Number: p.number, Ref: p.ref})
-		return true
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the page tree: %w", err)
+	if err := d.walkPages(func(p *pageInfo) bool { pages[p.number] = p; return true }); err != nil {
+		return nil, nil, err
 	}
-	places, err := textpos.Find(ctx, d.rd, refs, text, textpos.Limits{})
+	places, err := textpos.Find(ctx, d.rd, d.rd.Pages(d.catalog), text, textpos.Limits{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding text tag %q: %w", text, err)
 	}

@@ -167,23 +167,42 @@ type visibleCase struct {
 	rect    pades.Rect
 	signer  string // common name of the signer's certificate
 	image   bool
-	embeds  bool // the name needs an embedded font
+	embeds  bool   // the name needs an embedded font
+	font    string // a font file for the name
 	wantTxt string
+}
+
+// cjkFont is a font with Chinese glyphs (Debian fonts-wqy-zenhei), which
+// the default font lacks.
+const cjkFont = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+// needFile returns path, skipping the test when the file is missing
+// outside CI and failing it in CI.
+func needFile(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if inCI() {
+			t.Fatalf("%s is missing: the README test command installs it", path)
+		}
+		t.Skipf("%s is missing", path)
+	}
+	return path
 }
 
 // TestVisibleRendering signs a page at a rectangle and renders it with
 // pdftoppm -r 72 before and after: the field's rectangle is no longer
 // blank and every pixel outside it is unchanged. It covers a Latin name
-// with an image, a Chinese and an Arabic name (pdffonts lists the embedded
-// subset font), a page with /Rotate 90 and one whose /MediaBox does not
-// start at 0,0 and that has a /CropBox; pdftotext finds the signer's name
-// on each signed page.
+// with an image, a Chinese name (in a font given, as the default font has
+// no Chinese) and an Arabic name (pdffonts lists the embedded subset font),
+// pages with /Rotate 90 and an inherited /Rotate 270, and one whose
+// /MediaBox does not start at 0,0 and that has a /CropBox; pdftotext finds
+// the signer's name on each signed page.
 func TestVisibleRendering(t *testing.T) {
 	p := testPKI(t)
 	crop := [4]float64{150, 260, 650, 960}
 	cases := []visibleCase{
 		{name: "latin name with image", rect: pades.Rect{X: 72, Y: 72, W: 220, H: 70}, signer: "Jürgen Müller-Lüdenscheid", image: true, wantTxt: "Jürgen Müller-Lüdenscheid"},
-		{name: "chinese name", rect: pades.Rect{X: 300, Y: 500, W: 200, H: 60}, signer: "张伟明", embeds: true, wantTxt: "张伟明"},
+		{name: "chinese name", rect: pades.Rect{X: 300, Y: 500, W: 200, H: 60}, signer: "张伟明", embeds: true, font: cjkFont, wantTxt: "张伟明"},
 		{name: "arabic name", rect: pades.Rect{X: 50, Y: 300, W: 220, H: 60}, signer: "محمد بن عبد الله", embeds: true, wantTxt: "محمد بن عبد الله"},
 		{name: "rotate 90", page: pdfgen.Page{Rotate: 90}, rect: pades.Rect{X: 500, Y: 40, W: 200, H: 60}, signer: "Rotated Signer", wantTxt: "Rotated Signer"},
 		{name: "rotate 270 inherited", page: pdfgen.Page{Rotate: 270, Inherit: true}, rect: pades.Rect{X: 30, Y: 400, W: 180, H: 50}, signer: "Inherited Rotation", wantTxt: "Inherited Rotation"},
@@ -201,8 +220,16 @@ func TestVisibleRendering(t *testing.T) {
 				t.Fatal(err)
 			}
 			opts := &pades.SignOptions{Page: 2, Rect: &c.rect, Info: pades.SignatureInfo{Reason: "approval", Location: "Lyon"}}
+			opts.Appearance = &pades.Appearance{}
 			if c.image {
-				opts.Appearance = &pades.Appearance{Image: sealPNG(t)}
+				opts.Appearance.Image = sealPNG(t)
+			}
+			if c.font != "" {
+				font, err := os.ReadFile(needFile(t, c.font))
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Appearance.Font = font
 			}
 			out, _ := signBytes(t, in, namedSigner(t, p, c.signer), opts, dir, c.name+".pdf")
 			before, after := render(t, unsignedPath, 2), render(t, out, 2)
