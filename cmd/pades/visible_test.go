@@ -92,7 +92,8 @@ func reportField(t *testing.T, rep *pades.Report, name string) pades.SignatureRe
 // field at B-LTA; a third signs into the widget on the turned page through
 // prepare and embed, and extend takes it to B-LTA. check-signed-pdf judges
 // the result at B-LTA, and inspect lists each field where it was put.
-// Then certification /P 1 refuses any later signature, a FieldMDP lock
+// Two signers sign over the text tags of a document that groff made, at
+// B-LTA too, and a tag drawn nowhere is an error. Then certification /P 1 refuses any later signature, a FieldMDP lock
 // refuses a signature into the field it covers, and batch places a
 // visible field in every document.
 func TestVisibleSignaturesCLI(t *testing.T) {
@@ -122,7 +123,14 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	path := func(name string) string { return filepath.Join(dir, name) }
 
 	args := append(append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...), lta...)
-	step(0, append(args, "-certify", "2", "-field", "Author", "-page", "1", "-rect", "300,650,250,70", "-name", "张伟明", "-image", seal, "-reason", "author", form, path("s1.pdf"))...)
+	cjk := "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc" // Debian fonts-wqy-zenhei: the default font has no Chinese
+	if _, err := os.Stat(cjk); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	step(0, append(args, "-certify", "2", "-field", "Author", "-page", "1", "-rect", "300,650,250,70", "-name", "张伟明", "-font", cjk, "-image", seal, "-reason", "author", form, path("s1.pdf"))...)
 	_, stderr := step(1, append(args, "-rect", "10,10,100,40", path("s1.pdf"), path("refused.pdf"))...)
 	if !strings.Contains(stderr, "allow signing only into its existing empty signature fields") || !strings.Contains(stderr, `"Approver1", "Approver2"`) {
 		t.Errorf("a new field in a certified document: %s", stderr)
@@ -173,6 +181,23 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 		t.Errorf("pdftotext does not find the author's name on page 1 (%v):\n%s", err, text)
 	}
 
+	// text tags in a document that groff made: one signer over each
+	tags := groffContract(t, dir)
+	args = append(append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...), lta...)
+	step(0, append(args, "-tag", "#signature1#", "-tag-size", "160,40", "-field", "Customer", tags, path("t1.pdf"))...)
+	args = append(append([]string{"sign"}, remote(hashsvc.DevCredentialP384)...), lta...)
+	step(0, append(args, "-tag", "#signature2#", "-field", "Provider", path("t1.pdf"), path("t2.pdf"))...)
+	hashsvctest.Validate(t, validator, root, "B-LTA", path("t2.pdf"))
+	rep = inspectJSON(t, bin, path("t2.pdf"))
+	for _, name := range []string{"Customer", "Provider"} {
+		if f := reportField(t, rep, name); !f.Signed || !f.Visible || len(f.Widgets) != 1 || f.Widgets[0].Page != 1 {
+			t.Errorf("%s: %+v", name, f)
+		}
+	}
+	if _, stderr := step(1, append(args, "-tag", "#signature3#", path("t2.pdf"), path("x.pdf"))...); !strings.Contains(stderr, `text tag not found: "#signature3#" is not drawn on any of the 1 pages`) {
+		t.Errorf("a tag drawn nowhere: %s", stderr)
+	}
+
 	// certification /P 1: no signature after it
 	args = append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...)
 	step(0, append(args, "-certify", "1", "-page", "2", "-rect", "20,20,200,60", form, path("p1.pdf"))...)
@@ -184,7 +209,8 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	if _, stderr := step(1, append(args, "-field", "Approver2", path("l1.pdf"), path("x.pdf"))...); !strings.Contains(stderr, `signature field "Approver2" is locked by the signature in field "Approver1" (lock include:Approver2)`) {
 		t.Errorf("signing a locked field: %s", stderr)
 	}
-	noOutput(t, dir, "form.pdf", "seal.jpg", "s1.pdf", "s2.pdf", "s3.pdf", "s4.pdf", "prepared.pdf", "sig.p7s", "p1.pdf", "l1.pdf")
+	noOutput(t, dir, "form.pdf", "seal.jpg", "s1.pdf", "s2.pdf", "s3.pdf", "s4.pdf", "prepared.pdf", "sig.p7s", "p1.pdf", "l1.pdf",
+		"contract.ms", "contract.pdf", "t1.pdf", "t2.pdf")
 
 	// batch: a visible field at the same place of each document
 	in, names := batchInputs(t, 3)
@@ -295,4 +321,28 @@ func TestVisiblePKCS11(t *testing.T) {
 		t.Errorf("the certification's field: %+v", f)
 	}
 	hashsvctest.Validate(t, validator, filepath.Join(pki, devpki.RootCertFile), "B-B", filepath.Join(dir, "c2.pdf"))
+}
+
+// groffContract makes the PDF of testdata/tags/contract.ms with groff.
+func groffContract(t *testing.T, dir string) string {
+	t.Helper()
+	needTool(t, "gropdf")
+	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tags", "contract.ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "contract.ms", src)
+	out := filepath.Join(dir, "contract.pdf")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "contract.ms")
+	var stderr bytes.Buffer
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("groff: %v\n%s", err, stderr.Bytes())
+	}
+	return out
 }
