@@ -109,6 +109,17 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 	if o.DocTimeStamp {
 		return nil
 	}
+	locks, err := d.fieldLocks(fields)
+	if err != nil {
+		return err
+	}
+	// a PDF 2.0 lock with /P sets the DocMDP level once its field is signed
+	lockP, lockBy := mdp.Perm(0), ""
+	for name, l := range locks {
+		if l.P != 0 && (lockP == 0 || l.P < lockP || l.P == lockP && name < lockBy) {
+			lockP, lockBy = l.P, name
+		}
+	}
 	if o.Certify != 0 {
 		if o.Certify < CertifyNoChanges || o.Certify > CertifyAnnotations {
 			return fmt.Errorf("certification level %d: use 1 (no changes), 2 (form filling and signing) or 3 (also annotations)", int(o.Certify))
@@ -129,13 +140,16 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 	if perm == mdp.NoChanges {
 		return ErrCertified
 	}
+	if lockP == mdp.NoChanges {
+		return fmt.Errorf("%w: the lock of the signature in field %q allows no change (/P 1)", ErrLocked, lockBy)
+	}
 	if perm != 0 && plan.existing == nil {
 		return fmt.Errorf("%w (/P %d: %v): a new signature field is a change that Acrobat counts against the certification; %s",
 			ErrCertifiedNewField, int(perm), perm, emptyFieldList(fields))
 	}
-	locks, err := d.fieldLocks(fields)
-	if err != nil {
-		return err
+	if lockP != 0 && plan.existing == nil {
+		return fmt.Errorf("%w: the lock of the signature in field %q sets DocMDP /P %d (%v), which allows signing only into existing empty signature fields; %s",
+			ErrLocked, lockBy, int(lockP), lockP, emptyFieldList(fields))
 	}
 	if f := plan.existing; f != nil {
 		if by := lockedBy(locks, f.name); by != "" {

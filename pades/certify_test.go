@@ -208,3 +208,43 @@ func TestFieldLock(t *testing.T) {
 		}
 	}
 }
+
+// TestLockP: the /P of a PDF 2.0 lock sets the DocMDP level once its field
+// is signed: /P 1 refuses every later signature, /P 2 a new field but not
+// a signature into an existing one.
+func TestLockP(t *testing.T) {
+	p := testPKI(t)
+	s := newSigner(t, p.SignerRSA)
+	for _, c := range []struct {
+		p            string
+		existing     error
+		existingWant string
+	}{
+		{"1", pades.ErrLocked, `the lock of the signature in field "Final" allows no change (/P 1)`},
+		{"2", nil, ""},
+	} {
+		t.Run("P"+c.p, func(t *testing.T) {
+			form, err := pdfgen.Layout{Fields: []pdfgen.Field{
+				{Name: "Final", Rect: [4]float64{72, 72, 272, 132}, Lock: "<< /Type /SigFieldLock /Action /Include /Fields [(Notes)] /P " + c.p + " >>"},
+				{Name: "Witness", Rect: [4]float64{300, 72, 500, 132}},
+				{Name: "Notes", Type: "Tx", Rect: [4]float64{72, 400, 300, 420}},
+			}}.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed, _ := signedReport(t, form, s, &pades.SignOptions{FieldName: "Final"})
+			err = trySign(t, signed, s, &pades.SignOptions{FieldName: "Witness"})
+			if c.existing == nil && err != nil {
+				t.Errorf("a signature into an existing field: %v", err)
+			} else if c.existing != nil {
+				checkErr(t, err, c.existing, c.existingWant)
+			}
+			err = trySign(t, signed, s, &pades.SignOptions{Rect: &pades.Rect{X: 10, Y: 10, W: 100, H: 40}})
+			if c.p == "1" {
+				checkErr(t, err, pades.ErrLocked, "allows no change (/P 1)")
+			} else {
+				checkErr(t, err, pades.ErrLocked, `the lock of the signature in field "Final" sets DocMDP /P 2 (form filling and signing), which allows signing only into existing empty signature fields; the empty signature fields are "Witness"`)
+			}
+		})
+	}
+}

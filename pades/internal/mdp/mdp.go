@@ -133,6 +133,9 @@ const (
 type Lock struct {
 	Action Action
 	Fields []string // fully qualified field names (Include and Exclude)
+	// P is the /P of a PDF 2.0 lock: the DocMDP level that the document
+	// has once the field is signed (0: none).
+	P Perm
 }
 
 // Locks reports whether the lock covers the field of the fully qualified
@@ -207,6 +210,9 @@ func ReadLock(rd *pdf.Reader, o pdf.Object) (*Lock, error) {
 		if s, ok := f.(pdf.String); ok {
 			l.Fields = append(l.Fields, pdf.DecodeTextString(s.Value))
 		}
+	}
+	if p, ok := pdf.Int(d.Get("P")); ok && p >= 1 && p <= 3 {
+		l.P = Perm(p)
 	}
 	if err := l.Check(); err != nil {
 		return nil, err
