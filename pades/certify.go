@@ -141,7 +141,7 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 		return ErrCertified
 	}
 	if lockP == mdp.NoChanges {
-		return fmt.Errorf("%w: the lock of the signature in field %q allows no change (/P 1)", ErrLocked, lockBy)
+		return fmt.Errorf("%w: the signature in field %q locked the document: its lock sets DocMDP /P 1, which allows no change", ErrLocked, lockBy)
 	}
 	if perm != 0 && plan.existing == nil {
 		return fmt.Errorf("%w (/P %d: %v): a new signature field is a change that Acrobat counts against the certification; %s",

@@ -220,7 +220,7 @@ func TestLockP(t *testing.T) {
 		existing     error
 		existingWant string
 	}{
-		{"1", pades.ErrLocked, `the lock of the signature in field "Final" allows no change (/P 1)`},
+		{"1", pades.ErrLocked, `the signature in field "Final" locked the document: its lock sets DocMDP /P 1, which allows no change`},
 		{"2", nil, ""},
 	} {
 		t.Run("P"+c.p, func(t *testing.T) {
@@ -241,7 +241,7 @@ func TestLockP(t *testing.T) {
 			}
 			err = trySign(t, signed, s, &pades.SignOptions{Rect: &pades.Rect{X: 10, Y: 10, W: 100, H: 40}})
 			if c.p == "1" {
-				checkErr(t, err, pades.ErrLocked, "allows no change (/P 1)")
+				checkErr(t, err, pades.ErrLocked, "sets DocMDP /P 1, which allows no change")
 			} else {
 				checkErr(t, err, pades.ErrLocked, `the lock of the signature in field "Final" sets DocMDP /P 2 (form filling and signing), which allows signing only into existing empty signature fields; the empty signature fields are "Witness"`)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -202,4 +203,29 @@ func TestNewFieldPlacement(t *testing.T) {
 	if f := fieldReport(t, rep, "form.signers.SignatorySignature_1_1"); f.Signed {
 		t.Error("a new field was asked, yet the first empty field was signed")
 	}
+}
+
+// TestSmallField: a field that the document made too small for the
+// default lines shows the first lines that fit, the name at least; a
+// template given explicitly is kept, and its text not fitting is an error.
+func TestSmallField(t *testing.T) {
+	p := testPKI(t)
+	doc, err := pdfgen.Layout{Fields: []pdfgen.Field{{Name: "Thin", Rect: [4]float64{40, 400, 317, 413}}}}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := pades.SignatureInfo{Reason: "a reason too many for the box", Location: "Lyon"}
+	s := newSigner(t, p.SignerRSA)
+	out, rep := signedReport(t, doc, s, &pades.SignOptions{FieldName: "Thin", Info: info})
+	if f := fieldReport(t, rep, "Thin"); !f.Signed || !f.Visible {
+		t.Fatalf("the thin field: %+v", f)
+	}
+	path := filepath.Join(t.TempDir(), "thin.pdf")
+	os.WriteFile(path, out, 0o644)
+	text, err := exec.Command(needTool(t, "pdftotext"), path, "-").CombinedOutput()
+	if err != nil || !strings.Contains(string(text), "hashsign Test Signer RSA") {
+		t.Errorf("pdftotext does not find the name in the thin field (%v):\n%s", err, text)
+	}
+	err = trySign(t, doc, s, &pades.SignOptions{FieldName: "Thin", Info: info, Appearance: &pades.Appearance{Template: "lines=name,date,reason,location;minsize=6"}})
+	checkErr(t, err, nil, "the text does not fit the appearance box")
 }

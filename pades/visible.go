@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"hashsign/pades/internal/appearance"
@@ -104,11 +105,22 @@ func (u *update) renderAppearance(rect [4]float64, turn int, o *PrepareOptions) 
 		pdfA := u.doc.isPDFA()
 		u.pdfA = &pdfA
 	}
-	num, err := appearance.Render(u, &appearance.Spec{
+	spec := &appearance.Spec{
 		Width: w, Height: h, Rotate: turn, Template: tmpl,
 		Name: name, Reason: o.Info.Reason, Location: o.Info.Location, Contact: o.Info.ContactInfo,
 		Date: o.Time, Image: a.Image, Font: font, Embed: *u.pdfA,
-	})
+	}
+	num, err := appearance.Render(u, spec)
+	if errors.Is(err, appearance.ErrNoFit) && tmpl == nil {
+		// a field that the document made too small for the default
+		// lines shows the first ones that fit, the name at least
+		t := appearance.DefaultTemplate()
+		for len(t.Lines) > 1 && errors.Is(err, appearance.ErrNoFit) {
+			t.Lines = t.Lines[:len(t.Lines)-1]
+			spec.Template = t
+			num, err = appearance.Render(u, spec)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("drawing the signature's appearance: %w", err)
 	}

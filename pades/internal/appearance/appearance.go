@@ -344,8 +344,8 @@ type laidLine struct {
 	rtl      bool
 }
 
-// errNoFit reports text that does not fit its box.
-var errNoFit = errors.New("the text does not fit the appearance box")
+// ErrNoFit reports text that does not fit its box at the smallest size.
+var ErrNoFit = errors.New("the text does not fit the appearance box")
 
 // lineGap is the line pitch as a multiple of the height of the glyphs.
 const lineGap = 1.1
@@ -383,7 +383,7 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 		return v, nil
 	}
 	if w <= 0 || h <= 0 || pitch <= 0 {
-		return nil, 0, 0, 0, fmt.Errorf("%w: no room left for text", errNoFit)
+		return nil, 0, 0, 0, fmt.Errorf("%w: no room left for text", ErrNoFit)
 	}
 	maxSize := math.Min(t.MaxSize, h/(pitch*float64(len(items))))
 	// The largest size at which the text fits wrapped between words, and
@@ -410,7 +410,7 @@ func fitText(items []string, faces []*face, t *Template, w, h float64) (lines []
 	}
 	if texts == nil {
 		return nil, 0, 0, 0, fmt.Errorf("%w: %d lines in %.1fx%.1f points at the smallest font size of %g points",
-			errNoFit, len(items), w, h, t.MinSize)
+			ErrNoFit, len(items), w, h, t.MinSize)
 	}
 	lines = make([]laidLine, len(texts))
 	for i, s := range texts {

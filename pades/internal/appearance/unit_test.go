@@ -89,8 +89,8 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 	_, err := Render(newMemWriter(1), &cases[0].spec)
-	if !errors.Is(err, errNoFit) {
-		t.Errorf("text that does not fit: %v is not errNoFit", err)
+	if !errors.Is(err, ErrNoFit) {
+		t.Errorf("text that does not fit: %v is not ErrNoFit", err)
 	}
 }
 
