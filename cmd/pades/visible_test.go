@@ -176,9 +176,12 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	if !strings.Contains(stdout, "Approver2: Sig ETSI.CAdES.detached") || !strings.Contains(stdout, "visible on page 2 at 100,435,200,60") {
 		t.Errorf("inspect does not list the fields where they are:\n%s", stdout)
 	}
-	text, err := exec.Command(needTool(t, "pdftotext"), "-f", "1", "-l", "1", path("s4.pdf"), "-").CombinedOutput()
-	if err != nil || !strings.Contains(string(text), "张伟明") {
-		t.Errorf("pdftotext does not find the author's name on page 1 (%v):\n%s", err, text)
+	for _, c := range []struct{ page, name string }{{"1", "张伟明"}, {"2", "hashsign Test Signer P-384"}} {
+		// the author's name given, the name of prepare's -cert
+		text, err := exec.Command(needTool(t, "pdftotext"), "-f", c.page, "-l", c.page, path("s4.pdf"), "-").CombinedOutput()
+		if err != nil || !strings.Contains(string(text), c.name) {
+			t.Errorf("pdftotext does not find %q on page %s (%v):\n%s", c.name, c.page, err, text)
+		}
 	}
 
 	// text tags in a document that groff made: one signer over each
