@@ -40,7 +40,8 @@ func TestErrorsNameNoFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = pades.Extend(ctx, f, signed.Size, nil)
-	errs = append(errs, err, pades.ErrPasswordNeeded, pades.ErrWrongPassword, pades.ErrPermission, pades.ErrCertified, pades.ErrIncompleteChain)
+	errs = append(errs, err, pades.ErrPasswordNeeded, pades.ErrWrongPassword, pades.ErrPermission, pades.ErrCertified, pades.ErrIncompleteChain,
+		pades.ErrNoField, pades.ErrTagNotFound, pades.ErrCertifiedNewField, pades.ErrLocked, pades.ErrNotFirstSignature)
 	flagName := regexp.MustCompile(`(^|[\s(])-[a-z]`)
 	for _, err := range errs {
 		if err == nil {
