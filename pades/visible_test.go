@@ -194,7 +194,8 @@ func needFile(t testing.TB, path string) string {
 // blank and every pixel outside it is unchanged. It covers a Latin name
 // with an image, a Chinese name (in a font given, as the default font has
 // no Chinese) and an Arabic name (pdffonts lists the embedded subset font),
-// pages with /Rotate 90 and an inherited /Rotate 270, and one whose
+// pages with /Rotate 90, an inherited /Rotate 270 and /Rotate 180 with a
+// /CropBox, and one whose
 // /MediaBox does not start at 0,0 and that has a /CropBox; pdftotext finds
 // the signer's name on each signed page.
 func TestVisibleRendering(t *testing.T) {
@@ -206,6 +207,7 @@ func TestVisibleRendering(t *testing.T) {
 		{name: "arabic name", rect: pades.Rect{X: 50, Y: 300, W: 220, H: 60}, signer: "محمد بن عبد الله", embeds: true, wantTxt: "محمد بن عبد الله"},
 		{name: "rotate 90", page: pdfgen.Page{Rotate: 90}, rect: pades.Rect{X: 500, Y: 40, W: 200, H: 60}, signer: "Rotated Signer", wantTxt: "Rotated Signer"},
 		{name: "rotate 270 inherited", page: pdfgen.Page{Rotate: 270, Inherit: true}, rect: pades.Rect{X: 30, Y: 400, W: 180, H: 50}, signer: "Inherited Rotation", wantTxt: "Inherited Rotation"},
+		{name: "rotate 180 with cropbox", page: pdfgen.Page{Rotate: 180, CropBox: &[4]float64{20, 30, 580, 760}}, rect: pades.Rect{X: 300, Y: 10, W: 240, H: 60}, signer: "Upside Down", wantTxt: "Upside Down"},
 		{name: "mediabox not at 0,0 with cropbox", page: pdfgen.Page{MediaBox: [4]float64{100, 200, 712, 992}, CropBox: &crop}, rect: pades.Rect{X: 10, Y: 20, W: 200, H: 60}, signer: "Offset Box", wantTxt: "Offset Box"},
 	}
 	dir := t.TempDir()
