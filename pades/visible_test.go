@@ -11,7 +11,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -298,26 +297,3 @@ func signedReport(t *testing.T, in []byte, s signer.Signer, opts *pades.SignOpti
 	}
 	return out.b, rep
 }
-
-// memFile is a pades.File in memory.
-type memFile struct{ b []byte }
-
-func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(m.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, m.b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
-	if end := off + int64(len(p)); end > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
-	}
-	return copy(m.b[off:], p), nil
-}
-
-func (m *memFile) Truncate(size int64) error { m.b = m.b[:size]; return nil }
