@@ -127,7 +127,7 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 		var signed []string
 		for _, f := range fields {
 			if f.signed() {
-				signed = append(signed, strconv.Quote(f.name))
+				signed = append(signed, strconv.Quote(f.Name))
 			}
 		}
 		switch {
@@ -152,14 +152,14 @@ func (d *document) checkMDP(o *PrepareOptions, plan *fieldPlan, fields []formFie
 			ErrLocked, lockBy, int(lockP), lockP, emptyFieldList(fields))
 	}
 	if f := plan.existing; f != nil {
-		if by := lockedBy(locks, f.name); by != "" {
-			return fmt.Errorf("%w: signature field %q is locked by the signature in field %q (lock %s)", ErrLocked, f.name, by, locks[by])
+		if by := lockedBy(locks, f.Name); by != "" {
+			return fmt.Errorf("%w: signature field %q is locked by the signature in field %q (lock %s)", ErrLocked, f.Name, by, locks[by])
 		}
 	}
 	if l := plan.lock; l != nil && l.Action != mdp.All {
 		for _, n := range l.Fields {
 			if n != plan.name && !slices.ContainsFunc(fields, func(f formField) bool {
-				return f.name == n || strings.HasPrefix(f.name, n+".")
+				return f.Name == n || strings.HasPrefix(f.Name, n+".")
 			}) {
 				return fmt.Errorf("the lock names field %q, which the document lacks", n)
 			}
@@ -199,12 +199,12 @@ func (d *document) fieldLocks(fields []formField) (map[string]*mdp.Lock, error) 
 		if l == nil {
 			var err error
 			// a lock that does not parse locks nothing for validators either
-			if l, err = mdp.FieldMDP(d.rd, f.value); errors.Is(err, pdf.ErrLimit) {
-				return nil, fmt.Errorf("reading the FieldMDP lock of signature field %q: %w", f.name, err)
+			if l, err = mdp.FieldMDP(d.rd, f.Value); errors.Is(err, pdf.ErrLimit) {
+				return nil, fmt.Errorf("reading the FieldMDP lock of signature field %q: %w", f.Name, err)
 			}
 		}
 		if l != nil {
-			locks[f.name] = l
+			locks[f.Name] = l
 		}
 	}
 	return locks, nil

@@ -13,133 +13,39 @@ import (
 
 	"hashsign/pades/internal/mdp"
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/sigfield"
 )
 
-// formField is a terminal field of the interactive form: one that has no
-// fields below it, only widget annotations (or is merged with its single
-// widget).
+// formField is a terminal field of the interactive form, with the
+// FieldMDP lock that a signature field sets when signed.
 type formField struct {
-	name    string    // fully qualified: the partial names joined with '.'
-	ref     pdf.Ref   // the field's object; zero when it is a direct object
-	dict    *pdf.Dict // the field's dictionary
-	ft      pdf.Name  // /FT, inherited
-	value   *pdf.Dict // /V of a signature field, nil when it is empty
-	widgets []widget
-	lock    *mdp.Lock // /Lock of a signature field
-}
-
-// widget is a widget annotation of a field. When the field and its widget
-// are merged, ref and dict are the field's.
-type widget struct {
-	ref  pdf.Ref
-	dict *pdf.Dict
+	sigfield.Field
+	lock *mdp.Lock // the /Lock of a signature field
 }
 
 // signed reports whether f is a signature field with a value.
-func (f *formField) signed() bool { return f.ft == "Sig" && f.value != nil }
+func (f *formField) signed() bool { return f.Type == "Sig" && f.Value != nil }
 
 // emptySig reports whether f is a signature field without a value.
-func (f *formField) emptySig() bool { return f.ft == "Sig" && f.value == nil }
+func (f *formField) emptySig() bool { return f.Type == "Sig" && f.Value == nil }
 
-// maxFieldDepth bounds the nesting of the field tree.
-const maxFieldDepth = 32
-
-// formFields walks the AcroForm field tree and returns its terminal fields
-// in the order of the tree. Kids with a /T are fields; kids without one are
-// the widgets of their parent (ISO 32000-2 §12.7.4).
+// formFields returns the terminal fields of the form, in the order of the
+// tree, and the locks of its signature fields.
 func (d *document) formFields() ([]formField, error) {
-	acro, _, err := d.acroForm()
+	fields, err := d.doc.FormFields()
 	if err != nil {
 		return nil, err
 	}
-	var out []formField
-	seen := map[int]bool{}
-	var walk func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error
-	walk = func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error {
-		if depth > maxFieldDepth {
-			return errors.New("the form field tree is nested too deeply")
-		}
-		ref, _ := o.(pdf.Ref)
-		if ref.Num != 0 {
-			if seen[ref.Num] {
-				return nil
+	out := make([]formField, len(fields))
+	for i, f := range fields {
+		out[i].Field = f
+		if f.Type == "Sig" && f.Dict.Has("Lock") {
+			// a lock that does not parse locks nothing for validators either
+			l, err := mdp.ReadLock(d.rd, f.Dict.Get("Lock"))
+			if errors.Is(err, pdf.ErrLimit) {
+				return nil, fmt.Errorf("reading the /Lock of signature field %q: %w", f.Name, err)
 			}
-			seen[ref.Num] = true
-		}
-		f, err := d.rd.ResolveDict(o)
-		if err != nil || f == nil {
-			return err
-		}
-		name := prefix
-		if t, ok := f.Get("T").(pdf.String); ok {
-			if name != "" {
-				name += "."
-			}
-			name += pdf.DecodeTextString(t.Value)
-		}
-		if t, ok := f.Get("FT").(pdf.Name); ok {
-			ft = t
-		}
-		if f.Has("V") {
-			v = f.Get("V")
-		}
-		kidsObj, err := d.rd.Resolve(f.Get("Kids"))
-		if err != nil {
-			return fmt.Errorf("reading the kids of field %q: %w", name, err)
-		}
-		kids, _ := kidsObj.(pdf.Array)
-		field := formField{name: name, ref: ref, dict: f, ft: ft}
-		hasFieldKids := false
-		for _, k := range kids {
-			kd, err := d.rd.ResolveDict(k)
-			if err != nil {
-				return fmt.Errorf("reading a kid of field %q: %w", name, err)
-			}
-			if kd == nil {
-				continue
-			}
-			if kd.Has("T") {
-				hasFieldKids = true
-				if err := walk(k, name, ft, v, depth+1); err != nil {
-					return err
-				}
-				continue
-			}
-			kref, _ := k.(pdf.Ref)
-			if kref.Num != 0 && !seen[kref.Num] {
-				seen[kref.Num] = true
-				field.widgets = append(field.widgets, widget{ref: kref, dict: kd})
-			}
-		}
-		if hasFieldKids {
-			return nil
-		}
-		if len(field.widgets) == 0 && (f.Get("Subtype") == pdf.Name("Widget") || f.Has("Rect")) {
-			field.widgets = []widget{{ref: ref, dict: f}}
-		}
-		if ft == "Sig" {
-			if field.value, err = d.rd.ResolveDict(v); err != nil {
-				return fmt.Errorf("reading the value of signature field %q: %w", name, err)
-			}
-			if f.Has("Lock") {
-				// a lock that does not parse locks nothing for validators either
-				field.lock, err = mdp.ReadLock(d.rd, f.Get("Lock"))
-				if errors.Is(err, pdf.ErrLimit) {
-					return fmt.Errorf("reading the /Lock of signature field %q: %w", name, err)
-				}
-			}
-		}
-		out = append(out, field)
-		return nil
-	}
-	fieldsObj, err := d.rd.Resolve(acro.Get("Fields"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the AcroForm /Fields: %w", err)
-	}
-	fields, _ := fieldsObj.(pdf.Array)
-	for _, f := range fields {
-		if err := walk(f, "", "", nil, 0); err != nil {
-			return nil, err
+			out[i].lock = l
 		}
 	}
 	return out, nil
@@ -151,25 +57,7 @@ func (d *document) signatureFields() ([]formField, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(fields, func(f formField) bool { return f.ft != "Sig" }), nil
-}
-
-// acroForm returns the document's AcroForm dictionary and its reference
-// when it is an indirect object. A document without one gets a new empty
-// dictionary (ref nil).
-func (d *document) acroForm() (*pdf.Dict, *pdf.Ref, error) {
-	obj := d.catalog.Get("AcroForm")
-	dict, err := d.rd.ResolveDict(obj)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the AcroForm: %w", err)
-	}
-	if dict == nil {
-		return pdf.NewDict(), nil, nil
-	}
-	if r, ok := obj.(pdf.Ref); ok {
-		return dict, &r, nil
-	}
-	return dict, nil, nil
+	return slices.DeleteFunc(fields, func(f formField) bool { return f.Type != "Sig" }), nil
 }
 
 // fieldPlan is what an update does to the form: the existing empty field
@@ -230,7 +118,7 @@ func (d *document) planField(ctx context.Context, o *PrepareOptions, fields []fo
 			return nil, err
 		}
 	case o.FieldName != "":
-		i := slices.IndexFunc(fields, func(f formField) bool { return f.name == o.FieldName })
+		i := slices.IndexFunc(fields, func(f formField) bool { return f.Name == o.FieldName })
 		switch {
 		case i < 0 && (placed || o.NewField):
 			plan.name = o.FieldName
@@ -238,8 +126,8 @@ func (d *document) planField(ctx context.Context, o *PrepareOptions, fields []fo
 			return nil, fmt.Errorf("%w: no field is named %q; %s", ErrNoField, o.FieldName, emptyFieldList(fields))
 		case placed || o.NewField:
 			return nil, fmt.Errorf("a field named %q already exists: a new field needs another name", o.FieldName)
-		case fields[i].ft != "Sig":
-			return nil, fmt.Errorf("%w: field %q is a %s field, not a signature field; %s", ErrNoField, o.FieldName, fieldType(fields[i].ft), emptyFieldList(fields))
+		case fields[i].Type != "Sig":
+			return nil, fmt.Errorf("%w: field %q is a %s field, not a signature field; %s", ErrNoField, o.FieldName, fieldType(fields[i].Type), emptyFieldList(fields))
 		case fields[i].signed():
 			return nil, fmt.Errorf("%w: signature field %q is already signed; %s", ErrNoField, o.FieldName, emptyFieldList(fields))
 		default:
@@ -254,20 +142,20 @@ func (d *document) planField(ctx context.Context, o *PrepareOptions, fields []fo
 		}
 		for i := range fields {
 			f := &fields[i]
-			if f.emptySig() && f.lock == nil && lockedBy(locks, f.name) == "" {
+			if f.emptySig() && f.lock == nil && lockedBy(locks, f.Name) == "" {
 				target = f
 				break
 			}
 		}
 	}
 	if target != nil {
-		if target.ref.Num == 0 {
-			return nil, fmt.Errorf("signature field %q is not an indirect object and cannot be signed into", target.name)
+		if target.Ref.Num == 0 {
+			return nil, fmt.Errorf("signature field %q is not an indirect object and cannot be signed into", target.Name)
 		}
 		if plan.lock != nil && target.lock != nil {
-			return nil, fmt.Errorf("signature field %q already has a lock (%s); it is kept, and no other can be set", target.name, target.lock)
+			return nil, fmt.Errorf("signature field %q already has a lock (%s); it is kept, and no other can be set", target.Name, target.lock)
 		}
-		plan.existing, plan.name = target, target.name
+		plan.existing, plan.name = target, target.Name
 		return plan, nil
 	}
 
@@ -316,8 +204,8 @@ func signatoryTarget(fields []formField, k int) (*formField, error) {
 	var mine []numbered
 	for i := range fields {
 		f := &fields[i]
-		m := signatoryField.FindStringSubmatch(f.name[strings.LastIndex(f.name, ".")+1:])
-		if m == nil || f.ft != "Sig" {
+		m := signatoryField.FindStringSubmatch(f.Name[strings.LastIndex(f.Name, ".")+1:])
+		if m == nil || f.Type != "Sig" {
 			continue
 		}
 		if s, _ := strconv.Atoi(m[1]); s == k {
@@ -342,7 +230,7 @@ func emptyFieldList(fields []formField) string {
 	var names []string
 	for _, f := range fields {
 		if f.emptySig() {
-			names = append(names, strconv.Quote(f.name))
+			names = append(names, strconv.Quote(f.Name))
 		}
 	}
 	if len(names) == 0 {
@@ -371,7 +259,7 @@ func freeFieldName(fields []formField) string {
 	for i := 1; ; i++ {
 		name := "Signature" + strconv.Itoa(i)
 		if !slices.ContainsFunc(fields, func(f formField) bool {
-			return f.name == name || strings.HasPrefix(f.name, name+".")
+			return f.Name == name || strings.HasPrefix(f.Name, name+".")
 		}) {
 			return name
 		}
@@ -417,7 +305,7 @@ var ErrTagNotFound = errors.New("text tag not found")
 // certification signature.
 func (u *update) writeField(plan *fieldPlan, sigNum int, o *PrepareOptions, certified bool) error {
 	d := u.doc
-	acro, acroRef, err := d.acroForm()
+	acro, acroRef, err := d.doc.AcroForm()
 	if err != nil {
 		return err
 	}
@@ -441,16 +329,16 @@ func (u *update) writeField(plan *fieldPlan, sigNum int, o *PrepareOptions, cert
 // its flags and /Lock included, is kept.
 func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareOptions) error {
 	d := u.doc
-	fd := f.dict.Clone()
+	fd := f.Dict.Clone()
 	fd.Set("V", pdf.Ref{Num: sigNum})
 	if lock != nil {
 		fd.Set("Lock", lock.LockDict())
 	}
 	var annots map[int]*pageInfo
-	for _, w := range f.widgets {
+	for _, w := range f.Widgets {
 		wd := fd
-		if w.ref != f.ref {
-			wd = w.dict.Clone()
+		if w.Ref != f.Ref {
+			wd = w.Dict.Clone()
 			// poppler and MuPDF take a widget that has a /Parent for a
 			// field of its own and look for the signature in it
 			wd.Set("V", pdf.Ref{Num: sigNum})
@@ -467,7 +355,7 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 			}
 			page, err := d.widgetPage(w, annots)
 			if err != nil {
-				return fmt.Errorf("signature field %q: %w", f.name, err)
+				return fmt.Errorf("signature field %q: %w", f.Name, err)
 			}
 			turn := page.rotate
 			if mk, _ := d.rd.ResolveDict(wd.Get("MK")); mk != nil {
@@ -477,7 +365,7 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 			}
 			ap, err := u.renderAppearance(r, turn, o)
 			if err != nil {
-				return fmt.Errorf("signature field %q: %w", f.name, err)
+				return fmt.Errorf("signature field %q: %w", f.Name, err)
 			}
 			wd.Set("AP", ap)
 		} else if !wd.Has("AP") {
@@ -487,13 +375,13 @@ func (u *update) fillField(f *formField, sigNum int, lock *mdp.Lock, o *PrepareO
 			}
 			wd.Set("AP", ap)
 		}
-		if w.ref != f.ref {
-			if err := u.WriteObject(w.ref.Num, w.ref.Gen, wd); err != nil {
+		if w.Ref != f.Ref {
+			if err := u.WriteObject(w.Ref.Num, w.Ref.Gen, wd); err != nil {
 				return err
 			}
 		}
 	}
-	return u.WriteObject(f.ref.Num, f.ref.Gen, fd)
+	return u.WriteObject(f.Ref.Num, f.Ref.Gen, fd)
 }
 
 // annotationPages maps the object number of each annotation that a page
@@ -525,11 +413,11 @@ func (d *document) annotationPages() (map[int]*pageInfo, error) {
 
 // widgetPage returns the page that shows widget w: the page whose /Annots
 // lists it, else its /P.
-func (d *document) widgetPage(w widget, annots map[int]*pageInfo) (*pageInfo, error) {
-	if p, ok := annots[w.ref.Num]; ok {
+func (d *document) widgetPage(w sigfield.Widget, annots map[int]*pageInfo) (*pageInfo, error) {
+	if p, ok := annots[w.Ref.Num]; ok {
 		return p, nil
 	}
-	if p, ok := w.dict.Get("P").(pdf.Ref); ok {
+	if p, ok := w.Dict.Get("P").(pdf.Ref); ok {
 		for _, q := range annots {
 			if q.ref == p {
 				return q, nil
@@ -548,7 +436,7 @@ func (d *document) widgetPage(w widget, annots map[int]*pageInfo) (*pageInfo, er
 			return found, nil
 		}
 	}
-	return nil, fmt.Errorf("its widget (object %d) is on no page", w.ref.Num)
+	return nil, fmt.Errorf("its widget (object %d) is on no page", w.Ref.Num)
 }
 
 // widgetVisible reports whether a widget shows something: it has an area
@@ -768,16 +656,16 @@ type WidgetReport struct {
 func (d *document) describeField(f *formField, annots map[int]*pageInfo, locks map[string]*mdp.Lock, sr *SignatureReport) {
 	if f.lock != nil {
 		sr.Lock = f.lock.String()
-	} else if l := locks[f.name]; l != nil {
+	} else if l := locks[f.Name]; l != nil {
 		sr.Lock = l.String()
 	}
-	sr.LockedBy = lockedBy(locks, f.name)
-	for _, w := range f.widgets {
-		r, err := d.rect(w.dict.Get("Rect"))
+	sr.LockedBy = lockedBy(locks, f.Name)
+	for _, w := range f.Widgets {
+		r, err := d.rect(w.Dict.Get("Rect"))
 		if err != nil {
 			r = [4]float64{}
 		}
-		wr := WidgetReport{Visible: widgetVisible(w.dict, r)}
+		wr := WidgetReport{Visible: widgetVisible(w.Dict, r)}
 		if p, err := d.widgetPage(w, annots); err == nil {
 			wr.Page = p.number
 			dr := p.displayRect(r)

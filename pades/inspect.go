@@ -95,9 +95,9 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, password []byte) (*
 		return nil, err
 	}
 	for _, f := range fields {
-		sr := SignatureReport{Field: f.name}
+		sr := SignatureReport{Field: f.Name}
 		d.describeField(&f, annots, locks, &sr)
-		if f.value != nil {
+		if f.Value != nil {
 			sr.Signed = true
 			d.checkSignature(ctx, f, &sr)
 		}
@@ -135,9 +135,9 @@ func (sr *SignatureReport) setPAdES(err error) {
 // checkSignature fills sr with the integrity and profile answers for the
 // signature dictionary of field f.
 func (d *document) checkSignature(ctx context.Context, f formField, sr *SignatureReport) {
-	s := d.doc.ReadSignature(sigfield.Field{Name: f.name, Ref: f.ref, Dict: f.dict, Value: f.value}, d.doc.DSS().Certs)
+	s := d.doc.ReadSignature(f.Field, d.doc.DSS().Certs)
 	sr.Type, sr.SubFilter, sr.Time = s.Type, s.SubFilter, s.M
-	if f.value.Has("ByteRange") {
+	if f.Value.Has("ByteRange") {
 		sr.ByteRange = s.ByteRange[:]
 		if end := s.End(); end == d.rd.Size() {
 			sr.Covers = "whole file"

@@ -288,24 +288,24 @@ func (d *document) signedFields() ([]signedField, error) {
 	}
 	var out []signedField
 	for _, fl := range fields {
-		if fl.value == nil {
+		if fl.Value == nil {
 			continue
 		}
-		contents, _ := fl.value.Get("Contents").(pdf.String)
+		contents, _ := fl.Value.Get("Contents").(pdf.String)
 		if len(contents.Value) == 0 {
 			continue
 		}
-		s := signedField{name: fl.name, vriKey: VRIKey(contents.Value)}
-		if br, ok := fl.value.Get("ByteRange").(pdf.Array); ok && len(br) == 4 {
+		s := signedField{name: fl.Name, vriKey: VRIKey(contents.Value)}
+		if br, ok := fl.Value.Get("ByteRange").(pdf.Array); ok && len(br) == 4 {
 			a, _ := pdf.Int(br[2])
 			b, _ := pdf.Int(br[3])
 			s.end = a + b
 		}
 		der := contents.Value // both parsers skip the zero padding
-		if fl.value.Get("SubFilter") == pdf.Name("ETSI.RFC3161") {
+		if fl.Value.Get("SubFilter") == pdf.Name("ETSI.RFC3161") {
 			tok, err := ltv.ParseToken(der)
 			if err != nil {
-				return nil, fmt.Errorf("document timestamp %q: %w", fl.name, err)
+				return nil, fmt.Errorf("document timestamp %q: %w", fl.Name, err)
 			}
 			s.docTS, s.timed = true, true
 			s.leaves, s.pool = []*x509.Certificate{tok.Signer}, tok.Certificates
@@ -314,16 +314,16 @@ func (d *document) signedFields() ([]signedField, error) {
 		}
 		sd, err := cms.Parse(der)
 		if err != nil {
-			return nil, fmt.Errorf("signature %q: %w", fl.name, err)
+			return nil, fmt.Errorf("signature %q: %w", fl.Name, err)
 		}
 		if sd.Signer == nil {
-			return nil, fmt.Errorf("signature %q: its CMS does not carry the signer's certificate", fl.name)
+			return nil, fmt.Errorf("signature %q: its CMS does not carry the signer's certificate", fl.Name)
 		}
 		s.leaves, s.pool = []*x509.Certificate{sd.Signer}, sd.Certificates
 		for _, v := range sd.SignatureTimeStampTokens() {
 			tok, err := ltv.ParseToken(v)
 			if err != nil {
-				return nil, fmt.Errorf("signature %q: its signature timestamp: %w", fl.name, err)
+				return nil, fmt.Errorf("signature %q: its signature timestamp: %w", fl.Name, err)
 			}
 			s.timed = true
 			s.leaves = append(s.leaves, tok.Signer)

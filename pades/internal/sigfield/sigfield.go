@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"hashsign/pades/internal/crypt"
+	"hashsign/pades/internal/mdp"
 	"hashsign/pades/internal/pdf"
 )
 
@@ -98,71 +100,76 @@ func (d *Doc) AcroForm() (*pdf.Dict, *pdf.Ref, error) {
 // DocMDP returns the /P value of the document's certification signature
 // (the catalog's /Perms /DocMDP), or 0 when the document is not certified.
 func (d *Doc) DocMDP() (int, error) {
-	perms, err := d.Reader.ResolveDict(d.Catalog.Get("Perms"))
-	if err != nil || perms == nil {
-		return 0, err
-	}
-	sig, err := d.Reader.ResolveDict(perms.Get("DocMDP"))
-	if err != nil || sig == nil {
-		return 0, err
-	}
-	p, _ := d.transformP(sig, "DocMDP")
-	if p == 0 {
-		p = 2
-	}
-	return p, nil
+	p, _, err := mdp.DocMDP(d.Reader, d.Catalog)
+	return int(p), err
 }
 
-// transformP returns the /P of the /Reference entry of signature
-// dictionary sig whose /TransformMethod is method, and that entry's
-// /TransformParams (nil when there is none).
-func (d *Doc) transformP(sig *pdf.Dict, method pdf.Name) (int, *pdf.Dict) {
-	refs, _ := d.Reader.Resolve(sig.Get("Reference"))
-	arr, _ := refs.(pdf.Array)
-	for _, r := range arr {
-		ref, err := d.Reader.ResolveDict(r)
-		if err != nil || ref == nil || ref.Get("TransformMethod") != method {
-			continue
-		}
-		tp, _ := d.Reader.ResolveDict(ref.Get("TransformParams"))
-		if tp == nil {
-			return 0, pdf.NewDict()
-		}
-		p, _ := pdf.Int(tp.Get("P"))
-		return int(p), tp
-	}
-	return 0, nil
-}
-
-// Field is a terminal signature field (/FT /Sig) of the AcroForm.
+// Field is a terminal field of the AcroForm: one with no fields below it,
+// only widget annotations, or merged with its single widget.
 type Field struct {
-	Name  string    // the fully qualified field name
-	Ref   pdf.Ref   // the field's object; zero when it is a direct object
-	Dict  *pdf.Dict // the field dictionary
-	Value *pdf.Dict // its /V, the signature dictionary; nil when empty
+	Name string    // the fully qualified field name: the partial names joined with '.'
+	Ref  pdf.Ref   // the field's object; zero when it is a direct object
+	Dict *pdf.Dict // the field dictionary
+	Type pdf.Name  // /FT, inherited: Sig for signature fields
+	// Value is the /V (inherited) of a signature field: its signature
+	// dictionary, nil when it is empty. It is nil for other fields.
+	Value   *pdf.Dict
+	Widgets []Widget
 }
 
-// Fields walks the AcroForm field tree for signature fields, in the order
-// of the tree.
+// Widget is a widget annotation of a field. When the field and its widget
+// are merged, Ref and Dict are the field's.
+type Widget struct {
+	Ref  pdf.Ref
+	Dict *pdf.Dict
+}
+
+// maxFieldDepth bounds the nesting of the field tree.
+const maxFieldDepth = 32
+
+// Fields returns the terminal signature fields (/FT /Sig) of the AcroForm,
+// in the order of the tree.
 func (d *Doc) Fields() ([]Field, error) {
+	fields, err := d.FormFields()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(fields, func(f Field) bool { return f.Type != "Sig" }), nil
+}
+
+// FormFields walks the AcroForm field tree and returns its terminal fields
+// of every type, in the order of the tree. Kids with a /T are fields; kids
+// without one are the widgets of their parent (ISO 32000-2 §12.7.4). Parts
+// of the tree that cannot be read are left out, unless reading them went
+// over the reader's budget.
+func (d *Doc) FormFields() ([]Field, error) {
 	acro, _, err := d.AcroForm()
 	if err != nil {
 		return nil, err
 	}
 	var out []Field
 	seen := map[int]bool{}
-	var walk func(o pdf.Object, prefix string, ft pdf.Name, depth int) error
-	walk = func(o pdf.Object, prefix string, ft pdf.Name, depth int) error {
-		if depth > 32 {
+	// resolve reads o as a dictionary; only a budget error stops the walk
+	resolve := func(o pdf.Object) (*pdf.Dict, error) {
+		dict, err := d.Reader.ResolveDict(o)
+		if errors.Is(err, pdf.ErrLimit) {
+			return nil, err
+		}
+		return dict, nil
+	}
+	var walk func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error
+	walk = func(o pdf.Object, prefix string, ft pdf.Name, v pdf.Object, depth int) error {
+		if depth > maxFieldDepth {
 			return errors.New("the form field tree is nested too deeply")
 		}
-		if r, ok := o.(pdf.Ref); ok {
-			if seen[r.Num] {
+		ref, _ := o.(pdf.Ref)
+		if ref.Num != 0 {
+			if seen[ref.Num] {
 				return nil
 			}
-			seen[r.Num] = true
+			seen[ref.Num] = true
 		}
-		f, err := d.Reader.ResolveDict(o)
+		f, err := resolve(o)
 		if err != nil || f == nil {
 			return err
 		}
@@ -173,26 +180,51 @@ func (d *Doc) Fields() ([]Field, error) {
 			}
 			name += pdf.DecodeTextString(t.Value)
 		}
-		if v, ok := f.Get("FT").(pdf.Name); ok {
-			ft = v
+		if t, ok := f.Get("FT").(pdf.Name); ok {
+			ft = t
 		}
-		kidsObj, _ := d.Reader.Resolve(f.Get("Kids"))
+		if f.Has("V") {
+			v = f.Get("V")
+		}
+		kidsObj, err := d.Reader.Resolve(f.Get("Kids"))
+		if errors.Is(err, pdf.ErrLimit) {
+			return err
+		}
 		kids, _ := kidsObj.(pdf.Array)
+		field := Field{Name: name, Ref: ref, Dict: f, Type: ft}
 		hasFieldKids := false
 		for _, k := range kids {
-			kd, _ := d.Reader.ResolveDict(k)
-			if kd != nil && kd.Has("T") {
+			kd, err := resolve(k)
+			if err != nil {
+				return err
+			}
+			if kd == nil {
+				continue
+			}
+			if kd.Has("T") {
 				hasFieldKids = true
-				if err := walk(k, name, ft, depth+1); err != nil {
+				if err := walk(k, name, ft, v, depth+1); err != nil {
 					return err
 				}
+				continue
+			}
+			if kref, _ := k.(pdf.Ref); kref.Num != 0 && !seen[kref.Num] {
+				seen[kref.Num] = true
+				field.Widgets = append(field.Widgets, Widget{Ref: kref, Dict: kd})
 			}
 		}
-		if !hasFieldKids && ft == "Sig" {
-			v, _ := d.Reader.ResolveDict(f.Get("V"))
-			ref, _ := o.(pdf.Ref)
-			out = append(out, Field{Name: name, Ref: ref, Dict: f, Value: v})
+		if hasFieldKids {
+			return nil
 		}
+		if len(field.Widgets) == 0 && (f.Get("Subtype") == pdf.Name("Widget") || f.Has("Rect")) {
+			field.Widgets = []Widget{{Ref: ref, Dict: f}}
+		}
+		if ft == "Sig" {
+			if field.Value, err = resolve(v); err != nil {
+				return err
+			}
+		}
+		out = append(out, field)
 		return nil
 	}
 	fieldsObj, err := d.Reader.Resolve(acro.Get("Fields"))
@@ -201,7 +233,7 @@ func (d *Doc) Fields() ([]Field, error) {
 	}
 	fields, _ := fieldsObj.(pdf.Array)
 	for _, f := range fields {
-		if err := walk(f, "", "", 0); err != nil {
+		if err := walk(f, "", "", nil, 0); err != nil {
 			return nil, err
 		}
 	}
