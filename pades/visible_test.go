@@ -297,3 +297,75 @@ func signedReport(t *testing.T, in []byte, s signer.Signer, opts *pades.SignOpti
 	}
 	return out.b, rep
 }
+
+// TestVisibleCertifiedBLTA certifies a document at DocMDP /P 1 at B-LTA in
+// a new visible field on a page turned by /Rotate 90 whose /MediaBox does
+// not start at 0,0, with a Cyrillic name (the embedded default font) and
+// an image. The render changes only inside the field, pdffonts lists the
+// embedded subset, pdftotext returns the name, and check-signed-pdf passes
+// at B-LTA: the DSS and document timestamp after the certification are
+// changes that ISO 32000-2 allows under /P 1. Extend adds a second
+// document timestamp, which passes too, while any later signature is
+// refused.
+func TestVisibleCertifiedBLTA(t *testing.T) {
+	shared := sharedDir(t)
+	env := startDevTrust(t)
+	dir := t.TempDir()
+	in, err := pdfgen.Layout{Pages: []pdfgen.Page{{}, {Rotate: 90, MediaBox: [4]float64{-50, 100, 562, 892}}}}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := filepath.Join(dir, "in.pdf")
+	if err := os.WriteFile(unsigned, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const name = "Анна Сергеевна Иванова"
+	rect := pades.Rect{X: 400, Y: 300, W: 250, H: 70}
+	opts := env.options(pades.LevelBLTA)
+	opts.Certify, opts.Page, opts.Rect = pades.CertifyNoChanges, 2, &rect
+	opts.Info = pades.SignatureInfo{Reason: "certified copy", Location: "Минск"}
+	opts.Appearance = &pades.Appearance{Name: name, Image: sealPNG(t)}
+	path, res := signBytes(t, in, newSignerOf(t, env, env.pki.SignerP384), opts, dir, "certified.pdf")
+	if res.Level != pades.LevelBLTA {
+		t.Fatalf("level %v, want B-LTA", res.Level)
+	}
+	before := render(t, unsigned, 2)
+	n := compareRenders(t, before, render(t, path, 2), displayedBox(rect, before.Bounds().Dy()))
+	t.Logf("%d pixels drawn in the field", n)
+	fonts, err := exec.Command(needTool(t, "pdffonts"), "-f", "2", "-l", "2", path).CombinedOutput()
+	if err != nil || !embeddedSubset(string(fonts)) {
+		t.Errorf("pdffonts lists no embedded subset font (%v):\n%s", err, fonts)
+	}
+	text, err := exec.Command(needTool(t, "pdftotext"), "-f", "2", "-l", "2", path, "-").CombinedOutput()
+	if err != nil || !containsText(string(text), name) {
+		t.Errorf("pdftotext does not find %q on the signed page (%v):\n%s", name, err, text)
+	}
+	if ok, report := checkSignedPDFRoot(t, shared, env.root, path, "B-LTA", "", 1); !ok {
+		t.Fatalf("check-signed-pdf after the certification:\n%s", report)
+	}
+	if rep := inspectFile(t, path, ""); rep.DocMDP != 1 {
+		t.Errorf("inspect says DocMDP /P %d, want 1", rep.DocMDP)
+	}
+
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	o := env.options(pades.LevelBLTA)
+	_, err = pades.Extend(context.Background(), f, st.Size(), &pades.ExtendOptions{Level: pades.LevelBLTA, TSA: o.TSA, Validation: o.Validation})
+	f.Close()
+	if err != nil {
+		t.Fatalf("a document timestamp after /P 1: %v", err)
+	}
+	if ok, report := checkSignedPDFRoot(t, shared, env.root, path, "B-LTA", "", 1); !ok {
+		t.Fatalf("check-signed-pdf after extend:\n%s", report)
+	}
+	extended, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := env.options(pades.LevelBLTA)
+	later.Rect = &pades.Rect{X: 10, Y: 10, W: 100, H: 40}
+	checkErr(t, trySign(t, extended, env.signer, later), pades.ErrCertified, "allow no change")
+}
