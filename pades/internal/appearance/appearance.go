@@ -27,6 +27,7 @@ import (
 	"unicode"
 
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/stdfont"
 )
 
 // Writer is what appearance needs from an incremental update; *pdf.Update
@@ -315,7 +316,7 @@ func chooseFaces(s *Spec, items []string) ([]*face, error) {
 		ansi := true
 		for _, it := range items {
 			for _, r := range it {
-				if _, ok := winAnsiCode(r); !ok {
+				if _, ok := stdfont.WinAnsiCode(r); !ok {
 					ansi = false
 				}
 			}

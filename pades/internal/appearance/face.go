@@ -11,6 +11,7 @@ import (
 	"unicode/utf16"
 
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/stdfont"
 )
 
 // face is a font as the appearance uses it: the standard font Helvetica
@@ -66,7 +67,7 @@ func (fc *face) ligature(gs *gsub, l, a, b int) (lig, n int, err error) {
 // lookup returns the glyph of r.
 func (fc *face) lookup(r rune) (int, bool) {
 	if fc.font == nil {
-		return winAnsiCode(r)
+		return stdfont.WinAnsiCode(r)
 	}
 	return fc.font.GlyphIndex(r)
 }
@@ -74,10 +75,8 @@ func (fc *face) lookup(r rune) (int, bool) {
 // advance returns the advance width of glyph id in 1/1000 em.
 func (fc *face) advance(id int) float64 {
 	if fc.font == nil {
-		if id < 32 || id > 255 {
-			return 0
-		}
-		return float64(helveticaWidths[id-32])
+		w, _ := stdfont.Helvetica.Width(stdfont.WinAnsiRune(id))
+		return float64(w)
 	}
 	return float64(fc.font.advance(id)) * 1000 / float64(fc.font.unitsPerEm)
 }
@@ -271,9 +270,10 @@ func writeStandardFont(w Writer) (int, error) {
 	if err := w.WriteObject(descNum, 0, desc); err != nil {
 		return 0, err
 	}
-	widths := make(pdf.Array, len(helveticaWidths))
-	for i, v := range helveticaWidths {
-		widths[i] = pdf.Integer(v)
+	widths := make(pdf.Array, 0, 224)
+	for c := 32; c < 256; c++ {
+		w, _ := stdfont.Helvetica.Width(stdfont.WinAnsiRune(c)) // 0 for a code without a character
+		widths = append(widths, pdf.Integer(w))
 	}
 	d := pdf.NewDict()
 	d.Set("Type", pdf.Name("Font"))

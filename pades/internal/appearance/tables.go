@@ -2,33 +2,10 @@
 
 package appearance
 
-// helveticaWidths are the advance widths, in 1/1000 em, of the standard font
-// Helvetica for WinAnsiEncoding codes 32 to 255 (0: no character). They are
-// measured from Liberation Sans (LiberationSans, SIL Open Font
-// License 1.1, Debian's fonts-liberation2), whose metrics match Helvetica's.
-var helveticaWidths = [224]uint16{
-	278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584,
-	278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556, 556,
-	556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722,
-	722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
-	667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278,
-	278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556,
-	556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500,
-	278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 0,
-	556, 0, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333,
-	1000, 0, 611, 0, 0, 222, 222, 333, 333, 350, 556, 1000,
-	333, 1000, 500, 333, 944, 0, 500, 667, 278, 333, 556, 556,
-	556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 552,
-	400, 549, 333, 333, 333, 576, 537, 333, 333, 333, 365, 556,
-	834, 834, 834, 611, 667, 667, 667, 667, 667, 667, 1000, 722,
-	667, 667, 667, 667, 278, 278, 278, 278, 722, 722, 778, 778,
-	778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-	556, 556, 556, 556, 556, 556, 889, 500, 556, 556, 556, 556,
-	278, 278, 278, 278, 556, 556, 556, 556, 556, 556, 556, 549,
-	611, 556, 556, 556, 556, 500, 556, 500,
-}
-
-// The standard font's metrics in 1/1000 em, from the same font.
+// The metrics of the standard font Helvetica in 1/1000 em, measured from
+// Liberation Sans (LiberationSans, SIL Open Font License 1.1, Debian's
+// fonts-liberation2), whose metrics match Helvetica's; its widths are
+// stdfont's.
 const (
 	helveticaAscent    = 905
 	helveticaDescent   = -212

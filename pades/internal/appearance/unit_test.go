@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"hashsign/pades/internal/stdfont"
 )
 
 func TestParseTemplate(t *testing.T) {
@@ -286,7 +288,7 @@ func TestFitSize(t *testing.T) {
 	width := func(s string) float64 {
 		var v float64
 		for _, r := range s {
-			c, _ := winAnsiCode(r)
+			c, _ := stdfont.WinAnsiCode(r)
 			v += faces[0].advance(c)
 		}
 		return v

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"hashsign/pades/internal/stdfont"
 )
 
 // The simple fonts' base encodings (ISO 32000-1, Annex D), as the Unicode
@@ -37,15 +39,12 @@ var standardEncoding = namesEncoding(map[int]string{
 var winAnsiEncoding = func() baseEncoding {
 	var e baseEncoding
 	for c := 32; c < 256; c++ {
-		e[c] = string(rune(c)) // ASCII and, from 160 on, Latin-1
+		r := stdfont.WinAnsiRune(c)
+		if r == 0 {
+			r = '•'
+		}
+		e[c] = string(r)
 	}
-	const high = "€•‚ƒ„…†‡ˆ‰Š‹Œ•Ž••‘’“”•–—˜™š›œ•žŸ" // 128 to 159
-	i := 128
-	for _, r := range high {
-		e[i] = string(r)
-		i++
-	}
-	e[127] = "•"
 	return e
 }()
 

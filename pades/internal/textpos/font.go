@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/stdfont"
 )
 
 // font is what the interpreter needs of a font: how to split a string into
@@ -158,17 +159,12 @@ func standardWidths(f *font, baseFont string) {
 	case family == "Times":
 		name += "-Roman"
 	}
-	face := -1
-	for i, n := range std14Names {
-		if n == name {
-			face = i
-		}
-	}
+	face, known := stdfont.Lookup(name)
 	for c := range f.widths {
 		f.widths[c] = fallback
 		r, _ := utf8.DecodeRuneInString(f.names[c])
-		if i := sort.Search(len(std14Runes), func(i int) bool { return std14Runes[i] >= r }); face >= 0 && i < len(std14Runes) && std14Runes[i] == r {
-			f.widths[c] = float64(std14Widths[face][i])
+		if w, ok := face.Width(r); known && ok {
+			f.widths[c] = float64(w)
 		}
 	}
 }

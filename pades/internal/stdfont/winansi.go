@@ -1,4 +1,4 @@
-package appearance
+package stdfont
 
 // winAnsiHigh lists the characters of WinAnsiEncoding (ISO 32000-2 Annex
 // D.2) at codes 0x80 to 0x9F; 0 marks a code without a character. Codes
@@ -10,8 +10,8 @@ var winAnsiHigh = [32]rune{
 	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
 }
 
-// winAnsiRune returns the character of WinAnsiEncoding code c, or 0.
-func winAnsiRune(c int) rune {
+// WinAnsiRune returns the character of WinAnsiEncoding code c, or 0.
+func WinAnsiRune(c int) rune {
 	switch {
 	case c >= 0x20 && c <= 0x7E, c >= 0xA0 && c <= 0xFF:
 		return rune(c)
@@ -21,9 +21,9 @@ func winAnsiRune(c int) rune {
 	return 0
 }
 
-// winAnsiCode returns the WinAnsiEncoding code of r, and false when the
+// WinAnsiCode returns the WinAnsiEncoding code of r, and false when the
 // encoding has none.
-func winAnsiCode(r rune) (int, bool) {
+func WinAnsiCode(r rune) (int, bool) {
 	switch {
 	case r >= 0x20 && r <= 0x7E, r >= 0xA0 && r <= 0xFF:
 		return int(r), true
