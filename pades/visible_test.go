@@ -15,12 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"hashsign/internal/devpki"
+	"hashsign/internal/rendertest"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
@@ -75,88 +75,27 @@ func sealPNG(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// render renders page n of the PDF at path with pdftoppm -r 72 (one pixel
-// per point), the visible region only (-cropbox), and returns the image.
+// render renders page n of the PDF at path with pdftoppm -r 72.
 func render(t testing.TB, path string, n int) image.Image {
 	t.Helper()
-	pdftoppm := needTool(t, "pdftoppm")
-	prefix := filepath.Join(t.TempDir(), "page")
-	p := strconv.Itoa(n)
-	if out, err := exec.Command(pdftoppm, "-r", "72", "-cropbox", "-f", p, "-l", p, "-singlefile", "-png", path, prefix).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm %s: %v\n%s", path, err, out)
-	}
-	f, err := os.Open(prefix + ".png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return rendertest.Page(t, path, n)
 }
 
-// pixelBox is a rectangle of pixels, top-left origin.
-type pixelBox struct{ x0, y0, x1, y1 int }
-
-// displayedBox converts a rectangle on the displayed page (points from
-// its bottom-left corner, as pades.Rect) to pixels at 72 dpi of an image
-// of height h, widened by one pixel on each side for antialiasing.
-func displayedBox(r pades.Rect, h int) pixelBox {
-	return pixelBox{int(r.X) - 1, h - int(r.Y+r.H) - 2, int(r.X+r.W) + 2, h - int(r.Y) + 1}
-}
-
-func (b pixelBox) contains(x, y int) bool { return x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1 }
-
-// diffRenders counts the pixels that differ between a and b inside box
-// and outside it, and returns the first that differs outside.
-func diffRenders(t testing.TB, a, b image.Image, box pixelBox) (inside, outside int, first image.Point) {
-	t.Helper()
-	if a.Bounds() != b.Bounds() {
-		t.Fatalf("the pages render at %v and %v", a.Bounds(), b.Bounds())
-	}
-	r := a.Bounds()
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			r1, g1, b1, _ := a.At(x, y).RGBA()
-			r2, g2, b2, _ := b.At(x, y).RGBA()
-			switch {
-			case r1 == r2 && g1 == g2 && b1 == b2:
-			case box.contains(x, y):
-				inside++
-			default:
-				if outside == 0 {
-					first = image.Pt(x, y)
-				}
-				outside++
-			}
-		}
-	}
-	return inside, outside, first
+// displayedBox converts a rectangle on the displayed page to the pixels of
+// a render of height h.
+func displayedBox(r pades.Rect, h int) rendertest.Box {
+	return rendertest.Displayed(r.X, r.Y, r.W, r.H, h)
 }
 
 // compareRenders checks that signed differs from unsigned inside box and
 // nowhere else, and returns how many pixels changed inside it.
-func compareRenders(t testing.TB, unsigned, signed image.Image, box pixelBox) int {
+func compareRenders(t testing.TB, unsigned, signed image.Image, box rendertest.Box) int {
 	t.Helper()
-	inside, outside, first := diffRenders(t, unsigned, signed, box)
-	if outside > 0 {
-		t.Errorf("%d pixels changed outside the field's box %v, the first at %v", outside, box, first)
-	}
-	if inside == 0 {
-		t.Errorf("the field's box %v is still blank", box)
-	}
-	return inside
+	return rendertest.Changed(t, unsigned, signed, box)[0]
 }
 
 // sameRender checks that two renders do not differ.
-func sameRender(t testing.TB, a, b image.Image) {
-	t.Helper()
-	if _, n, first := diffRenders(t, a, b, pixelBox{}); n > 0 {
-		t.Errorf("%d pixels changed, the first at %v", n, first)
-	}
-}
+func sameRender(t testing.TB, a, b image.Image) { t.Helper(); rendertest.Same(t, a, b) }
 
 // visibleCase is a visible signature to render: a page of a layout, the
 // place of the field as displayed, and the signer.

@@ -18,6 +18,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/rendertest"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
@@ -91,7 +92,8 @@ func reportField(t *testing.T, rep *pades.Report, name string) pades.SignatureRe
 // is then refused with the reason; a second signer signs into an existing
 // field at B-LTA; a third signs into the widget on the turned page through
 // prepare and embed, and extend takes it to B-LTA. check-signed-pdf judges
-// the result at B-LTA, and inspect lists each field where it was put.
+// the result at B-LTA, inspect lists each field where it was put, and the
+// rendered pages differ from the form's inside those fields only.
 // Two signers sign over the text tags of a document that groff made, at
 // B-LTA too, and a tag drawn nowhere is an error. Then certification /P 1 refuses any later signature, a FieldMDP lock
 // refuses a signature into the field it covers, and batch places a
@@ -171,6 +173,16 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 		if !f.Signed || !f.Visible || len(f.Widgets) != 1 || f.Widgets[0].Page != c.page || f.Widgets[0].Rect != c.rect {
 			t.Errorf("%s: %+v, want signed and visible on page %d at %v", c.name, f, c.page, c.rect)
 		}
+	}
+	// rendered, each page differs from the unsigned form inside its fields
+	// and nowhere else
+	for page, fields := range map[int][][4]float64{1: {{300, 650, 250, 70}, {72, 72, 200, 60}}, 2: {{100, 435, 200, 60}}} {
+		before, after := rendertest.Page(t, form, page), rendertest.Page(t, path("s4.pdf"), page)
+		var boxes []rendertest.Box
+		for _, r := range fields {
+			boxes = append(boxes, rendertest.Displayed(r[0], r[1], r[2], r[3], before.Bounds().Dy()))
+		}
+		t.Logf("page %d: %v pixels drawn in the fields", page, rendertest.Changed(t, before, after, boxes...))
 	}
 	stdout, _ = step(0, "inspect", path("s4.pdf"))
 	if !strings.Contains(stdout, "Approver2: Sig ETSI.CAdES.detached") || !strings.Contains(stdout, "visible on page 2 at 100,435,200,60") {
