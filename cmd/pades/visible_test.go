@@ -289,9 +289,10 @@ func TestFieldFlagErrors(t *testing.T) {
 }
 
 // TestVisiblePKCS11 signs with a key on a SoftHSM2 token through the built
-// pades: it certifies a form (DocMDP /P 3) in a new visible field with an
-// image, then a second signature fills the form's field, and
-// check-signed-pdf passes both.
+// pades, at B-LTA with the PKI and TSA of hashsvc -dev: it certifies a
+// form (DocMDP /P 3) in a new visible field with an image, then two more
+// signatures fill the form's fields, and check-signed-pdf passes all three
+// at B-LTA.
 func TestVisiblePKCS11(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs pades")
@@ -306,7 +307,8 @@ func TestVisiblePKCS11(t *testing.T) {
 	}
 	validator := hashsvctest.Validator(t)
 	bin := hashsvctest.Build(t, "./cmd/pades")
-	pki := testPKIDir(t)
+	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
+	pki, root := filepath.Join(dev.Dir, hashsvc.DevPKIDir), filepath.Join(dev.Dir, hashsvc.DevRootFile)
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "softhsm2.conf", []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\nlog.level = ERROR\n"))
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
@@ -324,7 +326,8 @@ func TestVisiblePKCS11(t *testing.T) {
 	run(util, "--import", filepath.Join(pki, devpki.SignerP256KeyFile), "--token", "hashsign", "--label", "signer", "--id", "01", "--pin", "1234")
 	uri := "pkcs11:token=hashsign;object=signer?module-path=" + module + "&pin-value=1234"
 	form := approverForm(t, dir)
-	token := []string{"sign", "-pkcs11", uri, "-cert", filepath.Join(pki, devpki.SignerP256CertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile)}
+	token := []string{"sign", "-pkcs11", uri, "-cert", filepath.Join(pki, devpki.SignerP256CertFile), "-chain", filepath.Join(pki, devpki.IntermediateCertFile),
+		"-level", "B-LTA", "-tsa", dev.URL + "/tsa", "-trust", root}
 	run(bin, append(token, "-certify", "3", "-page", "2", "-rect", "400,300,300,80", "-image", sealJPEG(t, dir), "-name", "Token Holder", form, filepath.Join(dir, "c.pdf"))...)
 	run(bin, append(token, "-field", "Approver1", filepath.Join(dir, "c.pdf"), filepath.Join(dir, "c1.pdf"))...)
 	run(bin, append(token, "-field", "Approver2", filepath.Join(dir, "c1.pdf"), filepath.Join(dir, "c2.pdf"))...)
@@ -335,7 +338,7 @@ func TestVisiblePKCS11(t *testing.T) {
 	if f := reportField(t, rep, "Signature1"); !f.Visible || f.Widgets[0].Page != 2 || f.Widgets[0].Rect != [4]float64{400, 300, 300, 80} {
 		t.Errorf("the certification's field: %+v", f)
 	}
-	hashsvctest.Validate(t, validator, filepath.Join(pki, devpki.RootCertFile), "B-B", filepath.Join(dir, "c2.pdf"))
+	hashsvctest.Validate(t, validator, root, "B-LTA", filepath.Join(dir, "c2.pdf"))
 }
 
 // groffContract makes the PDF of testdata/tags/contract.ms with groff.
