@@ -84,6 +84,84 @@ func pdftotextWords(t *testing.T, path, text string) []wordBox {
 	return words
 }
 
+// origin is where MuPDF says a character is drawn: the start of its
+// baseline, in points from the top-left corner of the page as shown, y
+// downwards.
+type origin struct {
+	page int
+	x, y float64
+}
+
+var (
+	rePage = regexp.MustCompile(`<page id="page(\d+)"`)
+	reChar = regexp.MustCompile(`<char [^>]* x="([-\d.]+)" y="([-\d.]+)" [^>]*c="([^"]*)"/>`)
+)
+
+// tagOrigins returns the baseline origin of the first character of each
+// place where text is drawn, as mutool draw -F stext (MuPDF's structured
+// text, which gives each character's origin) reads the file.
+func tagOrigins(t *testing.T, path, text string) []origin {
+	t.Helper()
+	out, err := exec.Command(needTool(t, "mutool"), "draw", "-q", "-F", "stext", "-o", "-", path).Output()
+	if err != nil {
+		t.Fatalf("mutool draw -F stext: %v", err)
+	}
+	var found []origin
+	var chars []origin
+	var runes []string
+	flush := func() {
+		s := strings.Join(runes, "")
+		for i, from := 0, 0; ; {
+			j := strings.Index(s[from:], text)
+			if j < 0 {
+				break
+			}
+			// the index of the character where the match starts
+			i = len([]rune(s[:from+j]))
+			found = append(found, chars[i])
+			from += j + len(text)
+		}
+		chars, runes = chars[:0], runes[:0]
+	}
+	page := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := rePage.FindStringSubmatch(line); m != nil {
+			page, _ = strconv.Atoi(m[1])
+		}
+		if strings.HasPrefix(line, "</line>") {
+			flush()
+		}
+		m := reChar.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		o := origin{page: page}
+		o.x, _ = strconv.ParseFloat(m[1], 64)
+		o.y, _ = strconv.ParseFloat(m[2], 64)
+		c := html.UnescapeString(m[3])
+		for range []rune(c) {
+			chars = append(chars, o)
+		}
+		runes = append(runes, c)
+	}
+	flush()
+	return found
+}
+
+// anchorDistance is how far the corner of the widget where its text starts
+// (bottom left as the tag reads, turned by angle degrees on the page as
+// shown) lies from the tag's baseline origin o. The widget's rectangle is
+// as pages are displayed (from the bottom left); pageHeight is that of the
+// displayed page.
+func anchorDistance(w pades.WidgetReport, o origin, pageHeight float64, vertical bool) float64 {
+	r := w.Rect
+	x, y := r[0], pageHeight-r[1]
+	if vertical { // reading upwards: the bottom-right corner
+		x = r[0] + r[2]
+	}
+	return math.Hypot(x-o.x, y-o.y)
+}
+
 // overTag reports how far the field's widget lies from the tag's word: the
 // corner where its text starts (bottom left as the tag reads) must be
 // within 2 points of the word's start along the baseline, and the
@@ -110,7 +188,9 @@ func overTag(w pades.WidgetReport, word wordBox, pageHeight float64) (float64, b
 // holding #signature1# and #signature2# (in the second, turned by a
 // quarter turn): one signer over each tag, the second signing the output
 // of the first. Each field lands over its tag as pdftotext -bbox places
-// it, within 2 points, and check-signed-pdf passes both signatures.
+// it, within 2 points; its corner where the text starts lies within 2
+// points of the start of the tag's baseline as MuPDF gives it; and
+// check-signed-pdf passes both signatures.
 func TestTextTags(t *testing.T) {
 	p := testPKI(t)
 	signers := []pades.SignOptions{
@@ -147,6 +227,16 @@ func TestTextTags(t *testing.T) {
 					t.Errorf("%s: the field at %v is not over the tag's box %+v", o.Tag, f.Widgets[0].Rect, words[0])
 				}
 				t.Logf("%s: field at %v, %.2f points from the tag's start", o.Tag, f.Widgets[0].Rect, d)
+				origins := tagOrigins(t, src, o.Tag)
+				if len(origins) != 1 || origins[0].page != words[0].page {
+					t.Fatalf("MuPDF finds %q at %+v", o.Tag, origins)
+				}
+				vertical := words[0].yMax-words[0].yMin > words[0].xMax-words[0].xMin
+				if d := anchorDistance(f.Widgets[0], origins[0], float64(h), vertical); d > 2 {
+					t.Errorf("%s: the field's corner at %v is %.2f points from the start of the tag's baseline %+v", o.Tag, f.Widgets[0].Rect, d, origins[0])
+				} else {
+					t.Logf("%s: the field's corner is %.2f points from the start of the tag's baseline", o.Tag, d)
+				}
 				if doc, err = os.ReadFile(path); err != nil {
 					t.Fatal(err)
 				}
@@ -178,9 +268,16 @@ func TestTagTwice(t *testing.T) {
 		t.Fatalf("%d widgets over %d words: %+v", len(f.Widgets), len(words), f)
 	}
 	h := render(t, path, 1).Bounds().Dy()
+	origins := tagOrigins(t, src, "#ini#")
+	if len(origins) != 2 {
+		t.Fatalf("MuPDF finds #ini# at %+v", origins)
+	}
 	for i, w := range f.Widgets {
 		if d, ok := overTag(w, words[i], float64(h)); !ok {
 			t.Errorf("widget %d at %v is not over the tag's box %+v (%.2f points off)", i, w.Rect, words[i], d)
+		}
+		if d := anchorDistance(w, origins[i], float64(h), false); d > 2 {
+			t.Errorf("widget %d: its corner at %v is %.2f points from the start of the tag's baseline %+v", i, w.Rect, d, origins[i])
 		}
 	}
 	if ok, report := checkSignedPDF(t, sharedDir(t), path, "B-B", "", 1); !ok {
