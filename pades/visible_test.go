@@ -308,3 +308,49 @@ func TestVisibleCertifiedBLTA(t *testing.T) {
 	later.Rect = &pades.Rect{X: 10, Y: 10, W: 100, H: 40}
 	checkErr(t, trySign(t, extended, env.signer, later), pades.ErrCertified, "allow no change")
 }
+
+// TestVisibleEncrypted signs encrypted corpus files (RC4 and AES, with and
+// without a user password) in a new visible field with an Arabic name and
+// an image: the appearance, its embedded font and its image are encrypted
+// as the rest of the file, so the page renders with the field drawn and
+// nothing else changed, pdftotext finds the name, and check-signed-pdf
+// passes.
+func TestVisibleEncrypted(t *testing.T) {
+	shared := sharedDir(t)
+	p := testPKI(t)
+	corpus := filepath.Join(shared, "corpus")
+	const name = "ليلى حداد"
+	rect := pades.Rect{X: 36, Y: 36, W: 220, H: 60}
+	dir := t.TempDir()
+	for _, c := range []struct{ file, password string }{
+		{"reportbuilder_rc4_40_empty_pw.pdf", ""},
+		{"novapdf_rc4_128_pw_test.pdf", "test"},
+		{"rasteredge_aes128_empty_pw_form.pdf", ""},
+		{"acrobat10_aes256_pw_user.pdf", "user"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			in := filepath.Join(corpus, c.file)
+			doc, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := &pades.SignOptions{Password: []byte(c.password), NewField: true, Page: 1, Rect: &rect,
+				Appearance: &pades.Appearance{Name: name, Image: sealPNG(t)}}
+			out, _ := signBytes(t, doc, newSigner(t, p.SignerRSA), opts, dir, c.file)
+			before := rendertest.EncryptedPage(t, in, c.password, 1)
+			n := compareRenders(t, before, rendertest.EncryptedPage(t, out, c.password, 1), displayedBox(rect, before.Bounds().Dy()))
+			t.Logf("%d pixels drawn in the field", n)
+			args := []string{"-f", "1", "-l", "1"}
+			if c.password != "" {
+				args = append(args, "-upw", c.password)
+			}
+			text, err := exec.Command(needTool(t, "pdftotext"), append(args, out, "-")...).CombinedOutput()
+			if err != nil || !containsText(string(text), name) {
+				t.Errorf("pdftotext does not find %q on the signed page (%v):\n%s", name, err, text)
+			}
+			if ok, report := checkSignedPDF(t, shared, out, "B-B", c.password, 1); !ok {
+				t.Errorf("check-signed-pdf:\n%s", report)
+			}
+		})
+	}
+}

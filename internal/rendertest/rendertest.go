@@ -19,10 +19,21 @@ import (
 // one pixel per point, the visible region only (-cropbox).
 func Page(t testing.TB, path string, n int) image.Image {
 	t.Helper()
+	return EncryptedPage(t, path, "", n)
+}
+
+// EncryptedPage is Page for a file encrypted with the user password
+// password.
+func EncryptedPage(t testing.TB, path, password string, n int) image.Image {
+	t.Helper()
 	pdftoppm := corpustest.NeedTool(t, "pdftoppm")
 	prefix := filepath.Join(t.TempDir(), "page")
 	p := strconv.Itoa(n)
-	if out, err := exec.Command(pdftoppm, "-r", "72", "-cropbox", "-f", p, "-l", p, "-singlefile", "-png", path, prefix).CombinedOutput(); err != nil {
+	args := []string{"-r", "72", "-cropbox", "-f", p, "-l", p, "-singlefile", "-png"}
+	if password != "" {
+		args = append(args, "-upw", password)
+	}
+	if out, err := exec.Command(pdftoppm, append(args, path, prefix)...).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm %s: %v\n%s", path, err, out)
 	}
 	f, err := os.Open(prefix + ".png")
