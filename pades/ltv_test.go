@@ -36,6 +36,8 @@ type devEnv struct {
 	url    string
 	root   string // root.pem
 	signer signer.Signer
+	srv    *httptest.Server
+	dir    string // the PKI as devpki.WriteDir writes it
 }
 
 var (
@@ -44,49 +46,59 @@ var (
 	devErr  error
 )
 
+// startDevTrust returns the dev trust services that the tests share,
+// started on first use. Tests must not change their state (revoke a
+// certificate): newDevTrust gives a test its own.
 func startDevTrust(t *testing.T) *devEnv {
 	t.Helper()
-	devOnce.Do(func() {
-		var h http.Handler = http.NotFoundHandler()
-		var mu sync.RWMutex
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.RLock()
-			defer mu.RUnlock()
-			h.ServeHTTP(w, r)
-		}))
-		p, err := devpki.Generate(devpki.Options{BaseURL: srv.URL})
-		if err != nil {
-			devErr = err
-			return
-		}
-		svc, err := devtrust.New(p, devtrust.Options{})
-		if err != nil {
-			devErr = err
-			return
-		}
-		mu.Lock()
-		h = svc.Handler()
-		mu.Unlock()
-		dir, err := os.MkdirTemp("", "hashsign-devtrust-")
-		if err != nil {
-			devErr = err
-			return
-		}
-		if err := devpki.WriteDir(p, dir); err != nil {
-			devErr = err
-			return
-		}
-		s, err := signer.New(p.SignerP256.Key, p.Chain(p.SignerP256))
-		if err != nil {
-			devErr = err
-			return
-		}
-		devVal = &devEnv{pki: p, svc: svc, url: srv.URL, root: filepath.Join(dir, devpki.RootCertFile), signer: s}
-	})
+	// the server and the directory live as long as the test binary
+	devOnce.Do(func() { devVal, devErr = newDevTrust() })
 	if devErr != nil {
 		t.Fatal(devErr)
 	}
 	return devVal
+}
+
+// newDevTrust generates a test PKI and starts its devtrust server on
+// 127.0.0.1, and writes the PKI to a temporary directory.
+func newDevTrust() (*devEnv, error) {
+	var h http.Handler = http.NotFoundHandler()
+	var mu sync.RWMutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.RLock()
+		defer mu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	p, err := devpki.Generate(devpki.Options{BaseURL: srv.URL})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := devtrust.New(p, devtrust.Options{})
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	h = svc.Handler()
+	mu.Unlock()
+	dir, err := os.MkdirTemp("", "hashsign-devtrust-")
+	if err != nil {
+		return nil, err
+	}
+	if err := devpki.WriteDir(p, dir); err != nil {
+		return nil, err
+	}
+	s, err := signer.New(p.SignerP256.Key, p.Chain(p.SignerP256))
+	if err != nil {
+		return nil, err
+	}
+	return &devEnv{pki: p, svc: svc, url: srv.URL, root: filepath.Join(dir, devpki.RootCertFile), signer: s, srv: srv, dir: dir}, nil
+}
+
+// close stops the server of a devEnv of newDevTrust and removes its
+// directory.
+func (e *devEnv) close() {
+	e.srv.Close()
+	os.RemoveAll(e.dir)
 }
 
 func (e *devEnv) options(level pades.Level) *pades.SignOptions {
@@ -168,8 +180,12 @@ func TestExtendTwice(t *testing.T) {
 // TestRevokedSignerRefusesBLT: B-LT is refused for a revoked signer, and
 // the error says why.
 func TestRevokedSignerRefusesBLT(t *testing.T) {
-	env := startDevTrust(t)
-	// SignerP384 is used by no other test, so revoking it disturbs none
+	// its own trust services: the revocation disturbs no other test
+	env, err := newDevTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.close)
 	p := env.pki
 	s, err := signer.New(p.SignerP384.Key, p.Chain(p.SignerP384))
 	if err != nil {
