@@ -122,11 +122,8 @@ func TestBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs pades and hashsvc")
 	}
-	validator := hashsvctest.Validator(t)
-	pades := hashsvctest.Build(t, "./cmd/pades")
-	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
-	root := filepath.Join(dev.Dir, hashsvc.DevRootFile)
-	pki := filepath.Join(dev.Dir, hashsvc.DevPKIDir)
+	c := startDevCLI(t)
+	validator, pades, dev, root, pki := c.validator, c.bin, c.dev, c.root, c.pki
 	apiKey := filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile)
 	keyFile := []string{"-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
 		"-chain", filepath.Join(dev.Dir, hashsvc.DevChainFile)}
@@ -356,10 +353,8 @@ func TestBatchKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs pades and hashsvc")
 	}
-	validator := hashsvctest.Validator(t)
-	bin := hashsvctest.Build(t, "./cmd/pades")
-	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
-	root := filepath.Join(dev.Dir, hashsvc.DevRootFile)
+	c := startDevCLI(t)
+	validator, bin, dev, root := c.validator, c.bin, c.dev, c.root
 	u, err := url.Parse(dev.URL)
 	if err != nil {
 		t.Fatal(err)

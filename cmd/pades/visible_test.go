@@ -86,6 +86,24 @@ func reportField(t *testing.T, rep *pades.Report, name string) pades.SignatureRe
 	return pades.SignatureReport{}
 }
 
+// devCLI is what the tests of the built pades with a remote signer use:
+// the external validator, the built pades, `hashsvc serve -dev` running on
+// 127.0.0.1, and the paths of its root certificate and PKI.
+type devCLI struct {
+	validator, bin string
+	dev            *hashsvctest.Dev
+	root, pki      string
+}
+
+// startDevCLI builds pades and hashsvc and starts hashsvc serve -dev.
+func startDevCLI(t *testing.T) *devCLI {
+	t.Helper()
+	c := &devCLI{validator: hashsvctest.Validator(t), bin: hashsvctest.Build(t, "./cmd/pades")}
+	c.dev = hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
+	c.root, c.pki = filepath.Join(c.dev.Dir, hashsvc.DevRootFile), filepath.Join(c.dev.Dir, hashsvc.DevPKIDir)
+	return c
+}
+
 // TestVisibleSignaturesCLI runs the built pades with `hashsvc serve -dev`
 // as the remote signer: an author certifies a form (DocMDP /P 2) at B-LTA
 // in a new visible field with a Chinese name and a JPEG image; a new field
@@ -102,11 +120,8 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs pades and hashsvc")
 	}
-	validator := hashsvctest.Validator(t)
-	bin := hashsvctest.Build(t, "./cmd/pades")
-	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
-	root := filepath.Join(dev.Dir, hashsvc.DevRootFile)
-	pki := filepath.Join(dev.Dir, hashsvc.DevPKIDir)
+	c := startDevCLI(t)
+	validator, bin, dev, root, pki := c.validator, c.bin, c.dev, c.root, c.pki
 	remote := func(cred string) []string {
 		return []string{"-remote", dev.URL, "-credential", cred, "-api-key-file", filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile)}
 	}
@@ -305,10 +320,8 @@ func TestVisiblePKCS11(t *testing.T) {
 		}
 		t.Skipf("SoftHSM2 is missing: %v", err)
 	}
-	validator := hashsvctest.Validator(t)
-	bin := hashsvctest.Build(t, "./cmd/pades")
-	dev := hashsvctest.StartDev(t, hashsvctest.Build(t, "./cmd/hashsvc"), filepath.Join(t.TempDir(), "dev"), "127.0.0.1:0")
-	pki, root := filepath.Join(dev.Dir, hashsvc.DevPKIDir), filepath.Join(dev.Dir, hashsvc.DevRootFile)
+	c := startDevCLI(t)
+	validator, bin, dev, root, pki := c.validator, c.bin, c.dev, c.root, c.pki
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "softhsm2.conf", []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\nlog.level = ERROR\n"))
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
