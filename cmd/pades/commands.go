@@ -227,7 +227,7 @@ func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer out.Abort()
-	fo, err := ff.options()
+	fo, err := ff.options(c.page)
 	if err != nil {
 		return err
 	}

@@ -139,10 +139,16 @@ type fieldOptions struct {
 	lock       *pades.FieldLock
 }
 
-// options parses the field flags.
-func (f *fieldFlags) options() (*fieldOptions, error) {
+// options parses the field flags; page is that of -page.
+func (f *fieldFlags) options(page int) (*fieldOptions, error) {
 	var o fieldOptions
 	var err error
+	if page < 1 {
+		return nil, usagef("-page %d: pages are numbered from 1", page)
+	}
+	if f.signer < 0 {
+		return nil, usagef("-signer %d: signers are numbered from 1", f.signer)
+	}
 	if f.rect != "" {
 		r, err := pades.ParseRect(f.rect)
 		if err != nil {
@@ -222,7 +228,7 @@ func (f *signFlags) options() (*pades.SignOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	fo, err := f.field.options()
+	fo, err := f.field.options(f.common.page)
 	if err != nil {
 		return nil, err
 	}

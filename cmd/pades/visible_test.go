@@ -287,6 +287,8 @@ func TestFieldFlagErrors(t *testing.T) {
 		{[]string{"-rect", "1,1,5,5", "-tag", "#s#"}, 2, "give -rect or -tag, not both"},
 		{[]string{"-tag-size", "10,10"}, 2, "-tag-size goes with -tag"},
 		{[]string{"-certify", "4"}, 2, "-certify 4: use 1 (no changes)"},
+		{[]string{"-page", "0", "-rect", "1,1,50,20"}, 2, "-page 0: pages are numbered from 1"},
+		{[]string{"-signer", "-1"}, 2, "-signer -1: signers are numbered from 1"},
 		{[]string{"-lock", "some:A"}, 2, "-lock: lock \"some:A\": want all, include:A,B or exclude:A,B"},
 		{[]string{"-image", filepath.Join(dir, "absent.png")}, 1, "reading -image"},
 		{[]string{"-field", "Nope"}, 1, `no such empty signature field: no field is named "Nope"; the document has no empty signature field`},
