@@ -34,11 +34,18 @@ type Appearance struct {
 	Font []byte
 }
 
-// Check parses the template and the font, so that a mistake in them is
-// found before any document is signed.
+// Check parses the template, the font and the image, so that a mistake in
+// them is found before any document is signed.
 func (a *Appearance) Check() error {
-	_, _, err := a.parse()
-	return err
+	if _, _, err := a.parse(); err != nil {
+		return err
+	}
+	if a != nil && len(a.Image) > 0 {
+		if err := appearance.CheckImage(a.Image); err != nil {
+			return fmt.Errorf("the appearance image: %w", err)
+		}
+	}
+	return nil
 }
 
 func (a *Appearance) parse() (*appearance.Template, *appearance.Font, error) {

@@ -291,6 +291,7 @@ func TestFieldFlagErrors(t *testing.T) {
 		{[]string{"-signer", "-1"}, 2, "-signer -1: signers are numbered from 1"},
 		{[]string{"-lock", "some:A"}, 2, "-lock: lock \"some:A\": want all, include:A,B or exclude:A,B"},
 		{[]string{"-image", filepath.Join(dir, "absent.png")}, 1, "reading -image"},
+		{[]string{"-image", writeFile(t, t.TempDir(), "seal.gif", []byte("GIF89a"))}, 2, "the appearance image: the image is neither PNG nor JPEG"},
 		{[]string{"-field", "Nope"}, 1, `no such empty signature field: no field is named "Nope"; the document has no empty signature field`},
 		{[]string{"-page", "1", "-rect", "500,700,200,200"}, 1, "is off page 1"},
 	} {

@@ -30,6 +30,13 @@ type picture struct {
 	alpha  []byte    // Flate-encoded 8-bit soft mask, or nil when opaque
 }
 
+// CheckImage reports whether b is a PNG or JPEG image that Render can
+// draw, and why not.
+func CheckImage(b []byte) error {
+	_, err := decodeImage(b)
+	return err
+}
+
 // decodeImage reads a PNG or JPEG file. A PNG becomes 8-bit DeviceRGB or
 // DeviceGray samples (16-bit samples are reduced, palettes expanded) with
 // its transparency as a soft mask; a JPEG is passed through as DCTDecode in
