@@ -182,6 +182,13 @@ func (l Layout) Bytes() ([]byte, error) {
 	}
 	set(catalog, cat+" >>")
 
+	return Objects(catalog, objs), nil
+}
+
+// Objects returns a PDF 1.7 file of the objects objs, object i+1 being
+// objs[i] (the text between "obj" and "endobj"), with a classic
+// cross-reference table; catalog is the number of the document catalog.
+func Objects(catalog int, objs []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))
@@ -195,7 +202,7 @@ func (l Layout) Bytes() ([]byte, error) {
 		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root %d 0 R /ID [<%x> <%x>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, catalog, "hashsign-layout", "hashsign-layout", xref)
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 func pdfRect(r [4]float64) string {

@@ -2,36 +2,18 @@ package sigfield
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"testing"
-)
 
-// buildPDF writes a PDF 1.7 file whose objects 1, 2, ... are objs, object 1
-// the catalog, with a classic cross-reference table.
-func buildPDF(objs ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
+	"hashsign/testdata/pdfgen"
+)
 
 // TestFormFields walks a field tree with the cases of ISO 32000-2 §12.7.4:
 // a terminal field merged with its widget below a parent without a type,
 // a field whose type and value its parent gives and whose widgets are kids
 // without /T, a text field, and a kid that names its own ancestor.
 func TestFormFields(t *testing.T) {
-	data := buildPDF(
+	data := pdfgen.Objects(1, []string{
 		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R 6 0 R 9 0 R 10 0 R] >> >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Annots [5 0 R 7 0 R 8 0 R] >>",
@@ -48,7 +30,7 @@ func TestFormFields(t *testing.T) {
 		"<< /T (loop) /FT /Sig /Kids [10 0 R 12 0 R] >>",
 		"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached >>",
 		"<< /T (inner) /Parent 10 0 R /Kids [10 0 R] >>",
-	)
+	})
 	d, err := Open(bytes.NewReader(data), int64(len(data)), nil, 0)
 	if err != nil {
 		t.Fatal(err)
