@@ -18,7 +18,7 @@ type Layout struct {
 
 // Page is a page of a Layout.
 type Page struct {
-	// MediaBox is the page's /MediaBox (default: US Letter at 0,0).
+	// MediaBox is the page's /MediaBox (default: A4, 595 by 842, at 0,0).
 	MediaBox [4]float64
 	// CropBox, when not nil, is the page's /CropBox.
 	CropBox *[4]float64
