@@ -321,8 +321,8 @@ func TestSign(t *testing.T) {
 		reason string
 	}{
 		{"key file, defaults", keyFile, pdfgen.Table, "", nil, "B-B", "", ""},
-		{"key file, query", keyFile, pdfgen.Stream, "?level=B-T&reason=Approved+by+the+query&field=Approval", nil, "B-T", "Approval", "Approved by the query"},
-		{"key file, headers", keyFile, pdfgen.Hybrid, "", http.Header{"Pades-Level": {"B-T"}, "Pades-Reason": {"Approved by a header"}, "Pades-Field": {"Seal"}}, "B-T", "Seal", "Approved by a header"},
+		{"key file, query", keyFile, pdfgen.Stream, "?level=B-T&reason=Approved+by+the+query&field=Approval&new-field=true", nil, "B-T", "Approval", "Approved by the query"},
+		{"key file, headers", keyFile, pdfgen.Hybrid, "", http.Header{"Pades-Level": {"B-T"}, "Pades-Reason": {"Approved by a header"}, "Pades-Field": {"Seal"}, "Pades-New-Field": {"1"}}, "B-T", "Seal", "Approved by a header"},
 		{"remote, headers", remoteEnv, pdfgen.TableIncremental, "", http.Header{"Pades-Level": {"B-T"}, "Pades-Reason": {"Approved remotely"}}, "B-T", "", "Approved remotely"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

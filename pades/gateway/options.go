@@ -50,6 +50,14 @@ var options = []option{
 		return err
 	}},
 	{"field", func(s *Server, o *pades.SignOptions, v string) error { o.FieldName = v; return nil }},
+	{"new-field", func(s *Server, o *pades.SignOptions, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		o.NewField = b
+		return nil
+	}},
 	{"page", func(s *Server, o *pades.SignOptions, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
