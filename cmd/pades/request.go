@@ -75,8 +75,10 @@ func cmdRequest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cf      commonFlags
 		signers signerFlag
 		hooks   listFlag
+		ff      fieldFlags
 	)
 	rf.register(fs)
+	ff.registerAppearance(fs)
 	lf.register(fs, "B-LT", "B-B, B-T, B-LT (default) or B-LTA")
 	cf.register(fs)
 	fs.Var(&signers, "signer", "a signer, in order: `id=ID,name=NAME,email=ADDR[,phone=NUMBER][,otp=email|sms|totp][,credential=ID][,field=FIELD]`, repeatable")
@@ -96,6 +98,12 @@ func cmdRequest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if !rf.set() {
 		return usagef("give -remote URL of the hashsvc")
+	}
+	// the appearance of visible signatures (in visible fields named by
+	// field=): each shows its own signer's name, from their certificate
+	fo, err := ff.options(cf.page)
+	if err != nil {
+		return err
 	}
 	if *sender == "" || len(signers.signers) == 0 {
 		return usagef("give -sender and at least one -signer")
@@ -153,9 +161,9 @@ func cmdRequest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				fmt.Fprintf(stderr, "signer %d (%s): signed and embedded\n", p.Step, p.Signer)
 			}
 		},
-		// Visible signatures: -field fills an existing (visible) empty
-		// field; the appearance options of the fields work plug in here.
-		Adjust: func(step, doc int, o *pades.SignOptions) { o.Page = cf.page },
+		// A visible field named by a signer's field= shows that signer's
+		// name (from the certificate of their step) in this appearance.
+		Adjust: func(step, doc int, o *pades.SignOptions) { o.Page, o.Appearance = cf.page, fo.appearance },
 	}
 	create := csc.CreateRequest{
 		Sender: *sender, Message: *message, Order: *order, Expires: time.Now().Add(*expires), Level: lvl.level.String(),

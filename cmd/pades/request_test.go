@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,12 +17,15 @@ import (
 
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/rendertest"
+	"hashsign/testdata/pdfgen"
 )
 
 // TestRequestCommand: `pades request` asks two signers to sign two PDFs
 // through a development hashsvc: one with an authenticator app (TOTP), one
 // with an e-mailed code; it writes both signed files (at B-T, each signed
-// by the two, in order) and the evidence, which verifies.
+// by the two, in order, each in their own visible field, which shows their
+// name and the -image) and the evidence, which verifies.
 func TestRequestCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the development service")
@@ -37,13 +41,20 @@ func TestRequestCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(uri)
-	ins := writeInputs(t, dir, 2)
+	fields := map[string][4]float64{"Sig1": {72, 72, 200, 60}, "Sig2": {320, 72, 200, 60}}
+	form, err := pdfgen.Layout{Fields: []pdfgen.Field{
+		{Name: "Sig1", Rect: [4]float64{72, 72, 272, 132}}, {Name: "Sig2", Rect: [4]float64{320, 72, 520, 132}},
+	}}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := []string{writeFile(t, dir, "a.pdf", form), writeFile(t, dir, "b.pdf", form)}
 	out := filepath.Join(dir, "out")
 	os.Mkdir(out, 0o755)
 	evidence := filepath.Join(dir, "evidence.json")
 	args := []string{"request", "-remote", d.URL, "-api-key-file", d.Info.APIKeyFile, "-sender", "Example GmbH",
-		"-signer", "id=eve,name=Eve Example,email=eve@example.org,otp=totp",
-		"-signer", "name=Fay Example,email=fay@example.org",
+		"-signer", "id=eve,name=Eve Example,email=eve@example.org,otp=totp,field=Sig1",
+		"-signer", "name=Fay Example,email=fay@example.org,field=Sig2", "-image", sealJPEG(t, dir),
 		"-level", "B-T", "-tsa", d.Info.TSA, "-trust", d.Info.RootFile, "-poll", "50ms", "-evidence", evidence,
 		"-out", out, ins[0], ins[1]}
 	var stdout, stderr bytes.Buffer
@@ -90,6 +101,33 @@ func TestRequestCommand(t *testing.T) {
 		data, _ := os.ReadFile(f)
 		if n := bytes.Count(data, []byte("/ETSI.CAdES.detached")); n != 2 {
 			t.Errorf("%s: %d signatures, want 2", f, n)
+		}
+		// each field drawn, nothing else; each signer's name shown
+		before, after := rendertest.Page(t, in, 1), rendertest.Page(t, f, 1)
+		var boxes []rendertest.Box
+		for _, r := range []string{"Sig1", "Sig2"} {
+			b := fields[r]
+			boxes = append(boxes, rendertest.Displayed(b[0], b[1], b[2], b[3], before.Bounds().Dy()))
+		}
+		t.Logf("%s: %v pixels drawn in the fields", filepath.Base(f), rendertest.Changed(t, before, after, boxes...))
+		// the -image (a blue square) is in the appearance
+		blue := 0
+		for y := after.Bounds().Min.Y; y < after.Bounds().Max.Y; y++ {
+			for x := after.Bounds().Min.X; x < after.Bounds().Max.X; x++ {
+				r, g, b, _ := after.At(x, y).RGBA()
+				if b>>8 > 150 && r>>8 < 80 && g>>8 < 100 {
+					blue++
+				}
+			}
+		}
+		if blue == 0 {
+			t.Errorf("%s: the -image is not drawn", f)
+		}
+		text, err := exec.Command(needTool(t, "pdftotext"), f, "-").CombinedOutput()
+		for _, name := range []string{"Eve Example", "Fay Example"} {
+			if err != nil || !strings.Contains(string(text), name) {
+				t.Errorf("%s: pdftotext does not find %q (%v):\n%s", f, name, err, text)
+			}
 		}
 	}
 	data, err := os.ReadFile(evidence)

@@ -124,11 +124,17 @@ func (f *fieldFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rect, "rect", "", "add a visible field at `x,y,w,h` on -page: points from the bottom-left corner of the page as displayed (after /Rotate, within the /CropBox)")
 	fs.StringVar(&f.tag, "tag", "", "add a visible field over each place where this `text` is drawn, its baseline the field's bottom edge")
 	fs.StringVar(&f.tagSize, "tag-size", "", "`w,h` in points of the fields that -tag adds (default 180,50)")
+	f.registerAppearance(fs)
+	fs.IntVar(&f.certify, "certify", 0, "certify the document (the first signature only): DocMDP `level` 1 (no changes), 2 (form filling and signing) or 3 (also annotations)")
+	fs.StringVar(&f.lock, "lock", "", "FieldMDP lock that signing the field sets: all, include:A,B or exclude:A,B (field names)")
+}
+
+// registerAppearance adds the flags of a visible signature's appearance
+// (-image, -appearance, -font) to fs; register adds them too.
+func (f *fieldFlags) registerAppearance(fs *flag.FlagSet) {
 	fs.StringVar(&f.image, "image", "", "PNG or JPEG `file` shown in the visible signature")
 	fs.StringVar(&f.template, "appearance", "", "layout `template` of the visible signature (default: the name, date, reason and location)")
 	fs.StringVar(&f.fontFile, "font", "", "TrueType or OpenType `file` for the text of the visible signature (a subset is embedded)")
-	fs.IntVar(&f.certify, "certify", 0, "certify the document (the first signature only): DocMDP `level` 1 (no changes), 2 (form filling and signing) or 3 (also annotations)")
-	fs.StringVar(&f.lock, "lock", "", "FieldMDP lock that signing the field sets: all, include:A,B or exclude:A,B (field names)")
 }
 
 // fieldOptions are the options that the field flags describe.
