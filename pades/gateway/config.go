@@ -180,6 +180,13 @@ type SignatureConfig struct {
 	// Timeout bounds each TSA, OCSP, CRL and issuer request (default
 	// 30s).
 	Timeout time.Duration `yaml:"timeout"`
+	// Appearance is the default layout template of visible signatures
+	// (a request's appearance option replaces it); Image (PNG or JPEG)
+	// and Font (TrueType or OpenType) are files that every visible
+	// signature uses.
+	Appearance string `yaml:"appearance"`
+	Image      string `yaml:"image"`
+	Font       string `yaml:"font"`
 }
 
 // StorageConfig names the directories the gateway uses.

@@ -187,6 +187,24 @@ func (s *Server) setDefaults(transport http.RoundTripper) error {
 		Info:         pades.SignatureInfo{Name: sc.Name, Reason: sc.Reason, Location: sc.Location, ContactInfo: sc.Contact},
 		MemoryBudget: s.cfg.Limits.DocumentMemory,
 	}
+	if sc.Appearance != "" || sc.Image != "" || sc.Font != "" {
+		a := &pades.Appearance{Template: sc.Appearance}
+		var err error
+		if sc.Image != "" {
+			if a.Image, err = os.ReadFile(s.cfg.Path(sc.Image)); err != nil {
+				return fmt.Errorf("signature.image: %w", err)
+			}
+		}
+		if sc.Font != "" {
+			if a.Font, err = os.ReadFile(s.cfg.Path(sc.Font)); err != nil {
+				return fmt.Errorf("signature.font: %w", err)
+			}
+		}
+		if err := a.Check(); err != nil {
+			return fmt.Errorf("signature: %w", err)
+		}
+		s.defaults.Appearance = a
+	}
 	if len(sc.TSA) > 0 {
 		tsa := &ltv.TSAClient{URLs: sc.TSA, HTTP: client, Username: sc.TSAUser}
 		if sc.TSAPasswordEnv != "" {

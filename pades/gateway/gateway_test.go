@@ -26,6 +26,7 @@ import (
 	"hashsign/internal/apikey"
 	"hashsign/internal/devpki"
 	"hashsign/internal/webhook"
+	"hashsign/pades"
 	"hashsign/pades/batch"
 	"hashsign/pades/gateway"
 	"hashsign/signer"
@@ -324,6 +325,7 @@ func TestSign(t *testing.T) {
 		{"key file, query", keyFile, pdfgen.Stream, "?level=B-T&reason=Approved+by+the+query&field=Approval&new-field=true", nil, "B-T", "Approval", "Approved by the query"},
 		{"key file, headers", keyFile, pdfgen.Hybrid, "", http.Header{"Pades-Level": {"B-T"}, "Pades-Reason": {"Approved by a header"}, "Pades-Field": {"Seal"}, "Pades-New-Field": {"1"}}, "B-T", "Seal", "Approved by a header"},
 		{"remote, headers", remoteEnv, pdfgen.TableIncremental, "", http.Header{"Pades-Level": {"B-T"}, "Pades-Reason": {"Approved remotely"}}, "B-T", "", "Approved remotely"},
+		{"key file, visible", keyFile, pdfgen.Table, "?field=Visible&new-field=true&page=2&rect=72,100,200,60&appearance=lines%3Dname,reason&reason=Seen&certify=2", nil, "B-B", "Visible", "Seen"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := pdfBytes(t, tc.kind, 2)
@@ -347,6 +349,26 @@ func TestSign(t *testing.T) {
 				t.Errorf("no /Reason (%s) in the signed document", tc.reason)
 			}
 			hashsvctest.Validate(t, validator, tc.e.root, tc.level, out)
+			if tc.name != "key file, visible" {
+				return
+			}
+			rep, err := pades.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.DocMDP != 2 {
+				t.Errorf("DocMDP %d, want 2 (certify=2)", rep.DocMDP)
+			}
+			found := false
+			for _, f := range rep.Fields {
+				found = found || f.Field == "Visible"
+				if f.Field == "Visible" && (!f.Visible || len(f.Widgets) != 1 || f.Widgets[0].Page != 2 || f.Widgets[0].Rect != [4]float64{72, 100, 200, 60}) {
+					t.Errorf("field Visible: %+v, want visible on page 2 at 72,100,200,60", f)
+				}
+			}
+			if !found {
+				t.Error("inspect lists no field Visible")
+			}
 		})
 	}
 }

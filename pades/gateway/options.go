@@ -66,6 +66,50 @@ var options = []option{
 		o.Page = n
 		return nil
 	}},
+	{"signer", func(s *Server, o *pades.SignOptions, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a signer number (1 or more)", v)
+		}
+		o.Signer = n
+		return nil
+	}},
+	{"rect", func(s *Server, o *pades.SignOptions, v string) error {
+		r, err := pades.ParseRect(v)
+		o.Rect = &r
+		return err
+	}},
+	{"tag", func(s *Server, o *pades.SignOptions, v string) error { o.Tag = v; return nil }},
+	{"tag-size", func(s *Server, o *pades.SignOptions, v string) error {
+		sz, err := pades.ParseSize(v)
+		o.TagSize = sz
+		return err
+	}},
+	{"appearance", func(s *Server, o *pades.SignOptions, v string) error {
+		a := &pades.Appearance{}
+		if o.Appearance != nil {
+			*a = *o.Appearance // keeps a configured image and font
+		}
+		a.Template = v
+		if err := a.Check(); err != nil {
+			return err
+		}
+		o.Appearance = a
+		return nil
+	}},
+	{"certify", func(s *Server, o *pades.SignOptions, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3 {
+			return fmt.Errorf("%q: use 1 (no changes), 2 (form filling and signing) or 3 (also annotations)", v)
+		}
+		o.Certify = pades.CertifyLevel(n)
+		return nil
+	}},
+	{"lock", func(s *Server, o *pades.SignOptions, v string) error {
+		l, err := pades.ParseLock(v)
+		o.Lock = l
+		return err
+	}},
 	{"reason", func(s *Server, o *pades.SignOptions, v string) error { o.Info.Reason = v; return nil }},
 	{"location", func(s *Server, o *pades.SignOptions, v string) error { o.Info.Location = v; return nil }},
 	{"name", func(s *Server, o *pades.SignOptions, v string) error { o.Info.Name = v; return nil }},
