@@ -132,8 +132,12 @@ func TestLevelsDevTrust(t *testing.T) {
 	}
 }
 
-// TestExtendTwice extends a B-LTA file twice: every document timestamp
-// must stay valid, and the file must pass at B-LTA.
+// TestExtendTwice renews the archive timestamp of a B-LTA file twice:
+// each renewal must add fresh validation data for the signer's chain and
+// the earlier timestamps' TSAs, then a document timestamp over it; every
+// signature and timestamp must stay intact, the DSS must hold the data of
+// every chain, and the file must pass at B-LTA with every signature and
+// timestamp judged.
 func TestExtendTwice(t *testing.T) {
 	shared := sharedDir(t)
 	env := startDevTrust(t)
@@ -143,21 +147,31 @@ func TestExtendTwice(t *testing.T) {
 	if err := signFile(in, path, env.signer, env.options(pades.LevelBLTA)); err != nil {
 		t.Fatal(err)
 	}
+	chain := env.pki.Chain(env.pki.SignerP256)
 	for round := 1; round <= 2; round++ {
+		before, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := f.Stat()
 		o := env.options(pades.LevelBLTA)
-		res, err := pades.Extend(context.Background(), f, st.Size(), &pades.ExtendOptions{Level: pades.LevelBLTA, TSA: o.TSA, Validation: o.Validation})
+		res, err := pades.Extend(context.Background(), f, int64(len(before)), &pades.ExtendOptions{Level: pades.LevelBLTA, TSA: o.TSA, Validation: o.Validation})
 		f.Close()
 		if err != nil {
 			t.Fatalf("extend %d: %v", round, err)
 		}
-		if res.Signatures != 1+round {
-			t.Errorf("extend %d covered %d signatures and timestamps, want %d", round, res.Signatures, 1+round)
+		if res.Signatures != 1+round || res.Timestamped {
+			t.Errorf("extend %d covered %d signatures and timestamps (timestamped first: %v), want %d (false)", round, res.Signatures, res.Timestamped, 1+round)
 		}
+		after, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRenewal(t, before, after, chain)
+		checkDSS(t, after, chain)
 	}
 	rep := inspectFile(t, path, "")
 	ts := 0
@@ -172,7 +186,7 @@ func TestExtendTwice(t *testing.T) {
 	if ts != 3 {
 		t.Errorf("%d document timestamps, want 3", ts)
 	}
-	if ok, report := checkSignedPDFRoot(t, shared, env.root, path, "B-LTA", "", 1); !ok {
+	if ok, report := checkSignedPDFRoot(t, shared, env.root, path, "B-LTA", "", -1); !ok {
 		t.Fatalf("check-signed-pdf:\n%s", report)
 	}
 }
@@ -270,6 +284,14 @@ func TestExtendUntimed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var chain []*x509.Certificate // the signer and its intermediate
+	for _, p := range []string{ts.SignerCert, ts.Inter} {
+		cs, err := readPEMCerts(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, cs[0])
+	}
 	pool := x509.NewCertPool()
 	for _, c := range roots {
 		pool.AddCert(c)
@@ -307,7 +329,7 @@ func TestExtendUntimed(t *testing.T) {
 				if !bytes.HasPrefix(out, input.data) {
 					t.Fatal("extend changed the signed bytes")
 				}
-				checkDSS(t, out, ts)
+				checkDSS(t, out, chain)
 				ok, report := checkSignedPDFRoot(t, shared, ts.Root, path, level.String(), "", -1)
 				if !ok && !onlyFailures(report, input.allowed) {
 					t.Fatalf("check-signed-pdf --level %v:\n%s", level, report)
@@ -338,13 +360,16 @@ func onlyFailures(report string, allowed []string) bool {
 	return fails == len(allowed)
 }
 
-// checkDSS checks that the /DSS of the signed file data holds the
-// certificates of the signer's chain (trust-services' signer and
-// intermediate), of every document timestamp's TSA and of every OCSP
-// responder, and revocation data (an OCSP response for it, or a CRL of its
-// issuer) for each of them but the root and responders with
-// id-pkix-ocsp-nocheck.
-func checkDSS(t *testing.T, data []byte, ts *trustServices) {
+// dssContents is what a /DSS holds, parsed.
+type dssContents struct {
+	certs []*x509.Certificate
+	ocsps []*ocsp.Response
+	crls  []*x509.RevocationList
+}
+
+// readDSS reads the /DSS of the file data; it fails the test when there is
+// none.
+func readDSS(t *testing.T, data []byte) *dssContents {
 	t.Helper()
 	rd, err := pdf.Open(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -374,40 +399,64 @@ func checkDSS(t *testing.T, data []byte, ts *trustServices) {
 		}
 		return out
 	}
-	var certs []*x509.Certificate
+	d := &dssContents{}
 	for _, der := range items("Certs") {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			t.Fatalf("/DSS /Certs: %v", err)
 		}
-		certs = append(certs, c)
+		d.certs = append(d.certs, c)
 	}
-	var ocsps []*ocsp.Response
 	for _, der := range items("OCSPs") {
 		r, err := ocsp.ParseResponse(der, nil)
 		if err != nil {
 			t.Fatalf("/DSS /OCSPs: %v", err)
 		}
-		ocsps = append(ocsps, r)
+		d.ocsps = append(d.ocsps, r)
 	}
-	var crls []*x509.RevocationList
 	for _, der := range items("CRLs") {
 		c, err := x509.ParseRevocationList(der)
 		if err != nil {
 			t.Fatalf("/DSS /CRLs: %v", err)
 		}
-		crls = append(crls, c)
+		d.crls = append(d.crls, c)
 	}
-	var need []*x509.Certificate // what the DSS must hold, with revocation data
-	for _, p := range []string{ts.SignerCert, ts.Inter} {
-		cs, err := readPEMCerts(p)
-		if err != nil {
-			t.Fatal(err)
+	return d
+}
+
+// ocspFor returns the OCSP responses of d for c.
+func (d *dssContents) ocspFor(c *x509.Certificate) []*ocsp.Response {
+	var out []*ocsp.Response
+	for _, r := range d.ocsps {
+		if r.SerialNumber.Cmp(c.SerialNumber) == 0 {
+			out = append(out, r)
 		}
-		need = append(need, cs[0])
 	}
-	// every document timestamp's TSA certificate and its issuers
-	timestamps := 0
+	return out
+}
+
+// covers reports whether d holds revocation data for c: an OCSP response
+// for it or a CRL of its issuer.
+func (d *dssContents) covers(c *x509.Certificate) bool {
+	return len(d.ocspFor(c)) > 0 ||
+		slices.ContainsFunc(d.crls, func(l *x509.RevocationList) bool { return bytes.Equal(l.RawIssuer, c.RawIssuer) })
+}
+
+// docTimestamp is a document timestamp of a file.
+type docTimestamp struct {
+	tok *ltv.Token
+	end int64 // the end of its byte range: of the revision it was made for
+}
+
+// docTimestamps returns the document timestamps of the file data, oldest
+// first.
+func docTimestamps(t *testing.T, data []byte) []docTimestamp {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []docTimestamp
 	for num := range rd.Entries() {
 		d, err := rd.ResolveDict(pdf.Ref{Num: num})
 		if err != nil || d == nil || d.Get("SubFilter") != pdf.Name("ETSI.RFC3161") {
@@ -418,34 +467,102 @@ func checkDSS(t *testing.T, data []byte, ts *trustServices) {
 		if err != nil {
 			t.Fatalf("document timestamp (object %d): %v", num, err)
 		}
-		timestamps++
-		need = append(need, tok.Signer)
-		for _, c := range tok.Certificates {
-			if !c.Equal(tok.Signer) && !selfIssued(c) {
-				need = append(need, c)
+		br, _ := d.Get("ByteRange").(pdf.Array)
+		if len(br) != 4 {
+			t.Fatalf("document timestamp (object %d): /ByteRange %v", num, br)
+		}
+		a, _ := pdf.Int(br[2])
+		b, _ := pdf.Int(br[3])
+		out = append(out, docTimestamp{tok: tok, end: a + b})
+	}
+	slices.SortFunc(out, func(x, y docTimestamp) int { return int(x.end - y.end) })
+	return out
+}
+
+// tsaChains returns the TSA certificates of the timestamps and the
+// certificates they carry, but the self-issued ones.
+func tsaChains(tss []docTimestamp) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, ts := range tss {
+		out = append(out, ts.tok.Signer)
+		for _, c := range ts.tok.Certificates {
+			if !c.Equal(ts.tok.Signer) && !selfIssued(c) {
+				out = append(out, c)
 			}
 		}
 	}
-	if timestamps == 0 {
+	return out
+}
+
+// needsRevocation reports whether the DSS must hold revocation data for c:
+// not for a trust anchor, nor for an OCSP responder with
+// id-pkix-ocsp-nocheck.
+func needsRevocation(c *x509.Certificate) bool { return !selfIssued(c) && !hasOCSPNoCheck(c) }
+
+// checkDSS checks that the /DSS of the signed file data holds the
+// certificates of the signer's chain (chain: the signer and its issuers but
+// the root), of every document timestamp's TSA and of every OCSP
+// responder, and revocation data (an OCSP response for it, or a CRL of its
+// issuer) for each of them but the root and responders with
+// id-pkix-ocsp-nocheck.
+func checkDSS(t *testing.T, data []byte, chain []*x509.Certificate) {
+	t.Helper()
+	d := readDSS(t, data)
+	tss := docTimestamps(t, data)
+	if len(tss) == 0 {
 		t.Fatal("no document timestamp")
 	}
-	// the OCSP responders
-	for _, r := range ocsps {
+	need := append(slices.Clone(chain), tsaChains(tss)...)
+	for _, r := range d.ocsps {
 		if r.Certificate != nil {
 			need = append(need, r.Certificate)
 		}
 	}
 	for _, c := range need {
-		if !slices.ContainsFunc(certs, c.Equal) {
+		if !slices.ContainsFunc(d.certs, c.Equal) {
 			t.Errorf("the DSS lacks the certificate %q", c.Subject)
 		}
-		if selfIssued(c) || hasOCSPNoCheck(c) {
+		if needsRevocation(c) && !d.covers(c) {
+			t.Errorf("the DSS holds no OCSP response or CRL for %q", c.Subject)
+		}
+	}
+}
+
+// checkRenewal checks what one B-LTA renewal turned the file before into
+// after: it appended one document timestamp, and the DSS that timestamp
+// covers holds fresh validation data (OCSP responses that the file before
+// did not hold) for every certificate of the signer's chain and of the
+// earlier document timestamps' TSAs that had OCSP responses before, and
+// revocation data for the others.
+func checkRenewal(t *testing.T, before, after []byte, chain []*x509.Certificate) {
+	t.Helper()
+	if !bytes.HasPrefix(after, before) {
+		t.Fatal("the renewal changed the earlier bytes")
+	}
+	old, cur := docTimestamps(t, before), docTimestamps(t, after)
+	if len(cur) != len(old)+1 {
+		t.Fatalf("the renewal made %d document timestamps, want 1", len(cur)-len(old))
+	}
+	last := cur[len(cur)-1]
+	if last.end <= int64(len(before)) {
+		t.Fatalf("the new document timestamp covers %d bytes, the file before held %d", last.end, len(before))
+	}
+	prev, covered := readDSS(t, before), readDSS(t, after[:last.end])
+	for _, c := range append(slices.Clone(chain), tsaChains(old)...) {
+		if !needsRevocation(c) {
 			continue
 		}
-		covered := slices.ContainsFunc(ocsps, func(r *ocsp.Response) bool { return r.SerialNumber.Cmp(c.SerialNumber) == 0 }) ||
-			slices.ContainsFunc(crls, func(l *x509.RevocationList) bool { return bytes.Equal(l.RawIssuer, c.RawIssuer) })
-		if !covered {
-			t.Errorf("the DSS holds no OCSP response or CRL for %q", c.Subject)
+		if len(prev.ocspFor(c)) == 0 {
+			if !covered.covers(c) {
+				t.Errorf("the DSS under the new timestamp holds no OCSP response or CRL for %q", c.Subject)
+			}
+			continue
+		}
+		fresh := slices.ContainsFunc(covered.ocspFor(c), func(r *ocsp.Response) bool {
+			return !slices.ContainsFunc(prev.ocsps, func(p *ocsp.Response) bool { return bytes.Equal(p.Raw, r.Raw) })
+		})
+		if !fresh {
+			t.Errorf("the renewal added no fresh OCSP response for %q under its timestamp", c.Subject)
 		}
 	}
 }
