@@ -35,3 +35,7 @@ func SetIdempotencyClock(s *Server, now func() time.Time) {
 	s.idem.now = now
 	s.idem.mu.Unlock()
 }
+
+// RecordHash is the hash that chains r to the previous record, for tests
+// that edit a record and recompute its own hash.
+func RecordHash(r *Record) []byte { return recordHash(r) }

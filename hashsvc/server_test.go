@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -454,14 +455,21 @@ func TestAuditTamperDetected(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, sql string
+		edit      func(t *testing.T, db *sql.DB) // instead of sql
+		seq       int64                          // the record reported, 0 for the head
+		reason    string                         // what the error says of it
 	}{
-		{"edit hash", `UPDATE audit SET hash = '00' || substr(hash, 3) WHERE seq = 3`},
-		{"edit key id", `UPDATE audit SET key_id = 'someone-else' WHERE seq = 2`},
-		{"delete middle", `DELETE FROM audit WHERE seq = 3`},
-		{"delete first", `DELETE FROM audit WHERE seq = 1`},
-		{"delete last", `DELETE FROM audit WHERE seq = 5`},
-		{"delete last and fix count", `DELETE FROM audit WHERE seq = 5; UPDATE audit_head SET count = 4`},
-		{"reorder", `UPDATE audit SET seq = 99 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 99`},
+		{name: "edit hash", sql: `UPDATE audit SET hash = '00' || substr(hash, 3) WHERE seq = 3`, seq: 3, reason: "contents do not match"},
+		{name: "edit key id", sql: `UPDATE audit SET key_id = 'someone-else' WHERE seq = 2`, seq: 2, reason: "contents do not match"},
+		// the record's own hash is right again: only the next record's
+		// link to it tells
+		{name: "edit key id and its record hash", edit: rehash(3, func(r *hashsvc.Record) { r.KeyID = "someone-else" }), seq: 4, reason: "does not link to the previous record"},
+		{name: "edit the last record and its record hash", edit: rehash(5, func(r *hashsvc.Record) { r.Hash = sha("forged") }), seq: 0, reason: "stored head does not match the last record"},
+		{name: "delete middle", sql: `DELETE FROM audit WHERE seq = 3`, seq: 4, reason: "record 3 before it is missing"},
+		{name: "delete first", sql: `DELETE FROM audit WHERE seq = 1`, seq: 2, reason: "record 1 before it is missing"},
+		{name: "delete last", sql: `DELETE FROM audit WHERE seq = 5`, seq: 0, reason: "the stored head says 5 records, the chain has 4"},
+		{name: "delete last and fix count", sql: `DELETE FROM audit WHERE seq = 5; UPDATE audit_head SET count = 4`, seq: 0, reason: "stored head does not match the last record"},
+		{name: "reorder", sql: `UPDATE audit SET seq = 99 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 99`, seq: 2, reason: "does not link to the previous record"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "audit.db")
@@ -487,7 +495,9 @@ func TestAuditTamperDetected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(tc.sql); err != nil {
+			if tc.edit != nil {
+				tc.edit(t, db)
+			} else if _, err := db.Exec(tc.sql); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -496,7 +506,9 @@ func TestAuditTamperDetected(t *testing.T) {
 			if !errors.As(err, &ae) {
 				t.Fatalf("tampering not detected: %v", err)
 			}
-			t.Logf("detected: %v", err)
+			if ae.Seq != tc.seq || !strings.Contains(ae.Reason, tc.reason) {
+				t.Errorf("reported record %d: %q; want record %d: %q", ae.Seq, ae.Reason, tc.seq, tc.reason)
+			}
 		})
 	}
 	// an expected head that is gone
@@ -516,6 +528,34 @@ func TestAuditTamperDetected(t *testing.T) {
 	}
 	if _, err := hashsvc.VerifyAudit(ctx, path, strings.Repeat("ab", 32)); err == nil {
 		t.Error("an unknown expected head was accepted")
+	}
+}
+
+// rehash returns an edit of the audit database that changes record seq
+// with change and stores the record hash of its new contents, as someone
+// who knows the hash's definition would.
+func rehash(seq int64, change func(*hashsvc.Record)) func(t *testing.T, db *sql.DB) {
+	return func(t *testing.T, db *sql.DB) {
+		t.Helper()
+		r := hashsvc.Record{Seq: seq}
+		var tm, hashHex, prevHex string
+		err := db.QueryRow(`SELECT time, key_id, credential, operation, hash_alg, sign_alg, hash, request_id, prev_hash
+			FROM audit WHERE seq = ?`, seq).Scan(&tm, &r.KeyID, &r.Credential, &r.Operation, &r.HashAlgorithm,
+			&r.SignAlgorithm, &hashHex, &r.RequestID, &prevHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Time, err = time.Parse(time.RFC3339Nano, tm); err != nil {
+			t.Fatal(err)
+		}
+		r.Hash, _ = hex.DecodeString(hashHex)
+		r.PrevHash, _ = hex.DecodeString(prevHex)
+		change(&r)
+		_, err = db.Exec(`UPDATE audit SET key_id = ?, hash = ?, record_hash = ? WHERE seq = ?`,
+			r.KeyID, hex.EncodeToString(r.Hash), hex.EncodeToString(hashsvc.RecordHash(&r)), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
