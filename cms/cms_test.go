@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"hashsign/internal/testenv"
 	"hashsign/signer"
 )
 
@@ -168,20 +169,6 @@ func signCases() []signCase {
 	return cases
 }
 
-// requireOpenSSL returns the openssl path, skipping the test when it is
-// missing outside CI and failing it in CI.
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI: %v", err)
-		}
-		t.Skipf("openssl not found: %v", err)
-	}
-	return path
-}
-
 func writePEM(t *testing.T, path string, certs ...*x509.Certificate) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -257,7 +244,7 @@ func checkESSWithEncodingASN1(t *testing.T, v []byte, h crypto.Hash, cert *x509.
 }
 
 func TestSign(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	keys := testKeys()
 	pkis := make(map[string]*testPKI)
 	for _, tc := range signCases() {
@@ -498,7 +485,7 @@ func TestSignRawECDSA(t *testing.T) {
 }
 
 func TestAssembleTwoStep(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	key := testKeys()["rsa"].(*rsa.PrivateKey)
 	pki := newPKI(t, key)
 	opts := Options{Hash: crypto.SHA512, PSS: true}
@@ -544,7 +531,7 @@ func TestAssembleTwoStep(t *testing.T) {
 }
 
 func TestAddUnsignedAttribute(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	pki := newPKI(t, testKeys()["p256"])
 	content := testContent(t)
 	digest := digestOf(crypto.SHA256, content)

@@ -25,6 +25,7 @@ import (
 	"hashsign/cms"
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/ltv"
 )
 
@@ -45,7 +46,7 @@ type interopEnv struct {
 
 func newInteropEnv(t *testing.T) *interopEnv {
 	t.Helper()
-	e := &interopEnv{openssl: cms.RequireOpenSSL(t), pkiDir: devpki.DefaultDir(), tmp: t.TempDir()}
+	e := &interopEnv{openssl: testenv.Need(t, "openssl", ""), pkiDir: devpki.DefaultDir(), tmp: t.TempDir()}
 	var err error
 	if e.pki, err = devpki.LoadOrGenerate(e.pkiDir, devpki.Options{}); err != nil {
 		t.Fatal(err)

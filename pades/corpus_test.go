@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"hashsign/internal/corpustest"
+	"hashsign/internal/testenv"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/signer"
@@ -131,7 +132,7 @@ func TestCorpus(t *testing.T) {
 // validate) are checked to be intact: those of the corpus are.
 func TestCorpusIntegrity(t *testing.T) {
 	shared := sharedDir(t)
-	pdfsig := needTool(t, "pdfsig")
+	pdfsig := testenv.Need(t, "pdfsig", "")
 	corpus := filepath.Join(shared, "corpus")
 	compared := 0
 	for _, cf := range readManifest(t, corpus) {

@@ -12,26 +12,17 @@ import (
 	"sync"
 	"testing"
 
-	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer"
 )
-
-func inCI() bool { return corpustest.InCI() }
-
-func needTool(t testing.TB, name string) string { t.Helper(); return corpustest.NeedTool(t, name) }
 
 // sharedDir returns ../shared, which holds the corpus and the validators.
 func sharedDir(t testing.TB) string {
 	t.Helper()
 	d, _ := filepath.Abs("../../shared")
-	if _, err := os.Stat(filepath.Join(d, "validate", "check-signed-pdf")); err != nil {
-		if inCI() {
-			t.Fatalf("../shared is missing (%v): CI runs with shared/ beside the project", err)
-		}
-		t.Skip("../shared is not present")
-	}
+	testenv.Need(t, filepath.Join(d, "validate", "check-signed-pdf"), "CI runs with shared/ beside the project")
 	return d
 }
 

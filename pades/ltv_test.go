@@ -21,6 +21,7 @@ import (
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/pades/internal/pdf"
@@ -226,7 +227,7 @@ func TestRevokedSignerRefusesBLT(t *testing.T) {
 func pdfsigSign(t *testing.T, ts *trustServices, dir string, in []byte) []byte {
 	t.Helper()
 	for _, tool := range []string{"pdfsig", "certutil", "pk12util"} {
-		needTool(t, tool)
+		testenv.Need(t, tool, "")
 	}
 	nss := filepath.Join(dir, "nss")
 	os.Mkdir(nss, 0o700)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
 )
@@ -19,7 +20,7 @@ import (
 func TestSignXRefForms(t *testing.T) {
 	p := testPKI(t)
 	s := newSigner(t, p.SignerRSA)
-	qpdf := needTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "")
 	dir := t.TempDir()
 	options := []struct {
 		name string

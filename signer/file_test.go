@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"hashsign/internal/testenv"
 )
 
 // testCA is a root and an intermediate that issue leaf certificates.
@@ -110,20 +112,6 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
-	}
-	return path
-}
-
-// requireOpenSSL returns the openssl path, skipping the test when it is
-// missing outside CI and failing it in CI.
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI: %v", err)
-		}
-		t.Skipf("openssl not found: %v", err)
 	}
 	return path
 }
@@ -238,7 +226,7 @@ func TestLoadKeyFileGo(t *testing.T) {
 }
 
 func TestLoadKeyFileOpenSSL(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	ca := newTestCA(t)
 	dir := t.TempDir()
 	caKeyDER, _ := x509.MarshalPKCS8PrivateKey(ca.interKey)
@@ -308,7 +296,7 @@ func TestLoadKeyFileOpenSSL(t *testing.T) {
 }
 
 func TestLoadPKCS12(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	ca := newTestCA(t)
 	dir := t.TempDir()
 	key := mustRSAKey(t)
@@ -387,7 +375,7 @@ func TestLoadPKCS12(t *testing.T) {
 }
 
 func TestLoadKeyFileErrors(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := testenv.Need(t, "openssl", "")
 	ca := newTestCA(t)
 	dir := t.TempDir()
 	key := mustRSAKey(t)

@@ -20,6 +20,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/signer/pkcs11"
 )
 
@@ -28,8 +29,8 @@ import (
 // and are destroyed on the token when the credential ends, after which
 // signing is refused.
 func TestOneTimePKCS11(t *testing.T) {
-	util := need(t, "softhsm2-util")
-	need(t, softhsmModule)
+	util := testenv.Need(t, "softhsm2-util", installHint)
+	testenv.Need(t, softhsmModule, installHint)
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	os.Mkdir(tokens, 0o700)

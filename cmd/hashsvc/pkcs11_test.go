@@ -16,6 +16,7 @@ import (
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/atomicfile"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer/remote"
 	"hashsign/testdata/pdfgen"
@@ -23,25 +24,8 @@ import (
 
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
 
-// need returns the path of a tool or file, skipping the test when it is
-// missing (failing it under CI=true).
-func need(t *testing.T, what string) string {
-	t.Helper()
-	var err error
-	path := what
-	if strings.Contains(what, "/") {
-		_, err = os.Stat(what)
-	} else {
-		path, err = exec.LookPath(what)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: %v (apt-get install softhsm2)", what, err)
-		}
-		t.Skipf("%s missing: %v (apt-get install softhsm2)", what, err)
-	}
-	return path
-}
+// installHint says how to get the tools of the PKCS #11 tests.
+const installHint = "apt-get install softhsm2"
 
 // TestPKCS11Credential serves a credential whose key is on a SoftHSM token,
 // named by a pkcs11: URI in the YAML configuration, and signs through it.
@@ -49,8 +33,8 @@ func TestPKCS11Credential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs hashsvc")
 	}
-	util := need(t, "softhsm2-util")
-	need(t, softhsmModule)
+	util := testenv.Need(t, "softhsm2-util", installHint)
+	testenv.Need(t, softhsmModule, installHint)
 	p := hashsvctest.PKI(t)
 	pkiDir := devpki.DefaultDir()
 	dir := t.TempDir()

@@ -19,6 +19,7 @@ import (
 
 	"hashsign/cms"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
@@ -92,13 +93,7 @@ func TestSignErrors(t *testing.T) {
 	good := samplePDF(t)
 
 	encrypted := func(t *testing.T, dir string) string {
-		qpdf, err := exec.LookPath("qpdf")
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("qpdf is missing")
-			}
-			t.Skip("qpdf is missing")
-		}
+		qpdf := testenv.Need(t, "qpdf", "apt-get install qpdf")
 		plain := writeFile(t, t.TempDir(), "plain.pdf", good)
 		out := filepath.Join(dir, "in.pdf")
 		if b, err := exec.Command(qpdf, "--encrypt", "secret", "owner", "256", "--", plain, out).CombinedOutput(); err != nil {
@@ -162,13 +157,7 @@ func TestSignErrors(t *testing.T) {
 }
 
 func TestSignEncryptedWithPassword(t *testing.T) {
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qpdf is missing")
-		}
-		t.Skip("qpdf is missing")
-	}
+	qpdf := testenv.Need(t, "qpdf", "apt-get install qpdf")
 	pki := testPKIDir(t)
 	dir := t.TempDir()
 	plain := writeFile(t, dir, "plain.pdf", samplePDF(t))

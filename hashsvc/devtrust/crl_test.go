@@ -21,6 +21,7 @@ import (
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 )
 
 // fetchCRL gets the CRL at path and checks its signature by issuer.
@@ -105,7 +106,7 @@ func TestCRL(t *testing.T) {
 }
 
 func TestCRLOpenSSL(t *testing.T) {
-	opensslPath(t)
+	testenv.Need(t, "openssl", "")
 	p, dir := sharedPKI(t)
 	s, srv := newServer(t, p, devtrust.Options{})
 	if err := s.Revoke(p.SignerRSA.Cert, time.Time{}, ocsp.KeyCompromise); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 )
 
 // sharedPKI returns the PKI that the tests of several packages share and the
@@ -94,24 +95,10 @@ func do(t *testing.T, srv *httptest.Server, method, path, contentType string, bo
 	return resp, data
 }
 
-// opensslPath returns the path of the openssl command. If there is none,
-// the test is skipped, or fails when the CI environment variable is "true".
-func opensslPath(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI: %v", err)
-		}
-		t.Skipf("openssl not found: %v", err)
-	}
-	return path
-}
-
 // openssl runs openssl with args and returns its combined output.
 func openssl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), opensslPath(t), args...)
+	cmd := exec.CommandContext(t.Context(), testenv.Need(t, "openssl", ""), args...)
 	// Keep openssl away from any proxy: the tests talk to 127.0.0.1 only.
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")

@@ -21,6 +21,7 @@ import (
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 )
 
 // ocspRequestASN1 is the part of OCSPRequest (RFC 6960) that the tests
@@ -310,7 +311,7 @@ func TestOCSPGet(t *testing.T) {
 }
 
 func TestOCSPOpenSSL(t *testing.T) {
-	opensslPath(t)
+	testenv.Need(t, "openssl", "")
 	p, dir := sharedPKI(t)
 	s, srv := newServer(t, p, devtrust.Options{})
 	inter := filepath.Join(dir, devpki.IntermediateCertFile)

@@ -19,6 +19,7 @@ import (
 
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 )
 
 // tsImprint is MessageImprint (RFC 3161).
@@ -70,7 +71,7 @@ func sha256Request(data []byte, nonce *big.Int, certReq bool) tsRequest {
 }
 
 func TestTSAOpenSSL(t *testing.T) {
-	opensslPath(t)
+	testenv.Need(t, "openssl", "")
 	p, dir := sharedPKI(t)
 	clk := newClock()
 	_, srv := newServer(t, p, devtrust.Options{Now: clk.Now})

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hashsign/internal/testenv"
 )
 
 const testBaseURL = "http://127.0.0.1:8080"
@@ -359,22 +361,8 @@ func TestLoadOrGenerate(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of an external program, skipping the test
-// when it is missing, unless the CI environment variable is "true".
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
-}
-
 func TestOpenSSL(t *testing.T) {
-	openssl := requireTool(t, "openssl")
+	openssl := testenv.Need(t, "openssl", "")
 	p := testPKI(t)
 	dir := t.TempDir()
 	if err := WriteDir(p, dir); err != nil {

@@ -6,11 +6,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/signer"
 )
 
@@ -161,7 +161,7 @@ func TestOpenErrors(t *testing.T) {
 // module (crypto11 finalizes the module when its own login fails).
 func TestWrongPINLeavesOtherTokensWorking(t *testing.T) {
 	tt := newTestToken(t, rsaKey)
-	tt.initToken(t, need(t, "softhsm2-util"), "other", "4321")
+	tt.initToken(t, testenv.Need(t, "softhsm2-util", installHint), "other", "4321")
 	p := openPool(t, 0)
 	ctx := context.Background()
 	s := mustOpen(t, p, tt.uri("rsa"), nil)
@@ -349,9 +349,7 @@ func TestPINSources(t *testing.T) {
 // softhsm2-util, pkcs11-tool and check-signed-pdf must all be there.
 func TestToolsPresentInCI(t *testing.T) {
 	for _, what := range []string{softhsmModule, "softhsm2-util", "pkcs11-tool", validator} {
-		need(t, what)
+		testenv.Need(t, what, installHint)
 	}
-	if _, err := exec.LookPath("pdfsig"); err != nil && inCI() {
-		t.Fatalf("the validators of check-signed-pdf are missing: run %s --install", validator)
-	}
+	testenv.Need(t, "pdfsig", "the validators of check-signed-pdf are missing: run "+validator+" --install")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ThalesIgnite/crypto11"
 
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 )
 
 const (
@@ -34,33 +35,9 @@ const (
 	// validator is shared/validate/check-signed-pdf, seen from this
 	// package's directory.
 	validator = "../../../shared/validate/check-signed-pdf"
+	// installHint says how to get the tools these tests need.
+	installHint = "install softhsm2 and opensc (apt-get install -y softhsm2 opensc) and run shared/validate/check-signed-pdf --install"
 )
-
-// inCI reports whether the tests run in CI, where missing tools are
-// failures rather than reasons to skip.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// need checks that the file or command what exists, failing the test in CI
-// and skipping it elsewhere when it does not.
-func need(t testing.TB, what string) string {
-	t.Helper()
-	var path string
-	var err error
-	if strings.Contains(what, "/") {
-		path = what
-		_, err = os.Stat(what)
-	} else {
-		path, err = exec.LookPath(what)
-	}
-	if err != nil {
-		msg := fmt.Sprintf("%s is missing (%v): install softhsm2 and opensc (apt-get install -y softhsm2 opensc) and run shared/validate/check-signed-pdf --install", what, err)
-		if inCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 var (
 	pkiOnce sync.Once
@@ -116,8 +93,8 @@ var (
 // CA certificate is stored too.
 func newTestToken(t testing.TB, keys ...keySpec) *testToken {
 	t.Helper()
-	need(t, softhsmModule)
-	util := need(t, "softhsm2-util")
+	testenv.Need(t, softhsmModule, installHint)
+	util := testenv.Need(t, "softhsm2-util", installHint)
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.Mkdir(tokens, 0o700); err != nil {
@@ -215,7 +192,7 @@ func (tt *testToken) addKeys(t testing.TB, keys ...keySpec) {
 // pkcs11Tool generates a key pair that crypto11 cannot make.
 func (tt *testToken) pkcs11Tool(t testing.TB, k keySpec) {
 	t.Helper()
-	tool := need(t, "pkcs11-tool")
+	tool := testenv.Need(t, "pkcs11-tool", installHint)
 	var keyType string
 	switch k.kind {
 	case "ed25519":
@@ -298,7 +275,7 @@ func (tt *testToken) writeRoot(t testing.TB) string {
 func checkSignedPDF(t *testing.T, root string, pdf []byte, pss bool) {
 	t.Helper()
 	if _, err := os.Stat(validator); err != nil {
-		if inCI() {
+		if testenv.InCI() {
 			t.Fatalf("%s is missing: %v", validator, err)
 		}
 		t.Logf("skipping the external validation: %s is missing", validator)

@@ -12,21 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// requireTool returns the path of an external program, skipping the test
-// when it is missing, unless the CI environment variable is "true".
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
-}
+	"hashsign/internal/testenv"
+)
 
 var optionSets = []struct {
 	name string
@@ -71,7 +59,7 @@ func TestXRefOffsets(t *testing.T) {
 }
 
 func TestQPDFCheck(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "")
 	for _, kind := range Kinds() {
 		for _, set := range optionSets {
 			t.Run(kind.String()+"/"+set.name, func(t *testing.T) {
@@ -89,7 +77,7 @@ func TestQPDFCheck(t *testing.T) {
 }
 
 func TestPdfinfo(t *testing.T) {
-	pdfinfo := requireTool(t, "pdfinfo")
+	pdfinfo := testenv.Need(t, "pdfinfo", "")
 	for _, kind := range Kinds() {
 		for _, set := range optionSets {
 			t.Run(kind.String()+"/"+set.name, func(t *testing.T) {
@@ -144,7 +132,7 @@ func pdfinfoFields(out string) map[string]string {
 }
 
 func TestMuPDF(t *testing.T) {
-	mutool := requireTool(t, "mutool")
+	mutool := testenv.Need(t, "mutool", "")
 	for _, kind := range Kinds() {
 		t.Run(kind.String(), func(t *testing.T) {
 			opts := optionSets[1].opts
@@ -168,7 +156,7 @@ func TestMuPDF(t *testing.T) {
 // TestOriginalRevision checks that the original revision of an incremental
 // file, cut at its first %%EOF, is itself a valid file.
 func TestOriginalRevision(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "")
 	for _, kind := range Kinds() {
 		if !kind.Incremental() {
 			continue
@@ -200,7 +188,7 @@ func TestOriginalRevision(t *testing.T) {
 }
 
 func TestHybridQPDFXRef(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "")
 	name, data := generateFile(t, Hybrid, Options{})
 	if !bytes.Contains(data, []byte("/XRefStm ")) || !bytes.Contains(data, []byte("\nxref\n")) {
 		t.Fatal("hybrid file lacks a table with /XRefStm")

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"hashsign/internal/testenv"
 )
 
 // corpusDir is the shared corpus, relative to this package's directory.
@@ -26,18 +28,8 @@ const corpusDir = "../../../../shared/corpus"
 // the test when either is missing, except under CI where that fails it.
 func needCorpus(t *testing.T) (dir, qpdf string) {
 	t.Helper()
-	missing := t.Skipf
-	if os.Getenv("CI") == "true" {
-		missing = t.Fatalf
-	}
-	if _, err := os.Stat(filepath.Join(corpusDir, "manifest.tsv")); err != nil {
-		missing("corpus not available: %v", err)
-	}
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		missing("qpdf not available: %v", err)
-	}
-	return corpusDir, qpdf
+	testenv.Need(t, filepath.Join(corpusDir, "manifest.tsv"), "the corpus is ../shared/corpus")
+	return corpusDir, testenv.Need(t, "qpdf", "apt-get install qpdf")
 }
 
 // qpdfRun runs qpdf and returns its standard output. Exit status 3 (success

@@ -1,0 +1,52 @@
+// Package testenv tells the tests what their environment provides: whether
+// they run in CI, and where the tools and files they need are.
+//
+// In CI (the environment variable CI is set to anything but the empty
+// string, as CI services and .ci/run do) a test whose tool is missing
+// fails: a skipped test there would hide that nothing was checked.
+// Elsewhere it is skipped.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI: $CI is not empty.
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// Missing ends the test for a missing tool or file: it fails in CI and is
+// skipped elsewhere. The message says what is missing and how to get it.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if InCI() {
+		t.Fatalf("%s (CI=%q: a missing tool fails the test)", msg, os.Getenv("CI"))
+	}
+	t.Skip(msg)
+}
+
+// Need returns the path of what: a file when it holds a slash, else a
+// command looked up in $PATH. When it is missing, the test fails in CI and
+// is skipped elsewhere; hint (such as "apt-get install qpdf") says how to
+// get it.
+func Need(t testing.TB, what, hint string) string {
+	t.Helper()
+	path := what
+	var err error
+	if strings.Contains(what, "/") {
+		_, err = os.Stat(what)
+	} else {
+		path, err = exec.LookPath(what)
+	}
+	if err != nil {
+		if hint != "" {
+			Missing(t, "%s is missing (%v): %s", what, err, hint)
+		}
+		Missing(t, "%s is missing (%v)", what, err)
+	}
+	return path
+}
