@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -623,52 +622,17 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	url := "http://" + ln.Addr().String()
 
 	body, _ := json.Marshal(csc.SignHashRequest{CredentialID: "rsa", Hashes: []string{b64(sha("slow"))}, SignAlgo: csc.OIDRSAEncryption, HashAlgorithmOID: csc.OIDSHA256})
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequest(http.MethodPost, url+csc.PathSignHash, pr)
-	req.Header.Set("Authorization", "Bearer "+s.Keys[hashsvctest.KeyAll])
-	req.ContentLength = int64(len(body))
-	type result struct {
-		code int
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		done <- result{code: resp.StatusCode, body: b}
-	}()
-	pw.Write(body[:10])
-	// Wait until the handler runs: the in-flight gauge, read by a request
-	// of its own, counts both.
-	for hashsvctest.Metric(t, url, "hashsvc_requests_in_flight") < 2 {
-		runtime.Gosched()
-	}
-	cancel() // SIGTERM
-	// Wait until the listener is closed: the shutdown has begun.
-	for {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
-		if err != nil {
-			break
-		}
-		c.Close()
-		runtime.Gosched()
-	}
+	req := hashsvctest.StartSlow(t, url, csc.PathSignHash, s.Keys[hashsvctest.KeyAll], body)
+	cancel()                                   // what SIGTERM does in hashsvc serve
+	hashsvctest.WaitClosed(ln.Addr().String()) // the shutdown has begun
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned before the request in flight finished: %v", err)
 	default:
 	}
-	pw.Write(body[10:])
-	pw.Close()
-	r := <-done
-	if r.err != nil || r.code != 200 || !bytes.Contains(r.body, []byte("signatures")) {
-		t.Fatalf("request in flight: %d %s %v", r.code, r.body, r.err)
+	r := req.Finish()
+	if r.Err != nil || r.Code != 200 || !bytes.Contains(r.Body, []byte("signatures")) {
+		t.Fatalf("request in flight: %d %s %v", r.Code, r.Body, r.Err)
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)

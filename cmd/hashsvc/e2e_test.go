@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"hashsign/cms"
 	"hashsign/csc"
@@ -202,7 +201,7 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 
 	// restart: port 0 reuses the stored port, another port is refused
-	if err := dev.Stop(30 * time.Second); err != nil {
+	if err := dev.Stop(); err != nil {
 		t.Fatalf("SIGTERM: %v\n%s", err, dev.Stderr)
 	}
 	if !strings.Contains(dev.Stderr.String(), "shut down") {

@@ -7,7 +7,6 @@ package hashsvctest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +28,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/devtrust"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 )
 
@@ -252,18 +253,14 @@ func TryStartDev(bin, dir, addr string) (*Dev, error) {
 		d.err = cmd.Wait()
 		close(d.done)
 	}()
-	select {
-	case line, ok := <-lines:
-		m := listening.FindStringSubmatch(line)
-		if !ok || m == nil {
-			d.Kill()
-			return nil, fmt.Errorf("hashsvc serve -dev: first line %q, want \"listening on http://127.0.0.1:PORT\"; stderr:\n%s", line, d.Stderr)
-		}
-		d.URL = m[1]
-	case <-time.After(2 * time.Minute):
+	// the first line, or none when the process ends without one
+	line, ok := <-lines
+	m := listening.FindStringSubmatch(line)
+	if !ok || m == nil {
 		d.Kill()
-		return nil, fmt.Errorf("hashsvc serve -dev did not start; stderr:\n%s", d.Stderr)
+		return nil, fmt.Errorf("hashsvc serve -dev: first line %q, want \"listening on http://127.0.0.1:PORT\"; stderr:\n%s", line, d.Stderr)
 	}
+	d.URL = m[1]
 	key, err := os.ReadFile(filepath.Join(dir, hashsvc.DevAPIKeyFile))
 	if err != nil {
 		d.Kill()
@@ -280,15 +277,10 @@ func (d *Dev) Kill() {
 }
 
 // Stop sends SIGTERM and returns the process's exit error once it exits.
-func (d *Dev) Stop(timeout time.Duration) error {
-	d.Cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-d.done:
-		return d.err
-	case <-time.After(timeout):
-		d.Kill()
-		return errors.New("hashsvc did not stop in time")
-	}
+func (d *Dev) Stop() error {
+	d.Cmd.Process.Signal(syscall.SIGTERM)
+	<-d.done
+	return d.err
 }
 
 // Done is closed when the process has exited.
@@ -318,19 +310,9 @@ func (b *SyncBuffer) String() string {
 func Validator(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(filepath.Dir(ModuleRoot(t)), "shared", "validate", "check-signed-pdf")
-	missing := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("validator unavailable: %s", why)
-		}
-		t.Skipf("validator unavailable: %s", why)
-	}
-	if _, err := os.Stat(p); err != nil {
-		missing(err.Error())
-	}
+	testenv.Need(t, p, "CI runs with shared/ beside the project")
 	for _, tool := range []string{"qpdf", "pdfsig", "mutool", "certutil", "javac"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing(tool + " not installed (check-signed-pdf --install)")
-		}
+		testenv.Need(t, tool, "check-signed-pdf --install")
 	}
 	return p
 }
@@ -593,4 +575,73 @@ func Signatures(t testing.TB, path string) int {
 		}
 	}
 	return n
+}
+
+// SlowRequest is a POST in flight: its body is sent in two parts, the
+// second when the test says.
+type SlowRequest struct {
+	pw   *io.PipeWriter
+	rest []byte
+	done chan SlowResult
+}
+
+// SlowResult is the answer to a SlowRequest.
+type SlowResult struct {
+	Code int
+	Body []byte
+	Err  error
+}
+
+// StartSlow posts body to base+path with the API key, sends the first
+// bytes of the body and returns once the service's handler runs: when the
+// in-flight gauge of base's /metrics, read by a request of its own, counts
+// both.
+func StartSlow(t testing.TB, base, path, apiKey string, body []byte) *SlowRequest {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, base+path, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(body))
+	r := &SlowRequest{pw: pw, rest: body[10:], done: make(chan SlowResult, 1)}
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			r.done <- SlowResult{Err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		r.done <- SlowResult{Code: resp.StatusCode, Body: b, Err: err}
+	}()
+	if _, err := pw.Write(body[:10]); err != nil {
+		t.Fatal(err)
+	}
+	for Metric(t, base, "hashsvc_requests_in_flight") < 2 {
+		runtime.Gosched()
+	}
+	return r
+}
+
+// Finish sends the rest of the body and returns the answer.
+func (r *SlowRequest) Finish() SlowResult {
+	r.pw.Write(r.rest)
+	r.pw.Close()
+	return <-r.done
+}
+
+// WaitClosed returns once a connection to addr (host:port) is refused:
+// the listener is closed.
+func WaitClosed(addr string) {
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		c.Close()
+		runtime.Gosched()
+	}
 }
