@@ -142,9 +142,7 @@ func (cs *consentServer) code(t *testing.T, cred string) string {
 	if code, _, body := call(t, cs.URL+csc.PathCredentialsSendOTP, cs.Keys[hashsvctest.KeyAll], csc.SendOTPRequest{CredentialID: cred}); code != 200 {
 		t.Fatalf("sendOTP: %d %v", code, body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, err := cs.mailbox.Next(ctx)
+	m, err := cs.mailbox.Next(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package ltv
 
 import (
 	"bufio"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -95,9 +94,7 @@ func openSSLEnv(t *testing.T) map[string]string {
 			return
 		}
 		openSSL.dir = dir
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, script, "start", dir).CombinedOutput(); err != nil {
+		if out, err := exec.Command(script, "start", dir).CombinedOutput(); err != nil {
 			openSSL.err = fmt.Errorf("trust-services start: %v\n%s", err, out)
 			return
 		}

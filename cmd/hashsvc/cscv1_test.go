@@ -143,8 +143,7 @@ func (c *cscV1) SignContext(ctx context.Context, digest []byte, opts crypto.Sign
 // with the development service's TSA and revocation data.
 func signPDF(t *testing.T, s *cscV1, dev string, roots *x509.CertPool, out string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := t.Context()
 	if err := s.info(ctx); err != nil {
 		t.Fatal(err)
 	}

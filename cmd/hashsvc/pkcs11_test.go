@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
@@ -92,8 +90,7 @@ credentials:
 		t.Fatalf("first line %q; stderr:\n%s", sc.Text(), stderr)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := t.Context()
 	c, err := remote.NewClient(url, remote.Options{APIKey: key})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"hashsign/csc"
 	"hashsign/hashsvc/devtrust"
@@ -71,14 +70,6 @@ func batchServer(t *testing.T, cred string) (*remote.Signer, *requestLog) {
 	return newSigner(t, front.URL, s.Keys[hashsvctest.KeyAll], cred), l
 }
 
-// deadline bounds a test that would otherwise hang if the batcher lost a
-// caller: it only turns a deadlock into a failure.
-func deadline(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // reserveAll reserves n signatures of b before it starts anything, then
 // runs f for each reservation in its own goroutine, releases the
 // reservation, and returns the errors of f in order.
@@ -119,7 +110,7 @@ func TestBatcherGathersReserved(t *testing.T) {
 		{12, 4, []int{4, 4, 4}},
 	} {
 		t.Run(fmt.Sprintf("%d-by-%d", tc.n, tc.size), func(t *testing.T) {
-			ctx := deadline(t)
+			ctx := t.Context()
 			before := log.count()
 			b := remote.NewBatcher(rs, tc.size)
 			sigs := make([][]byte, tc.n)
@@ -147,7 +138,7 @@ func TestBatcherGathersReserved(t *testing.T) {
 // calls without a reservation go out with whatever is waiting.
 func TestBatcherRelease(t *testing.T) {
 	rs, log := batchServer(t, hashsvctest.CredP256)
-	ctx := deadline(t)
+	ctx := t.Context()
 	b := remote.NewBatcher(rs, 64)
 	r1, r2, r3 := b.Reserve(), b.Reserve(), b.Reserve()
 	var wg sync.WaitGroup
@@ -189,7 +180,7 @@ func TestBatcherErrorReachesEveryCaller(t *testing.T) {
 	})
 	front := countingFront(t, broken.URL, log.seen)
 	rs := newSigner(t, front.URL, s.Keys[hashsvctest.KeyAll], hashsvctest.CredRSA)
-	ctx := deadline(t)
+	ctx := t.Context()
 	b := remote.NewBatcher(rs, 64)
 	errs := reserveAll(b, 3, func(i int, r *remote.Reservation) error {
 		_, err := r.SignContext(ctx, digestOf(i), crypto.SHA256)
@@ -209,7 +200,7 @@ func TestBatcherErrorReachesEveryCaller(t *testing.T) {
 // the others are signed without its hash.
 func TestBatcherCallerGivesUp(t *testing.T) {
 	rs, log := batchServer(t, hashsvctest.CredP256)
-	ctx := deadline(t)
+	ctx := t.Context()
 	b := remote.NewBatcher(rs, 64)
 	quitter, stayer := b.Reserve(), b.Reserve()
 	qctx, cancel := context.WithCancel(ctx)
@@ -241,7 +232,7 @@ func TestBatcherCallerGivesUp(t *testing.T) {
 // not a request; a call with a bad digest fails alone and at once.
 func TestBatcherMixedOptions(t *testing.T) {
 	rs, log := batchServer(t, hashsvctest.CredRSA)
-	ctx := deadline(t)
+	ctx := t.Context()
 	b := remote.NewBatcher(rs, 64)
 	sum384 := sha512.Sum384([]byte("x"))
 	pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
@@ -295,7 +286,7 @@ func TestBatcherPool(t *testing.T) {
 	log := &requestLog{}
 	front := countingFront(t, s.URL, log.seen)
 	rs := newSigner(t, front.URL, s.Keys[hashsvctest.KeyAll], hashsvctest.CredRSA)
-	ctx := deadline(t)
+	ctx := t.Context()
 	dir := t.TempDir()
 	const n = 6
 	b := remote.NewBatcher(rs, 64)
