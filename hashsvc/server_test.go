@@ -29,6 +29,7 @@ import (
 	"hashsign/csc"
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
+	"hashsign/internal/devpki"
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
 )
@@ -356,7 +357,9 @@ func preparePDF(t *testing.T, h crypto.Hash, size int) (string, *pades.Prepared)
 }
 
 func TestCAdESSign(t *testing.T) {
+	validator := hashsvctest.Validator(t)
 	s := hashsvctest.NewServer(t, hashsvctest.Options{TSA: true})
+	root := filepath.Join(devpki.DefaultDir(), devpki.RootCertFile)
 	key := s.Keys[hashsvctest.KeyAll]
 	for _, tc := range []struct {
 		cred      string
@@ -411,6 +414,15 @@ func TestCAdESSign(t *testing.T) {
 			defer f.Close()
 			if err := pades.Embed(f, p, der); err != nil {
 				t.Fatal(err)
+			}
+			level := "B-B"
+			if tc.timestamp {
+				level = "B-T"
+			}
+			if tc.signAlgo == csc.OIDRSASSAPSS {
+				hashsvctest.ValidatePSS(t, validator, root, level, path)
+			} else {
+				hashsvctest.Validate(t, validator, root, level, path)
 			}
 		})
 	}

@@ -115,9 +115,5 @@ credentials:
 	if err := f.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(out)
-	rep, err := pades.Inspect(ctx, bytes.NewReader(data), int64(len(data)), nil)
-	if err != nil || len(rep.Fields) != 1 || rep.Fields[0].Intact == nil || !*rep.Fields[0].Intact {
-		t.Fatalf("signed file: %v %+v", err, rep)
-	}
+	hashsvctest.Validate(t, hashsvctest.Validator(t), filepath.Join(pkiDir, devpki.RootCertFile), "B-B", out)
 }

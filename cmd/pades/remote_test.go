@@ -67,6 +67,14 @@ func intact(t *testing.T, path string) {
 	}
 }
 
+// validated fails unless check-signed-pdf passes the PDF at path at level
+// with the test PKI's root as the trust anchor; extra are more flags of
+// check-signed-pdf (--password PW).
+func validated(t *testing.T, path, level string, extra ...string) {
+	t.Helper()
+	hashsvctest.Validate(t, hashsvctest.Validator(t), filepath.Join(testPKIDir(t), devpki.RootCertFile), level, path, extra...)
+}
+
 // remoteSigner returns the signer of -remote url -credential credential
 // -api-key-file apiKeyFile.
 func remoteSigner(ctx context.Context, url, credential, apiKeyFile string) (*remote.Signer, error) {
@@ -92,7 +100,7 @@ func TestRemoteSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Commit()
-	intact(t, out)
+	validated(t, out, "B-B")
 
 	_, err = remoteSigner(ctx, s.URL, hashsvctest.CredRSA, writeKey(t, "hsk_wrong"))
 	if err == nil || !strings.Contains(err.Error(), "401") {
@@ -141,7 +149,7 @@ func TestRetriesLoggedWithV(t *testing.T) {
 			if failNext.Load() {
 				t.Fatal("the front did not fail the first signHash request")
 			}
-			intact(t, out)
+			validated(t, out, "B-B")
 			if retried := strings.Contains(stderr, "retrying"); retried != verbose || (!verbose && stderr != "") {
 				t.Errorf("-v=%v: standard error %q", verbose, stderr)
 			}
@@ -174,5 +182,5 @@ func TestRemoteCertPinned(t *testing.T) {
 	if code, stderr := sign(filepath.Join(pki, devpki.SignerP256CertFile), out); code != 0 {
 		t.Fatalf("the credential's certificate: exit %d %s", code, stderr)
 	}
-	intact(t, out)
+	validated(t, out, "B-B")
 }

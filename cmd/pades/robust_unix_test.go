@@ -142,10 +142,13 @@ const (
 	killCountEnv = "PADES_KILL_TEST_KILLS" // number of kills (default 5)
 )
 
-// TestKilledSign kills `pades sign` (SIGKILL) at random moments of the
-// signature of a large file: the output folder then holds nothing (or, when
-// the kill came after the signature was committed, the whole signed
-// file), and the input is byte-identical. $PADES_KILL_TEST_SIZE=1GiB and
+// TestKilledSign stops `pades sign` at random moments of the signature of
+// a large file, by SIGKILL and by SIGTERM: the output folder then holds
+// nothing (or, when the signal came after the signature was committed, the
+// whole signed file, which the external validators judge), and the input
+// is byte-identical. SIGTERM must not kill the process: it stops on its
+// own, cleaning up, with exit status 1 and a one-line error (or 0 when the
+// signature was complete). $PADES_KILL_TEST_SIZE=1GiB and
 // $PADES_KILL_TEST_KILLS=20 give the acceptance run of issue 13.
 func TestKilledSign(t *testing.T) {
 	size, kills := "32MiB", 5
@@ -177,62 +180,78 @@ func TestKilledSign(t *testing.T) {
 		}
 		return cmd
 	}
-	// One whole signature gives the span in which to kill.
+	// One whole signature gives the span in which to stop it.
 	start := time.Now()
 	if err := sign().Wait(); err != nil {
 		t.Fatalf("pades sign: %v %s", err, stderr.String())
 	}
 	span := time.Since(start)
-	intact(t, out)
+	validated(t, out, "B-B")
 	os.Remove(out)
 	st, _ := os.Stat(in)
 	t.Logf("input %s (%d bytes), one signature takes %v", size, st.Size(), span.Round(time.Millisecond))
 
 	// A moment is a number of bytes written, where /proc tells it (every
-	// kill falls inside the writing), else a time within the span.
+	// signal falls inside the writing), else a time within the span.
 	_, procErr := os.Stat("/proc/self/io")
-	completed := 0
-	for i := range kills {
-		cmd := sign()
-		var at string
-		if procErr == nil {
-			n := rand.Int64N(st.Size())
-			at = fmt.Sprintf("%d bytes written", n)
-			waitWritten(cmd.Process.Pid, n)
-		} else {
-			d := time.Duration(rand.Int64N(int64(span)))
-			at = d.String()
-			time.Sleep(d) // when to kill, not what to expect: any moment must leave the same
-		}
-		cmd.Process.Kill()
-		err := cmd.Wait()
-		entries, _ := os.ReadDir(outDir)
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		switch {
-		case len(names) == 0:
-		case len(names) == 1 && names[0] == "signed.pdf" && err == nil:
-			// It finished before the kill.
-			completed++
-			intact(t, out)
-			os.Remove(out)
-		default:
-			t.Errorf("kill %d at %s (%v): the output folder holds %q", i+1, at, err, names)
-			for _, n := range names {
-				os.Remove(filepath.Join(outDir, n))
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			completed := 0
+			for i := range kills {
+				cmd := sign()
+				var at string
+				if procErr == nil {
+					n := rand.Int64N(st.Size())
+					at = fmt.Sprintf("%d bytes written", n)
+					waitWritten(cmd.Process.Pid, n)
+				} else {
+					d := time.Duration(rand.Int64N(int64(span)))
+					at = d.String()
+					time.Sleep(d) // when to stop it, not what to expect: any moment must leave the same
+				}
+				cmd.Process.Signal(sig)
+				err := cmd.Wait()
+				ps := cmd.ProcessState
+				if sig == syscall.SIGTERM {
+					msg := strings.TrimSuffix(stderr.String(), "\n")
+					switch {
+					case !ps.Exited():
+						t.Errorf("SIGTERM at %s: %v; want pades to stop on its own", at, err)
+					case ps.ExitCode() == 1 && (!strings.HasPrefix(msg, "pades sign: ") || strings.Contains(msg, "\n")):
+						t.Errorf("SIGTERM at %s: exit 1 with %q, want one line", at, stderr.String())
+					case ps.ExitCode() != 0 && ps.ExitCode() != 1:
+						t.Errorf("SIGTERM at %s: exit %d, want 1 (or 0 when the signature was complete)", at, ps.ExitCode())
+					}
+				}
+				entries, _ := os.ReadDir(outDir)
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				switch {
+				case len(names) == 0:
+				case len(names) == 1 && names[0] == "signed.pdf" && err == nil:
+					// It finished before the signal.
+					completed++
+					validated(t, out, "B-B")
+					os.Remove(out)
+				default:
+					t.Errorf("%v %d at %s (%v): the output folder holds %q", sig, i+1, at, err, names)
+					for _, n := range names {
+						os.Remove(filepath.Join(outDir, n))
+					}
+				}
+				t.Logf("%v %d at %s: %v %s", sig, i+1, at, err, strings.TrimSpace(stderr.String()))
+				if entries, _ := os.ReadDir(inDir); len(entries) != 1 {
+					t.Errorf("%v %d: the input folder holds %d files", sig, i+1, len(entries))
+				}
 			}
-		}
-		t.Logf("kill %d at %s: %v", i+1, at, err)
-		if entries, _ := os.ReadDir(inDir); len(entries) != 1 {
-			t.Errorf("kill %d: the input folder holds %d files", i+1, len(entries))
-		}
+			t.Logf("%d signals, %d after the signature was complete; the output folder empty after every other, the input unchanged", kills, completed)
+		})
 	}
 	if after := fileSHA256(t, in); after != before {
 		t.Error("the input changed")
 	}
-	t.Logf("%d kills, %d after the signature was complete; the output folder empty after every other, the input unchanged", kills, completed)
 }
 
 // waitWritten returns once the process pid has written n bytes (wchar of
