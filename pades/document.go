@@ -71,16 +71,17 @@ func (d *document) encrypter() pdf.Encrypter {
 func (d *document) docMDP() (int, error) { return d.doc.DocMDP() }
 
 // canAddSignature checks the encryption permissions: creating a signature
-// field needs bits 4 and 6 (modify, annotate) or bit 9 (fill in forms,
-// which Acrobat takes to include signing), unless the owner password was
-// given.
+// field needs bits 4 and 6 (modify, annotate) or, from revision 3 of the
+// security handler, bit 9 (fill in forms, which Acrobat takes to include
+// signing; in revision 2 the bit means nothing), unless the owner password
+// was given.
 func (d *document) canAddSignature() error {
 	if d.sec == nil || d.sec.AuthenticatedAsOwner() {
 		return nil
 	}
 	p := uint32(d.sec.Permissions())
 	const modify, annots, fill = 1 << 3, 1 << 5, 1 << 8
-	if p&(modify|annots) == modify|annots || p&fill != 0 {
+	if p&(modify|annots) == modify|annots || p&fill != 0 && d.sec.Revision() >= 3 {
 		return nil
 	}
 	return fmt.Errorf("%w (/P %d)", ErrPermission, int32(p))

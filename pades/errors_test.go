@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
 )
@@ -143,5 +146,57 @@ func TestNilOptions(t *testing.T) {
 	}
 	if _, err := pades.Inspect(ctx, f, p.Size, nil); err != nil {
 		t.Errorf("Inspect with no password: %v", err)
+	}
+}
+
+// TestEncryptionPermissions: with the user password, a signature field is
+// added only when the permissions allow it (bits 4 and 6, or bit 9 from
+// revision 3, where it means "fill in forms and sign"); the owner password
+// overrides them. qpdf makes the encrypted files.
+func TestEncryptionPermissions(t *testing.T) {
+	qpdf := testenv.Need(t, "qpdf", "")
+	s := newSigner(t, testPKI(t).SignerRSA)
+	in, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.pdf")
+	if err := os.WriteFile(plain, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		qpdf    []string // key length and restrictions
+		refused bool     // with the user password
+	}{
+		// revision 2 sets bit 9, which it does not define (/P -44)
+		{"R2 no modify, no annotate", []string{"40", "--modify=n", "--annotate=n"}, true},
+		{"R2 modify, no annotate", []string{"40", "--modify=y", "--annotate=n"}, true},
+		{"R2 modify and annotate", []string{"40", "--modify=y", "--annotate=y"}, false},
+		{"R3 no modification", []string{"128", "--use-aes=n", "--modify=none"}, true},
+		{"R3 fill in forms and sign", []string{"128", "--use-aes=n", "--modify=form"}, false},
+		{"R4 fill in forms and sign", []string{"128", "--use-aes=y", "--modify=form"}, false},
+		{"R6 no modification", []string{"256", "--modify=none"}, true},
+		{"R6 all", []string{"256", "--modify=all"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".pdf")
+			args := append([]string{"--allow-weak-crypto", "--encrypt", "user", "owner"}, tc.qpdf...)
+			if out, err := exec.Command(qpdf, append(args, "--", plain, enc)...).CombinedOutput(); err != nil {
+				t.Fatalf("qpdf: %v\n%s", err, out)
+			}
+			data, err := os.ReadFile(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pw := range []string{"user", "owner"} {
+				err := signFile(data, filepath.Join(dir, "out.pdf"), s, &pades.SignOptions{Password: []byte(pw)})
+				want := tc.refused && pw == "user"
+				if want && !errors.Is(err, pades.ErrPermission) || !want && err != nil {
+					t.Errorf("%s password: err = %v, want refused: %v", pw, err, want)
+				}
+			}
+		})
 	}
 }

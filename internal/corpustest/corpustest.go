@@ -39,6 +39,9 @@ type File struct {
 	Encrypted  bool
 	Password   string // the user password, when it is not empty
 	Signatures int    // signed signature fields, as pdfsig counts them
+	OwnerKnown bool   // the manifest gives the owner password
+	Certified  bool   // the notes say DocMDP (certified)
+	Truncated  bool   // the notes say the file is cut short
 	// EmptyFields counts the signature fields without a value (the
 	// empty_signature_field column, "y (2)").
 	EmptyFields int
@@ -73,7 +76,8 @@ func ReadManifest(t testing.TB, dir string) []File {
 			continue
 		}
 		cf := File{Name: rec[cols["file"]]}
-		if enc := rec[cols["encrypted"]]; strings.HasPrefix(enc, "y") {
+		enc := rec[cols["encrypted"]]
+		if strings.HasPrefix(enc, "y") {
 			cf.Encrypted = true
 			if !strings.Contains(enc, "empty user password") {
 				if m := quoted.FindStringSubmatch(enc); m != nil {
@@ -81,6 +85,10 @@ func ReadManifest(t testing.TB, dir string) []File {
 				}
 			}
 		}
+		cf.OwnerKnown = strings.Contains(enc, "owner password '") || strings.Contains(enc, "user and owner")
+		notes := strings.ToLower(rec[cols["notes"]])
+		cf.Certified = strings.Contains(notes, "docmdp (certified)")
+		cf.Truncated = strings.Contains(notes, "truncated") || strings.Contains(notes, "cut short")
 		cf.Signatures, _ = strconv.Atoi(rec[cols["existing_signatures"]])
 		if m := emptyCount.FindStringSubmatch(rec[cols["empty_signature_field"]]); m != nil {
 			cf.EmptyFields, _ = strconv.Atoi(m[1])

@@ -243,6 +243,9 @@ func (h *Handler) AuthenticatedAsOwner() bool { return h.owner }
 // authenticate with the user password.
 func (h *Handler) Permissions() int32 { return h.perms }
 
+// Revision returns the revision of the Standard security handler (/R).
+func (h *Handler) Revision() int { return h.r }
+
 // KeyLength returns the length of the file encryption key in bytes: 5 to 16
 // for RC4 and AES-128, 32 for AES-256.
 func (h *Handler) KeyLength() int { return len(h.key) }
