@@ -72,7 +72,7 @@ const (
 	keyCAdES  = "cades-only"
 )
 
-func newConsentServer(t *testing.T) *consentServer {
+func newConsentServer(t testing.TB, edits ...func(*hashsvc.Config)) *consentServer {
 	t.Helper()
 	cs := &consentServer{clock: newClock(), mailbox: hashsvctest.NewMailbox(t), sms: make(chan hashsvc.SMSMessage, 8), smsSigs: make(chan string, 8), smsSecret: []byte("webhook secret")}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +113,9 @@ func newConsentServer(t *testing.T) *consentServer {
 				SecretFile: secret,
 				SMTP:       &hashsvc.SMTPConfig{Addr: cs.mailbox.Addr, From: "hashsvc <signing@example.org>", TLS: "none"},
 				SMS:        &hashsvc.WebhookConfig{URL: hook.URL, SecretFile: smsSecret},
+			}
+			for _, edit := range edits {
+				edit(c)
 			}
 		},
 		Service: func(o *hashsvc.Options) {

@@ -31,14 +31,11 @@ func (f *Fetcher) crl(ctx context.Context, url string, cert, issuer *x509.Certif
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		if block, _ := pem.Decode(body); block != nil && block.Type == "X509 CRL" {
-			body = block.Bytes
-		}
-		rl, err := x509.ParseRevocationList(body)
+		fc, err := parseCRL(body)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("parsing the CRL: %w", err)
+			return nil, time.Time{}, err
 		}
-		return &fetchedCRL{der: body, rl: rl}, expiry(rl.ThisUpdate, rl.NextUpdate), nil
+		return fc, expiry(fc.rl.ThisUpdate, fc.rl.NextUpdate), nil
 	})
 	if err != nil {
 		return nil, err
@@ -58,6 +55,18 @@ func (f *Fetcher) crl(ctx context.Context, url string, cert, issuer *x509.Certif
 		return nil, st.Revoked
 	}
 	return fc.der, nil
+}
+
+// parseCRL parses a CRL as a distribution point serves it: DER or PEM.
+func parseCRL(body []byte) (*fetchedCRL, error) {
+	if block, _ := pem.Decode(body); block != nil && block.Type == "X509 CRL" {
+		body = block.Bytes
+	}
+	rl, err := x509.ParseRevocationList(body)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the CRL: %w", err)
+	}
+	return &fetchedCRL{der: body, rl: rl}, nil
 }
 
 // CheckCRL reads a stored DER CRL (from a PDF's document security store

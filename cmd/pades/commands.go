@@ -306,6 +306,11 @@ func readCMS(path string) ([]byte, *pades.DSS, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseCMS(path, b)
+}
+
+// parseCMS reads the contents b of the signature file path: see readCMS.
+func parseCMS(path string, b []byte) ([]byte, *pades.DSS, error) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
 		var resp csc.CAdESSignResponse
 		if err := json.Unmarshal(t, &resp); err != nil || resp.CMS == "" {

@@ -59,7 +59,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return p
 }
 
-func samplePDF(t *testing.T) []byte {
+func samplePDF(t testing.TB) []byte {
 	t.Helper()
 	b, err := pdfgen.Bytes(pdfgen.Table, pdfgen.Options{Pages: 2})
 	if err != nil {
