@@ -19,6 +19,7 @@ import (
 	"hashsign/hashsvc/devtrust"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/pades/verify"
@@ -159,13 +160,7 @@ func TestVerifyOutputs(t *testing.T) {
 			t.Errorf("HTML report lacks %q", want)
 		}
 	}
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qpdf is missing")
-		}
-		t.Skip("qpdf is missing")
-	}
+	qpdf := testenv.Need(t, "qpdf", "apt-get install qpdf")
 	if out, err := exec.Command(qpdf, "--check", pdfReport).CombinedOutput(); err != nil {
 		t.Errorf("qpdf --check on the PDF report: %v\n%s", err, out)
 	}

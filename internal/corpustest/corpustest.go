@@ -1,37 +1,17 @@
 // Package corpustest helps tests that use ../shared: it reads the corpus
-// manifest, reads the verdicts of poppler's pdfsig, and finds the external
-// tools that tests need, failing in CI where a missing tool would
-// otherwise skip the test.
+// manifest and the verdicts of poppler's pdfsig. (Package testenv finds the
+// tools they need.)
 package corpustest
 
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// InCI reports whether the tests run in CI, where a missing tool or
-// ../shared is a failure rather than a reason to skip.
-func InCI() bool { return os.Getenv("CI") == "true" }
-
-// NeedTool returns the path of an external tool, skipping the test when it
-// is missing outside CI and failing it in CI.
-func NeedTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if InCI() {
-			t.Fatalf("%s is missing: the README test command installs it", name)
-		}
-		t.Skipf("%s is missing", name)
-	}
-	return p
-}
 
 // File is one row of the corpus manifest.
 type File struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"hashsign/internal/corpustest"
+	"hashsign/internal/testenv"
 	"hashsign/pades/verify"
 )
 
@@ -22,7 +23,7 @@ import (
 // logged (and written to $HASHSIGN_VERIFY_TABLE when set).
 func TestCorpus(t *testing.T) {
 	dir := corpusDir(t)
-	pdfsig := corpustest.NeedTool(t, "pdfsig")
+	pdfsig := testenv.Need(t, "pdfsig", "")
 	var table strings.Builder
 	table.WriteString("| file | signature | pdfsig -nocert | integrity | path | indication | level | modifications |\n|---|---|---|---|---|---|---|---|\n")
 	compared := 0

@@ -16,8 +16,8 @@ import (
 
 	"hashsign/cms"
 	"hashsign/hashsvc/devtrust"
-	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/ltv"
 	"hashsign/pades"
 	"hashsign/pades/internal/pdf"
@@ -30,12 +30,7 @@ import (
 func corpusDir(t testing.TB) string {
 	t.Helper()
 	d, _ := filepath.Abs("../../../shared/corpus")
-	if _, err := os.Stat(filepath.Join(d, "manifest.tsv")); err != nil {
-		if corpustest.InCI() {
-			t.Fatalf("../shared is missing (%v): CI runs with shared/ beside the project", err)
-		}
-		t.Skip("../shared is not present")
-	}
+	testenv.Need(t, filepath.Join(d, "manifest.tsv"), "CI runs with shared/ beside the project")
 	return d
 }
 

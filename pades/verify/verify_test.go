@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"hashsign/internal/corpustest"
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/pades/internal/pdf"
 	"hashsign/pades/verify"
@@ -274,7 +274,7 @@ func TestSubFilters(t *testing.T) {
 // TestEncrypted: a file encrypted with a user password (qpdf, AES-256)
 // and then signed is verified with the password, and refused without.
 func TestEncrypted(t *testing.T) {
-	qpdf := corpustest.NeedTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "")
 	env := sharedEnv(t)
 	dir := t.TempDir()
 	plain := writeTemp(t, testDoc(t)).Name()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades/internal/pdf"
 )
 
@@ -121,7 +122,7 @@ func testPDF(t *testing.T, s *Spec, p page) []byte {
 // stay empty.
 func run(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
-	path := requireTool(t, name)
+	path := testenv.Need(t, name, ".ci/test installs it")
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hashsign/internal/testenv"
 )
 
 const cjkFont = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -174,7 +176,7 @@ func TestRender(t *testing.T) {
 				s.Image = testImage(t, c.image)
 			}
 			if c.fontFile != "" {
-				requireFile(t, c.fontFile)
+				testenv.Need(t, c.fontFile, ".ci/test installs it")
 				data, err := os.ReadFile(c.fontFile)
 				if err != nil {
 					t.Fatal(err)

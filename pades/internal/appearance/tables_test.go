@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"hashsign/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite tables.go from the font and Unicode data files")
@@ -27,7 +29,7 @@ const (
 // -update it writes the file.
 func TestGeneratedTables(t *testing.T) {
 	for _, f := range []string{liberationSans, arabicShaping, unicodeDataFile} {
-		requireFile(t, f)
+		testenv.Need(t, f, ".ci/test installs it")
 	}
 	src, err := generateTables()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades/internal/crypt"
 	"hashsign/pades/internal/pdf"
 )
@@ -56,31 +57,12 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// requireTool returns the path of an external program, skipping the test
-// when it is missing, unless the CI environment variable is "true".
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI (.ci/test installs it): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
-}
-
 // sharedDir returns ../shared beside the repository, skipping the test
 // when it is missing, unless under CI.
 func sharedDir(t testing.TB) string {
 	t.Helper()
 	d, _ := filepath.Abs("../../../../shared")
-	if _, err := os.Stat(filepath.Join(d, "corpus", "manifest.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("../shared is missing (%v): CI runs with shared/ beside the project", err)
-		}
-		t.Skip("../shared is not present")
-	}
+	testenv.Need(t, filepath.Join(d, "corpus", "manifest.tsv"), "CI runs with shared/ beside the project")
 	return d
 }
 
@@ -110,7 +92,7 @@ func popplerWords(t testing.TB, file, password string) []toolWord {
 	if password != "" {
 		args = append(args, "-upw", password)
 	}
-	out, err := exec.Command(requireTool(t, "pdftotext"), append(args, file, "-")...).Output()
+	out, err := exec.Command(testenv.Need(t, "pdftotext", ".ci/test installs it"), append(args, file, "-")...).Output()
 	if err != nil {
 		t.Fatalf("pdftotext -bbox %s: %v", file, err)
 	}
@@ -165,7 +147,7 @@ func mupdfRuns(t testing.TB, file, password, text string) []toolRun {
 	if password != "" {
 		args = append(args, "-p", password)
 	}
-	out, err := exec.Command(requireTool(t, "mutool"), append(args, file)...).Output()
+	out, err := exec.Command(testenv.Need(t, "mutool", ".ci/test installs it"), append(args, file)...).Output()
 	if err != nil {
 		t.Fatalf("mutool draw -F stext %s: %v", file, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"hashsign/internal/testenv"
 )
 
 // toolCase is a document that a real tool makes from a source holding
@@ -71,7 +73,7 @@ func TestRealTools(t *testing.T) {
 	for _, tc := range toolCases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, tool := range tc.tools {
-				requireTool(t, tool)
+				testenv.Need(t, tool, ".ci/test installs it")
 			}
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, tc.source), []byte(tc.text), 0o644); err != nil {
@@ -105,7 +107,7 @@ func TestRealTools(t *testing.T) {
 // (AES-256 and RC4-128, with a user password) where they are in the
 // plain files.
 func TestEncrypted(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", ".ci/test installs it")
 	for _, c := range handCases()[:2] {
 		plain := writeTemp(t, c.name+".pdf", c.file)
 		for _, enc := range [][]string{{"256"}, {"128", "--use-aes=n"}} {

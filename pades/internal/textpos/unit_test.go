@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades/internal/stdfont"
 )
 
@@ -46,7 +47,7 @@ func TestGlyphText(t *testing.T) {
 // codes and glyph names of a standard font's AFM file (URW's Nimbus Sans,
 // whose encoding scheme is AdobeStandardEncoding).
 func TestBaseEncodings(t *testing.T) {
-	py := requireTool(t, "python3")
+	py := testenv.Need(t, "python3", ".ci/test installs it")
 	for _, c := range []struct {
 		name  string
 		enc   *baseEncoding
@@ -88,12 +89,10 @@ for c in range(32, 256):
 		}
 	}
 	afm := "/usr/share/fonts/type1/urw-base35/NimbusSans-Regular.afm"
+	testenv.Need(t, afm, "Debian's fonts-urw-base35, which .ci/test installs")
 	f, err := os.Open(afm)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (Debian's fonts-urw-base35, which .ci/test installs): %v", afm, err)
-		}
-		t.Skipf("%s: %v", afm, err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	seen := 0
