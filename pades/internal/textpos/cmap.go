@@ -264,6 +264,9 @@ func (m *cmap) unicode(k codeKey) (string, bool) {
 		return "", false
 	}
 	u := append([]uint16(nil), r.uni...)
+	if len(u) == 0 {
+		return "", false // a range to <>: no text
+	}
 	if len(u) == 2 && utf16.IsSurrogate(rune(u[0])) {
 		// a character outside the BMP: count up the code point
 		return string(utf16.DecodeRune(rune(u[0]), rune(u[1])) + rune(off)), true
