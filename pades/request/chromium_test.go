@@ -3,8 +3,6 @@ package request_test
 import (
 	"context"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,20 +12,15 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"hashsign/csc"
+	"hashsign/internal/testenv"
 	"hashsign/pades/request"
 )
 
 // browser starts Debian's headless Chromium with a fresh profile. In CI
-// a missing chromium fails the test.
+// a missing chromium fails the test (testenv).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (.ci/test installs it)")
-		}
-		t.Skip("chromium is not installed")
-	}
+	bin := testenv.Need(t, "chromium", ".ci/test installs it")
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
