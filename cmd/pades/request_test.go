@@ -59,16 +59,19 @@ func TestRequestCommand(t *testing.T) {
 		"-out", out, ins[0], ins[1]}
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, &stdout, &stderr) }()
+	// running ends when pades request returns: no mail can come after it.
+	running, ended := context.WithCancel(t.Context())
+	go func() {
+		done <- run(ctx, args, &stdout, &stderr)
+		ended()
+	}()
 
 	link := regexp.MustCompile(`/consent/([A-Za-z0-9_-]+)`)
 	next := func(to string) *hashsvctest.Mail {
 		t.Helper()
-		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		m, err := mailbox.Next(mctx)
+		m, err := mailbox.Next(running)
 		if err != nil {
-			t.Fatalf("%v; pades request: %s", err, stderr.String())
+			t.Fatalf("%v before pades request ended: %s", err, stderr.String())
 		}
 		if m.To != to {
 			t.Fatalf("mail to %s, want %s: %q", m.To, to, m.Body)

@@ -189,9 +189,7 @@ func (e *env) invitation(t *testing.T, to string) string {
 
 func (e *env) nextMail(t *testing.T) *hashsvctest.Mail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	m, err := e.mailbox.Next(ctx)
+	m, err := e.mailbox.Next(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
