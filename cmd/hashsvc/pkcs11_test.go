@@ -40,6 +40,7 @@ func TestPKCS11Credential(t *testing.T) {
 	os.Mkdir(tokens, 0o700)
 	conf := filepath.Join(dir, "softhsm2.conf")
 	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
+	bin := hashsvctest.Build(t, "./cmd/hashsvc") // before os.Environ: see Build
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf, "GOTOOLCHAIN=local")
 	for _, args := range [][]string{
 		{"--init-token", "--free", "--label", "hashsvc", "--pin", "1234", "--so-pin", "5678"},
@@ -68,7 +69,6 @@ credentials:
 	cfgPath := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 
-	bin := hashsvctest.Build(t, "./cmd/hashsvc")
 	cmd := exec.Command(bin, "serve", "-config", cfgPath)
 	cmd.Env = env
 	stderr := &hashsvctest.SyncBuffer{}

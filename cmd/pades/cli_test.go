@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -28,46 +27,27 @@ import (
 	"hashsign/pades"
 )
 
-// padesCLI is the pades binary built for a test. Under go test -cover it
-// is built with coverage and writes its counters where the test binary
-// does, so that what the binary runs counts in the package's coverage.
+// padesCLI is the pades binary built for a test (with coverage under go
+// test -cover: see hashsvctest.Build).
 type padesCLI struct {
-	bin      string
-	coverDir string
+	bin string
 }
 
 // buildPades builds ./cmd/pades for the test.
 func buildPades(t *testing.T) *padesCLI {
 	t.Helper()
-	c := &padesCLI{bin: filepath.Join(t.TempDir(), "pades")}
-	args := []string{"build", "-o", c.bin}
-	if f := flag.Lookup("test.gocoverdir"); f != nil && testing.CoverMode() != "" && f.Value.String() != "" {
-		c.coverDir = f.Value.String()
-		args = append(args, "-cover", "-covermode="+testing.CoverMode())
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/pades: %v\n%s", err, out)
-	}
-	return c
+	return &padesCLI{bin: hashsvctest.Build(t, "./cmd/pades")}
 }
 
 // command returns the command that runs pades with args.
-func (c *padesCLI) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(c.bin, args...)
-	if c.coverDir != "" {
-		cmd.Env = append(os.Environ(), "GOCOVERDIR="+c.coverDir)
-	}
-	return cmd
-}
+func (c *padesCLI) command(args ...string) *exec.Cmd { return exec.Command(c.bin, args...) }
 
 // run runs pades with args and returns its exit status and outputs.
 func (c *padesCLI) run(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := c.command(args...)
 	if env != nil {
-		cmd.Env = append(append(os.Environ(), env...), cmd.Env...)
+		cmd.Env = append(os.Environ(), env...)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -186,11 +186,23 @@ func ModuleRoot(t testing.TB) string {
 }
 
 // Build builds a command of the module (such as "./cmd/hashsvc") into a
-// temporary directory and returns the binary's path.
+// temporary directory and returns the binary's path. Under go test -cover
+// the command is built with coverage, and GOCOVERDIR in the test process's
+// environment names the directory of the test binary's counters
+// (testenv.CoverDir): the commands that the test starts with that
+// environment write their counters there too, so that what they run
+// counts in the coverage of the package under test.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	args := []string{"build", "-o", bin}
+	if dir := testenv.CoverDir(); dir != "" {
+		// only the command's own package: the packages it imports have
+		// tests of their own
+		args = append(args, "-cover", "-covermode="+testing.CoverMode(), "-coverpkg="+pkg)
+		os.Setenv("GOCOVERDIR", dir)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {

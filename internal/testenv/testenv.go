@@ -8,6 +8,7 @@
 package testenv
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,6 +50,18 @@ func Need(t testing.TB, what, hint string) string {
 		Missing(t, "%s is missing (%v)", what, err)
 	}
 	return path
+}
+
+// CoverDir returns the directory where the test binary writes its
+// coverage counters under go test -cover (its -test.gocoverdir), or "" when
+// coverage is off. A command built with -cover that writes its counters
+// there (GOCOVERDIR) counts in the coverage of the package under test.
+func CoverDir() string {
+	f := flag.Lookup("test.gocoverdir")
+	if f == nil || testing.CoverMode() == "" {
+		return ""
+	}
+	return f.Value.String()
 }
 
 // OnlyMuPDFFails reports whether the report of check-signed-pdf fails on
