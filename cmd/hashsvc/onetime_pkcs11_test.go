@@ -29,13 +29,8 @@ import (
 // and are destroyed on the token when the credential ends, after which
 // signing is refused.
 func TestOneTimePKCS11(t *testing.T) {
-	util := testenv.Need(t, "softhsm2-util", installHint)
-	testenv.Need(t, softhsmModule, installHint)
+	util, conf := testenv.SoftHSM(t, installHint)
 	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	os.Mkdir(tokens, 0o700)
-	conf := filepath.Join(dir, "softhsm2.conf")
-	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
 	t.Setenv("SOFTHSM2_CONF", conf)
 	if out, err := exec.Command(util, "--init-token", "--free", "--label", "onetime", "--pin", "1234", "--so-pin", "5678").CombinedOutput(); err != nil {
 		t.Fatalf("softhsm2-util: %v\n%s", err, out)

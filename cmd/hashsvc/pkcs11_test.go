@@ -20,7 +20,7 @@ import (
 	"hashsign/testdata/pdfgen"
 )
 
-const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
+const softhsmModule = testenv.SoftHSMModule
 
 // installHint says how to get the tools of the PKCS #11 tests.
 const installHint = "apt-get install softhsm2"
@@ -31,15 +31,10 @@ func TestPKCS11Credential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs hashsvc")
 	}
-	util := testenv.Need(t, "softhsm2-util", installHint)
-	testenv.Need(t, softhsmModule, installHint)
+	util, conf := testenv.SoftHSM(t, installHint)
 	p := hashsvctest.PKI(t)
 	pkiDir := devpki.DefaultDir()
 	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	os.Mkdir(tokens, 0o700)
-	conf := filepath.Join(dir, "softhsm2.conf")
-	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
 	bin := hashsvctest.Build(t, "./cmd/hashsvc") // before os.Environ: see Build
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf, "GOTOOLCHAIN=local")
 	for _, args := range [][]string{

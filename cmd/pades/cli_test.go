@@ -273,7 +273,7 @@ func cadesSign(t *testing.T, dev *hashsvctest.Dev, req csc.CAdESSignRequest) []b
 	return answer
 }
 
-const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
+const softhsmModule = testenv.SoftHSMModule
 
 // softHSMToken is a SoftHSM2 token "pades" (PIN 1234) holding the test
 // PKI's RSA signer key and certificate, both labelled "signer" with id 01.
@@ -284,14 +284,9 @@ type softHSMToken struct {
 func newSoftHSMToken(t *testing.T, pkiDir string) *softHSMToken {
 	t.Helper()
 	const hint = "apt-get install softhsm2 opensc"
-	util := testenv.Need(t, "softhsm2-util", hint)
+	util, conf := testenv.SoftHSM(t, hint)
 	tool := testenv.Need(t, "pkcs11-tool", hint)
-	testenv.Need(t, softhsmModule, hint)
 	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	os.Mkdir(tokens, 0o700)
-	conf := filepath.Join(dir, "softhsm2.conf")
-	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600)
 	tok := &softHSMToken{env: []string{"SOFTHSM2_CONF=" + conf}}
 	certPEM, err := os.ReadFile(filepath.Join(pkiDir, devpki.SignerRSACertFile))
 	if err != nil {

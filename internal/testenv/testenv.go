@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,6 +51,30 @@ func Need(t testing.TB, what, hint string) string {
 		Missing(t, "%s is missing (%v)", what, err)
 	}
 	return path
+}
+
+// SoftHSMModule is the path of Debian's SoftHSM2 PKCS #11 module.
+const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+
+// SoftHSM needs softhsm2-util and the SoftHSM2 module (see Need; hint says
+// how to get them) and returns the path of softhsm2-util and of a SoftHSM2
+// configuration file whose token directory is a new temporary directory:
+// the commands given SOFTHSM2_CONF=conf create and find their tokens there.
+func SoftHSM(t testing.TB, hint string) (util, conf string) {
+	t.Helper()
+	util = Need(t, "softhsm2-util", hint)
+	Need(t, SoftHSMModule, hint)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.Mkdir(tokens, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf = filepath.Join(dir, "softhsm2.conf")
+	cfg := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return util, conf
 }
 
 // CoverDir returns the directory where the test binary writes its

@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
+	softhsmModule = testenv.SoftHSMModule
 	testLabel     = "hashsign"
 	testPIN       = "1234"
 	testSOPIN     = "5678"
@@ -93,23 +93,12 @@ var (
 // CA certificate is stored too.
 func newTestToken(t testing.TB, keys ...keySpec) *testToken {
 	t.Helper()
-	testenv.Need(t, softhsmModule, installHint)
-	util := testenv.Need(t, "softhsm2-util", installHint)
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	cfg := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	util, conf := testenv.SoftHSM(t, installHint)
 	t.Setenv("SOFTHSM2_CONF", conf)
 	t.Setenv(PINEnv, "")
 	os.Unsetenv(PINEnv)
 
-	tt := &testToken{dir: dir, conf: conf, label: testLabel, pin: testPIN, pki: testPKI(t), certs: map[string]*x509.Certificate{}, pubs: map[string]crypto.PublicKey{}}
+	tt := &testToken{dir: filepath.Dir(conf), conf: conf, label: testLabel, pin: testPIN, pki: testPKI(t), certs: map[string]*x509.Certificate{}, pubs: map[string]crypto.PublicKey{}}
 	tt.initToken(t, util, testLabel, testPIN)
 	tt.addKeys(t, keys...)
 	return tt
