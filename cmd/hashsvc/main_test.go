@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
@@ -188,6 +190,24 @@ func TestErrorsOnePrefix(t *testing.T) {
 		{"evidence without -trust", []string{"evidence", "verify", write("e.json", "{}")}, 2, "give -trust"},
 		{"evidence not sealed", []string{"evidence", "verify", "-trust", rootFile(t), write("e2.json", `{"record":{"version":1}}`)}, 1, "the record or its signature is missing"},
 		{"evidence not JSON", []string{"evidence", "verify", "-trust", rootFile(t), write("e3.json", "%PDF-1.7")}, 1, "not an evidence file"},
+		{"apikey without new", []string{"apikey"}, 2, "want: hashsvc apikey new"},
+		{"audit without verify", []string{"audit", "list"}, 2, "want: hashsvc audit verify"},
+		{"totp without enrol", []string{"totp"}, 2, "want: hashsvc totp enrol"},
+		{"pin without hash", []string{"pin", "check"}, 2, "want: hashsvc pin hash"},
+		{"evidence without verify", []string{"evidence"}, 2, "want: hashsvc evidence verify"},
+		{"flag not defined", []string{"apikey", "new", "-bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"positional argument", []string{"apikey", "new", "extra"}, 2, `unexpected argument "extra"`},
+		{"apikey without credentials", []string{"apikey", "new", "-credentials", " , "}, 2, "name at least one credential"},
+		{"audit of two databases", []string{"audit", "verify", "-dev", dir, "-db", filepath.Join(dir, "a.db")}, 2, "give one of -config, -dev and -db"},
+		{"audit of no database", []string{"audit", "verify", "-db", filepath.Join(dir, "absent.db")}, 1, "no such file"},
+		{"audit of a development directory without one", []string{"audit", "verify", "-dev", dir}, 1, "no such file"},
+		{"totp enrol without -person", []string{"totp", "enrol", "-config", filepath.Join(dir, "bad.yaml"), "-account", "a@example.org"}, 2, "give -config, -person and -account"},
+		{"totp enrol of a bad config", []string{"totp", "enrol", "-config", filepath.Join(dir, "bad.yaml"), "-person", "p", "-account", "a@example.org"}, 1, "bad.yaml"},
+		{"serve with a bad log level", []string{"serve", "-dev", filepath.Join(dir, "dev"), "-log-level", "loud"}, 2, `-log-level "loud"`},
+		{"serve with a bad log format", []string{"serve", "-dev", filepath.Join(dir, "dev"), "-log-format", "xml"}, 2, `-log-format "xml"`},
+		{"serve of config and dev", []string{"serve", "-dev", filepath.Join(dir, "dev"), "-config", filepath.Join(dir, "bad.yaml")}, 2, "not both"},
+		{"serve of nothing", []string{"serve"}, 2, "give -config FILE or -dev DIR"},
+		{"dev info of two directories", []string{"dev", "info", dir, dir}, 2, "want: hashsvc dev info DIR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -207,4 +227,47 @@ func TestErrorsOnePrefix(t *testing.T) {
 func rootFile(t *testing.T) string {
 	hashsvctest.PKI(t)
 	return filepath.Join(devpki.DefaultDir(), devpki.RootCertFile)
+}
+
+// TestUsage: no command and an unknown one print the usage on standard
+// error with exit 2; -h prints it on standard output with exit 0.
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		{nil, 2, "", "usage:\n  hashsvc serve -config FILE"},
+		{[]string{"sing"}, 2, "", `hashsvc: unknown command "sing"`},
+		{[]string{"-h"}, 0, "usage:\n  hashsvc serve -config FILE", ""},
+		{[]string{"dev", "info", "-h"}, 0, "usage: hashsvc dev info DIR", ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.errs) ||
+			(tc.stdout == "") != (stdout.Len() == 0) || (tc.errs == "") != (stderr.Len() == 0) {
+			t.Errorf("hashsvc %q: exit %d, stdout %q, stderr %q; want exit %d, %q on stdout, %q on stderr",
+				tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.errs)
+		}
+	}
+}
+
+// TestPINHash: pin hash prints the bcrypt hash of the first line of its
+// input, and refuses a PIN shorter than 4 characters.
+func TestPINHash(t *testing.T) {
+	var out bytes.Buffer
+	if err := cmdPINHash(nil, strings.NewReader("2468\r\nnot the PIN\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	h := strings.TrimSuffix(out.String(), "\n")
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("2468")); err != nil || strings.Contains(h, "\n") {
+		t.Errorf("pin hash printed %q: %v", out.String(), err)
+	}
+	for _, in := range []string{"", "123\n", "12\r\n"} {
+		out.Reset()
+		err := cmdPINHash(nil, strings.NewReader(in), &out)
+		if err == nil || !strings.Contains(err.Error(), "at least 4 characters") || out.Len() != 0 {
+			t.Errorf("pin hash of %q: %v, printed %q; want a refusal", in, err, out.String())
+		}
+	}
 }
