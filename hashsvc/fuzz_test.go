@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	"hashsign/csc"
@@ -78,15 +80,72 @@ func FuzzHandlers(f *testing.F) {
 		req.Header.Set("Authorization", "Bearer "+keys[int(key)%len(keys)])
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		var v map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-			t.Fatalf("%s: answer %d is not a JSON object: %q", path, rec.Code, rec.Body)
+		checkAnswer(t, path, rec)
+	})
+}
+
+// checkAnswer fails the test unless the answer rec to path is a JSON
+// object, not a server error (5xx), and a client error (4xx) with an
+// "error" member.
+func checkAnswer(t *testing.T, path string, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("%s: answer %d is not a JSON object: %q", path, rec.Code, rec.Body)
+	}
+	switch {
+	case rec.Code >= 500:
+		t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	case rec.Code >= 400 && v["error"] == nil:
+		t.Fatalf("%s: %d without an error: %s", path, rec.Code, rec.Body)
+	}
+	return v
+}
+
+// requestRoutes are the signature-request routes that read a JSON body:
+// create, start, cancel, and a step's hashes.
+var requestRoutes = []string{csc.PathRequests, csc.PathRequestStart, csc.PathRequestCancel, csc.PathRequestHashes}
+
+// FuzzRequestHandlers sends hostile JSON bodies to the signature-request
+// routes that read one, for a request created before (and for any step
+// number): the answers hold to what FuzzHandlers checks.
+func FuzzRequestHandlers(f *testing.F) {
+	s, _ := reqServer(f, newClock(), nil)
+	h := s.Service.Handler()
+	keys := []string{s.Keys[hashsvctest.KeyAll], s.Keys[hashsvctest.KeyP256], "hsk_wrong"}
+	post := func(t *testing.T, path, key string, body []byte) map[string]any {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return checkAnswer(t, path, rec)
+	}
+	created, _ := json.Marshal(twoSigners())
+	hashesBody, _ := json.Marshal(hashes("a.pdf"))
+	for _, seed := range []struct {
+		route, step uint8
+		body        []byte
+	}{
+		{0, 0, created},
+		{0, 0, []byte(`{"sender":"x","order":"parallel","level":"B-LTA","documents":[{"name":""}],"signers":[{"id":"a","name":"A","otp":"sms","phone":"+1"}],"callbackURLs":["http://192.0.2.1/"],"draft":true}`)},
+		{0, 0, []byte(`{"sender":"x","documents":[{"name":"a.pdf"},{"name":"a.pdf"}],"signers":[{"id":"a","name":"A","credentialID":"carl"},{"id":"a","name":"B","email":"not an address"}],"expires":"1970-01-01T00:00:00Z"}`)},
+		{1, 0, []byte(`{}`)},
+		{2, 0, []byte(`null`)},
+		{3, 1, hashesBody},
+		{3, 2, hashesBody},
+		{3, 1, []byte(`{"hashAlgorithmOID":"2.16.840.1.101.3.4.2.1","signAlgo":"1.2.840.10045.4.3.2","hashes":[{"document":"b.pdf","documentHash":"","hash":"AAAA"},{"document":"a.pdf"}]}`)},
+	} {
+		f.Add(seed.route, uint8(0), seed.step, seed.body)
+	}
+	var id string
+	f.Fuzz(func(t *testing.T, route, key, step uint8, body []byte) {
+		if id == "" { // the first input creates the request the others act on
+			if id, _ = post(t, csc.PathRequests, keys[0], created)["id"].(string); id == "" {
+				t.Fatal("no request created")
+			}
 		}
-		switch {
-		case rec.Code >= 500:
-			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
-		case rec.Code >= 400 && v["error"] == nil:
-			t.Fatalf("%s: %d without an error: %s", path, rec.Code, rec.Body)
-		}
+		path := strings.NewReplacer("{id}", id, "{k}", strconv.Itoa(int(step%4))).Replace(requestRoutes[int(route)%len(requestRoutes)])
+		post(t, path, keys[int(key)%len(keys)], body)
 	})
 }

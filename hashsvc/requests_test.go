@@ -35,7 +35,7 @@ const credCarl = "carl"
 // the test PKI's intermediate CA, a TSA, a webhook secret and a settable
 // clock. cfg, when not nil, is the configuration of an earlier server to
 // start again on the same database.
-func reqServer(t *testing.T, clk *clock, cfg *hashsvc.Config) (*hashsvctest.Server, []byte) {
+func reqServer(t testing.TB, clk *clock, cfg *hashsvc.Config) (*hashsvctest.Server, []byte) {
 	t.Helper()
 	secret := []byte("a webhook secret of the test")
 	p := hashsvctest.PKI(t)
