@@ -138,14 +138,22 @@ func FuzzRequestHandlers(f *testing.F) {
 	} {
 		f.Add(seed.route, uint8(0), seed.step, seed.body)
 	}
-	var id string
+	draft := twoSigners()
+	draft.Draft = true
+	drafted, _ := json.Marshal(draft)
+	ids := map[int]string{} // the request each route acts on: a cancel ends only its own
 	f.Fuzz(func(t *testing.T, route, key, step uint8, body []byte) {
-		if id == "" { // the first input creates the request the others act on
-			if id, _ = post(t, csc.PathRequests, keys[0], created)["id"].(string); id == "" {
+		r := int(route) % len(requestRoutes)
+		if _, ok := ids[r]; !ok && r > 0 {
+			b := created
+			if requestRoutes[r] == csc.PathRequestStart {
+				b = drafted
+			}
+			if ids[r], _ = post(t, csc.PathRequests, keys[0], b)["id"].(string); ids[r] == "" {
 				t.Fatal("no request created")
 			}
 		}
-		path := strings.NewReplacer("{id}", id, "{k}", strconv.Itoa(int(step%4))).Replace(requestRoutes[int(route)%len(requestRoutes)])
+		path := strings.NewReplacer("{id}", ids[r], "{k}", strconv.Itoa(int(step%4))).Replace(requestRoutes[r])
 		post(t, path, keys[int(key)%len(keys)], body)
 	})
 }
