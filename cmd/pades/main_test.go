@@ -180,10 +180,18 @@ func TestSignEncryptedWithPassword(t *testing.T) {
 			if b, err := exec.Command(qpdf, "--password=user pw", "--check", out).CombinedOutput(); err != nil {
 				t.Fatalf("qpdf --check: %v\n%s", err, b)
 			}
-			// the new strings are encrypted: the reason does not appear in clear
+			// the new strings are encrypted: the reason does not appear in
+			// clear, and qpdf decrypts it with the file's key
 			b, _ := os.ReadFile(out)
 			if bytes.Contains(b, []byte("encrypted test")) {
 				t.Error("the /Reason was written unencrypted into an encrypted file")
+			}
+			dec := filepath.Join(dir, c.name+"-decrypted.pdf")
+			if b, err := exec.Command(qpdf, "--password=user pw", "--decrypt", "--qdf", "--object-streams=disable", out, dec).CombinedOutput(); err != nil {
+				t.Fatalf("qpdf --decrypt: %v\n%s", err, b)
+			}
+			if b, _ := os.ReadFile(dec); !bytes.Contains(b, []byte("/Reason (encrypted test)")) {
+				t.Error(`the /Reason does not decrypt to "encrypted test" with the file's key`)
 			}
 			validated(t, out, "B-B", "--password", "user pw")
 		})
