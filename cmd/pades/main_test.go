@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,4 +369,53 @@ func TestMissingIntermediate(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 	noOutput(t, dir, in)
+}
+
+// TestFlagErrors: the flags of the remote signer, the password file and
+// the pkcs11 command refuse what they cannot use with one line (usage
+// errors exit 2, others 1), before any network or token is reached, and
+// leave no output.
+func TestFlagErrors(t *testing.T) {
+	t.Setenv(APIKeyEnv, "")
+	pki := testPKIDir(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.pdf", samplePDF(t))
+	out := filepath.Join(dir, "out.pdf")
+	apiKey := writeFile(t, dir, "api-key", []byte("hsk_test\n"))
+	notPEM := writeFile(t, dir, "not.pem", []byte("not a certificate\n"))
+	remote := []string{"sign", "-remote", "http://127.0.0.1:1", "-credential", "c", "-api-key-file", apiKey}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"remote without credential", []string{"sign", "-remote", "http://127.0.0.1:1", in, out}, 2, "-remote needs -credential"},
+		{"remote without API key", []string{"sign", "-remote", "http://127.0.0.1:1", "-credential", "c", in, out}, 2, "-remote needs -api-key-file (or $HASHSVC_API_KEY)"},
+		{"API key file missing", []string{"sign", "-remote", "http://127.0.0.1:1", "-credential", "c", "-api-key-file", filepath.Join(dir, "absent"), in, out}, 1, "reading -api-key-file"},
+		{"API key file empty", []string{"sign", "-remote", "http://127.0.0.1:1", "-credential", "c", "-api-key-file", writeFile(t, dir, "empty", []byte(" \n")), in, out}, 1, "is empty"},
+		{"remote CA missing", append(slices.Clone(remote), "-remote-ca", filepath.Join(dir, "absent.pem"), in, out), 1, "reading -remote-ca"},
+		{"remote CA not PEM", append(slices.Clone(remote), "-remote-ca", notPEM, in, out), 1, "no PEM certificate"},
+		{"client certificate without key", append(slices.Clone(remote), "-remote-client-cert", notPEM, in, out), 2, "-remote-client-cert and -remote-client-key go together"},
+		{"client certificate unreadable", append(slices.Clone(remote), "-remote-client-cert", notPEM, "-remote-client-key", notPEM, in, out), 1, "loading the client certificate"},
+		{"password file missing", []string{"sign", "-key", filepath.Join(pki, devpki.SignerRSAKeyFile), "-cert", filepath.Join(pki, devpki.SignerRSACertFile),
+			"-password-file", filepath.Join(dir, "absent"), in, out}, 1, "reading -password-file"},
+		{"pkcs11 without subcommand", []string{"pkcs11"}, 2, "missing subcommand"},
+		{"pkcs11 unknown subcommand", []string{"pkcs11", "show"}, 2, `unknown subcommand "show" (want list)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(c.args...)
+			if code != c.code || !strings.Contains(stderr, c.want) || stdout != "" {
+				t.Errorf("pades %q: exit %d, stdout %q, stderr %q; want exit %d saying %q", c.args, code, stdout, stderr, c.code, c.want)
+			}
+			if c.args[0] == "sign" && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+			noOutput(t, dir, in, apiKey, notPEM, "empty")
+		})
+	}
+	code, stdout, stderr := runCLI("pkcs11", "-h")
+	if code != 0 || !strings.Contains(stdout, "pades pkcs11 list") || stderr != "" {
+		t.Errorf("pkcs11 -h: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }
