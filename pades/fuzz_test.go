@@ -3,7 +3,6 @@ package pades_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"testing"
 
@@ -57,23 +56,8 @@ func FuzzFields(f *testing.F) {
 }
 
 // pdfFile returns a PDF whose objects 1, 2, ... are objs (PDF text),
-// object 1 being the catalog, with a classic cross-reference table.
-func pdfFile(objs ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
+// object 1 being the catalog.
+func pdfFile(objs ...string) []byte { return pdfgen.Objects("", objs...) }
 
 // hostileSeeds are small files with the structures that Prepare and
 // Inspect walk: certification (DocMDP), AcroForm fields and their kids,

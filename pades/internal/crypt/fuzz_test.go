@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"hashsign/pades/internal/pdf"
+	"hashsign/testdata/pdfgen"
 )
 
 // encryptDict writes p as the text of an /Encrypt dictionary, with a crypt
@@ -30,21 +31,8 @@ func encryptDict(p Params) string {
 // encryptedFile returns a minimal PDF whose trailer names the /Encrypt
 // dictionary dict (PDF text) and the /ID id0.
 func encryptedFile(dict string, id0 []byte) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	objs := []string{"<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>", dict}
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R/Encrypt 3 0 R/ID[<%x><%x>]>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, id0, id0, xref)
-	return b.Bytes()
+	return pdfgen.Objects(fmt.Sprintf("/Encrypt 3 0 R/ID[<%x><%x>]", id0, id0),
+		"<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>", dict)
 }
 
 // FuzzOpenDocument reads hostile /Encrypt dictionaries (and /ID) through
