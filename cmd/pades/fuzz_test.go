@@ -6,9 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"hashsign/cms"
@@ -16,35 +17,6 @@ import (
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/pades"
 )
-
-// memFile is a pades.File in memory.
-type memFile struct{ b []byte }
-
-func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(m.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, m.b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
-	if end := off + int64(len(p)); end > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
-	}
-	return copy(m.b[off:], p), nil
-}
-
-func (m *memFile) Truncate(size int64) error {
-	if size > int64(len(m.b)) {
-		return errors.New("memFile: cannot grow by Truncate")
-	}
-	m.b = m.b[:size]
-	return nil
-}
 
 // FuzzEmbedInput feeds pades embed hostile signature files (DER, base64,
 // PEM, or the JSON answer of hashsvc's /v1/cades/sign, with validation
@@ -91,6 +63,11 @@ func FuzzEmbedInput(f *testing.F) {
 	f.Add(withVD)
 	f.Add([]byte(`{"cms":"MAA=","certificates":["!"],"ocsps":[""],"crls":["MAA="]}`))
 	base := prepared.Bytes()
+	out, err := os.Create(filepath.Join(f.TempDir(), "embedded.pdf"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { out.Close() })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		der, dss, err := parseCMS("sig", b)
 		if err != nil {
@@ -101,21 +78,30 @@ func FuzzEmbedInput(f *testing.F) {
 			return
 		}
 		ctx := context.Background()
-		m := &memFile{b: bytes.Clone(base)}
-		found, err := pades.FindPlaceholder(ctx, m, int64(len(m.b)), sd.DigestAlgorithm)
+		if err := out.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out.WriteAt(base, 0); err != nil {
+			t.Fatal(err)
+		}
+		found, err := pades.FindPlaceholder(ctx, out, int64(len(base)), sd.DigestAlgorithm)
 		if err != nil {
 			return
 		}
-		if err := pades.Embed(m, found, der); err != nil {
+		if err := pades.Embed(out, found, der); err != nil {
 			return
 		}
 		// outside the placeholder, the bytes are the prepared ones
-		hole := found.ContentsOffset
-		if !bytes.Equal(m.b[:hole], base[:hole]) || !bytes.Equal(m.b[hole+int64(2*found.ContentsSize):], base[hole+int64(2*found.ContentsSize):]) {
+		got := make([]byte, len(base))
+		if _, err := out.ReadAt(got, 0); err != nil {
+			t.Fatal(err)
+		}
+		hole, end := found.ContentsOffset, found.ContentsOffset+int64(2*found.ContentsSize)
+		if !bytes.Equal(got[:hole], base[:hole]) || !bytes.Equal(got[end:], base[end:]) {
 			t.Fatal("Embed wrote outside the placeholder")
 		}
 		if dss != nil {
-			pades.AddDSS(ctx, m, found.Size, dss.WithVRI(found.VRIKey(der)), nil)
+			pades.AddDSS(ctx, out, found.Size, dss.WithVRI(found.VRIKey(der)), nil)
 		}
 	})
 }
