@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"hashsign/internal/corpustest"
+	"hashsign/internal/testenv"
 )
 
 // testLog sends the harness's progress to the test's log.
@@ -54,7 +54,7 @@ func TestQuick(t *testing.T) {
 	for tool, why := range res.Missing {
 		switch {
 		case tool == engGateway:
-		case corpustest.InCI():
+		case testenv.InCI():
 			t.Errorf("CI: %s not measured: %s", tool, why)
 		default:
 			t.Logf("%s not measured: %s", tool, why)
@@ -99,7 +99,7 @@ func checkInputs(t *testing.T, res *Results) {
 		}
 	}
 	switch {
-	case corpusDir(options{}, mustRoot(t)) == "" && corpustest.InCI():
+	case corpusDir(options{}, mustRoot(t)) == "" && testenv.InCI():
 		t.Errorf("CI: ../shared/corpus is missing")
 	case corpusDir(options{}, mustRoot(t)) != "":
 		i := slices.IndexFunc(res.Inputs, func(in *input) bool { return in.Name == "corpus" })
@@ -307,7 +307,7 @@ func checkTargets(t *testing.T, res *Results) {
 			if tg.Detail == "" {
 				t.Errorf("target %q: not measured, without a reason", tg.Name)
 			}
-			if !strings.Contains(tg.Name, "gateway") && corpustest.InCI() {
+			if !strings.Contains(tg.Name, "gateway") && testenv.InCI() {
 				t.Errorf("CI: target %q not measured: %s", tg.Name, tg.Detail)
 			}
 			continue

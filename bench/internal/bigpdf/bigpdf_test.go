@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"hashsign/internal/corpustest"
+	"hashsign/internal/testenv"
 )
 
 func TestParseSize(t *testing.T) {
@@ -46,7 +46,7 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestWriteFile(t *testing.T) {
-	qpdf := corpustest.NeedTool(t, "qpdf")
+	qpdf := testenv.Need(t, "qpdf", "apt-get install qpdf")
 	for _, tc := range []struct {
 		name string
 		cfg  Config
