@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"hashsign/internal/devpki"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer"
 )
@@ -174,7 +175,7 @@ func checkSignedLeavingEmpty(t *testing.T, shared, root, path, level, password s
 	if password != "" {
 		args = append(args, "-upw", password)
 	}
-	out, _ := exec.Command(needTool(t, "pdfsig"), append(args, path)...).CombinedOutput()
+	out, _ := exec.Command(testenv.Need(t, "pdfsig", ""), append(args, path)...).CombinedOutput()
 	if n := strings.Count(string(out), "The signature form field is not signed."); n != empty {
 		t.Fatalf("pdfsig finds %d unsigned fields, want %d:\n%s", n, empty, out)
 	}
@@ -186,7 +187,7 @@ func checkSignedLeavingEmpty(t *testing.T, shared, root, path, level, password s
 // unembeddedFonts counts the fonts that pdffonts lists as not embedded.
 func unembeddedFonts(t *testing.T, path string) int {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "pdffonts"), path).CombinedOutput()
+	out, err := exec.Command(testenv.Need(t, "pdffonts", ""), path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pdffonts: %v\n%s", err, out)
 	}

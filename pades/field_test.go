@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/pades/internal/pdf"
 	"hashsign/testdata/pdfgen"
@@ -222,7 +223,7 @@ func TestSmallField(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "thin.pdf")
 	os.WriteFile(path, out, 0o644)
-	text, err := exec.Command(needTool(t, "pdftotext"), path, "-").CombinedOutput()
+	text, err := exec.Command(testenv.Need(t, "pdftotext", ""), path, "-").CombinedOutput()
 	if err != nil || !strings.Contains(string(text), "hashsign Test Signer RSA") {
 		t.Errorf("pdftotext does not find the name in the thin field (%v):\n%s", err, text)
 	}

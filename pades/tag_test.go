@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/testdata/pdfgen"
 )
@@ -22,8 +23,8 @@ func tagDoc(t *testing.T, tool, dir string) string {
 	var cmd *exec.Cmd
 	switch tool {
 	case "groff":
-		needTool(t, "gropdf")
-		cmd = exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "contract.ms")
+		testenv.Need(t, "gropdf", "")
+		cmd = exec.Command(testenv.Need(t, "groff", ""), "-ms", "-Tpdf", "contract.ms")
 		out, err := os.Create(filepath.Join(dir, "contract-groff.pdf"))
 		if err != nil {
 			t.Fatal(err)
@@ -31,7 +32,7 @@ func tagDoc(t *testing.T, tool, dir string) string {
 		defer out.Close()
 		cmd.Stdout = out
 	case "pdflatex":
-		cmd = exec.Command(needTool(t, "pdflatex"), "-interaction=batchmode", "-halt-on-error", "-jobname", "contract-pdflatex", "contract.tex")
+		cmd = exec.Command(testenv.Need(t, "pdflatex", ""), "-interaction=batchmode", "-halt-on-error", "-jobname", "contract-pdflatex", "contract.tex")
 	}
 	for _, src := range []string{"contract.ms", "contract.tex"} {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "tags", src))
@@ -61,7 +62,7 @@ var reWord = regexp.MustCompile(`<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="(
 // pdftotextWords returns the boxes of the words equal to text.
 func pdftotextWords(t *testing.T, path, text string) []wordBox {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "pdftotext"), "-bbox", path, "-").Output()
+	out, err := exec.Command(testenv.Need(t, "pdftotext", ""), "-bbox", path, "-").Output()
 	if err != nil {
 		t.Fatalf("pdftotext -bbox: %v", err)
 	}
@@ -102,7 +103,7 @@ var (
 // text, which gives each character's origin) reads the file.
 func tagOrigins(t *testing.T, path, text string) []origin {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "mutool"), "draw", "-q", "-F", "stext", "-o", "-", path).Output()
+	out, err := exec.Command(testenv.Need(t, "mutool", ""), "draw", "-q", "-F", "stext", "-o", "-", path).Output()
 	if err != nil {
 		t.Fatalf("mutool draw -F stext: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"hashsign/internal/devpki"
 	"hashsign/internal/rendertest"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
@@ -114,17 +115,11 @@ type visibleCase struct {
 // the default font lacks.
 const cjkFont = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
-// needFile returns path, skipping the test when the file is missing
-// outside CI and failing it in CI.
+// needFile returns path, a file that the README test command installs
+// (see testenv.Need).
 func needFile(t testing.TB, path string) string {
 	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if inCI() {
-			t.Fatalf("%s is missing: the README test command installs it", path)
-		}
-		t.Skipf("%s is missing", path)
-	}
-	return path
+	return testenv.Need(t, path, "the README test command installs it")
 }
 
 // TestVisibleRendering signs a page at a rectangle and renders it with
@@ -176,7 +171,7 @@ func TestVisibleRendering(t *testing.T) {
 			n := compareRenders(t, before, after, displayedBox(c.rect, before.Bounds().Dy()))
 			t.Logf("%d pixels drawn in the field", n)
 			if c.embeds {
-				fonts, err := exec.Command(needTool(t, "pdffonts"), "-f", "2", "-l", "2", out).CombinedOutput()
+				fonts, err := exec.Command(testenv.Need(t, "pdffonts", ""), "-f", "2", "-l", "2", out).CombinedOutput()
 				if err != nil {
 					t.Fatalf("pdffonts: %v\n%s", err, fonts)
 				}
@@ -184,7 +179,7 @@ func TestVisibleRendering(t *testing.T) {
 					t.Errorf("pdffonts lists no embedded subset font:\n%s", fonts)
 				}
 			}
-			text, err := exec.Command(needTool(t, "pdftotext"), "-f", "2", "-l", "2", out, "-").CombinedOutput()
+			text, err := exec.Command(testenv.Need(t, "pdftotext", ""), "-f", "2", "-l", "2", out, "-").CombinedOutput()
 			if err != nil {
 				t.Fatalf("pdftotext: %v\n%s", err, text)
 			}
@@ -271,11 +266,11 @@ func TestVisibleCertifiedBLTA(t *testing.T) {
 	before := render(t, unsigned, 2)
 	n := compareRenders(t, before, render(t, path, 2), displayedBox(rect, before.Bounds().Dy()))
 	t.Logf("%d pixels drawn in the field", n)
-	fonts, err := exec.Command(needTool(t, "pdffonts"), "-f", "2", "-l", "2", path).CombinedOutput()
+	fonts, err := exec.Command(testenv.Need(t, "pdffonts", ""), "-f", "2", "-l", "2", path).CombinedOutput()
 	if err != nil || !embeddedSubset(string(fonts)) {
 		t.Errorf("pdffonts lists no embedded subset font (%v):\n%s", err, fonts)
 	}
-	text, err := exec.Command(needTool(t, "pdftotext"), "-f", "2", "-l", "2", path, "-").CombinedOutput()
+	text, err := exec.Command(testenv.Need(t, "pdftotext", ""), "-f", "2", "-l", "2", path, "-").CombinedOutput()
 	if err != nil || !containsText(string(text), name) {
 		t.Errorf("pdftotext does not find %q on the signed page (%v):\n%s", name, err, text)
 	}
@@ -344,7 +339,7 @@ func TestVisibleEncrypted(t *testing.T) {
 			if c.password != "" {
 				args = append(args, "-upw", c.password)
 			}
-			text, err := exec.Command(needTool(t, "pdftotext"), append(args, out, "-")...).CombinedOutput()
+			text, err := exec.Command(testenv.Need(t, "pdftotext", ""), append(args, out, "-")...).CombinedOutput()
 			if err != nil || !containsText(string(text), name) {
 				t.Errorf("pdftotext does not find %q on the signed page (%v):\n%s", name, err, text)
 			}

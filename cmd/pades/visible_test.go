@@ -19,6 +19,7 @@ import (
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/devpki"
 	"hashsign/internal/rendertest"
+	"hashsign/internal/testenv"
 	"hashsign/pades"
 	"hashsign/signer"
 	"hashsign/testdata/pdfgen"
@@ -141,12 +142,7 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 
 	args := append(append([]string{"sign"}, remote(hashsvc.DevCredentialRSA)...), lta...)
 	cjk := "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc" // Debian fonts-wqy-zenhei: the default font has no Chinese
-	if _, err := os.Stat(cjk); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testenv.Need(t, cjk, "apt-get install fonts-wqy-zenhei")
 	step(0, append(args, "-certify", "2", "-field", "Author", "-page", "1", "-rect", "300,650,250,70", "-name", "张伟明", "-font", cjk, "-image", seal, "-reason", "author", form, path("s1.pdf"))...)
 	_, stderr := step(1, append(args, "-rect", "10,10,100,40", path("s1.pdf"), path("refused.pdf"))...)
 	if !strings.Contains(stderr, "allow signing only into its existing empty signature fields") || !strings.Contains(stderr, `"Approver1", "Approver2"`) {
@@ -205,7 +201,7 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	}
 	for _, c := range []struct{ page, name string }{{"1", "张伟明"}, {"2", "hashsign Test Signer P-384"}} {
 		// the author's name given, the name of prepare's -cert
-		text, err := exec.Command(needTool(t, "pdftotext"), "-f", c.page, "-l", c.page, path("s4.pdf"), "-").CombinedOutput()
+		text, err := exec.Command(testenv.Need(t, "pdftotext", ""), "-f", c.page, "-l", c.page, path("s4.pdf"), "-").CombinedOutput()
 		if err != nil || !strings.Contains(string(text), c.name) {
 			t.Errorf("pdftotext does not find %q on page %s (%v):\n%s", c.name, c.page, err, text)
 		}
@@ -256,20 +252,6 @@ func TestVisibleSignaturesCLI(t *testing.T) {
 	hashsvctest.Validate(t, validator, root, "B-B", filepath.Join(out, names[0]))
 }
 
-// needTool returns the path of a tool, failing in CI when it is
-// missing.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing", name)
-		}
-		t.Skipf("%s is missing", name)
-	}
-	return p
-}
-
 // TestFieldFlagErrors: the field flags are checked before anything is
 // signed, with exit status 2.
 func TestFieldFlagErrors(t *testing.T) {
@@ -315,18 +297,11 @@ func TestVisiblePKCS11(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs pades")
 	}
-	const module = "/usr/lib/softhsm/libsofthsm2.so"
-	util := needTool(t, "softhsm2-util")
-	if _, err := os.Stat(module); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 is missing: %v", err)
-		}
-		t.Skipf("SoftHSM2 is missing: %v", err)
-	}
+	const module = testenv.SoftHSMModule
+	util, conf := testenv.SoftHSM(t, "apt-get install softhsm2")
 	c := startDevCLI(t)
 	validator, bin, dev, root, pki := c.validator, c.bin, c.dev, c.root, c.pki
 	dir := t.TempDir()
-	conf := writeFile(t, dir, "softhsm2.conf", []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\nlog.level = ERROR\n"))
 	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
 	run := func(name string, args ...string) string {
 		t.Helper()
@@ -360,7 +335,7 @@ func TestVisiblePKCS11(t *testing.T) {
 // groffContract makes the PDF of testdata/tags/contract.ms with groff.
 func groffContract(t *testing.T, dir string) string {
 	t.Helper()
-	needTool(t, "gropdf")
+	testenv.Need(t, "gropdf", "")
 	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tags", "contract.ms"))
 	if err != nil {
 		t.Fatal(err)
@@ -372,7 +347,7 @@ func groffContract(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(needTool(t, "groff"), "-ms", "-Tpdf", "contract.ms")
+	cmd := exec.Command(testenv.Need(t, "groff", ""), "-ms", "-Tpdf", "contract.ms")
 	var stderr bytes.Buffer
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, &stderr
 	if err := cmd.Run(); err != nil {

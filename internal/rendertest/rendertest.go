@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"testing"
 
-	"hashsign/internal/corpustest"
+	"hashsign/internal/testenv"
 )
 
 // Page renders page n (1-based) of the PDF at path with pdftoppm -r 72,
@@ -26,7 +26,7 @@ func Page(t testing.TB, path string, n int) image.Image {
 // password.
 func EncryptedPage(t testing.TB, path, password string, n int) image.Image {
 	t.Helper()
-	pdftoppm := corpustest.NeedTool(t, "pdftoppm")
+	pdftoppm := testenv.Need(t, "pdftoppm", "apt-get install poppler-utils")
 	prefix := filepath.Join(t.TempDir(), "page")
 	p := strconv.Itoa(n)
 	args := []string{"-r", "72", "-cropbox", "-f", p, "-l", p, "-singlefile", "-png"}
