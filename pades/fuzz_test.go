@@ -57,7 +57,7 @@ func FuzzFields(f *testing.F) {
 
 // pdfFile returns a PDF whose objects 1, 2, ... are objs (PDF text),
 // object 1 being the catalog.
-func pdfFile(objs ...string) []byte { return pdfgen.Objects("", objs...) }
+func pdfFile(objs ...string) []byte { return pdfgen.Objects(1, objs) }
 
 // hostileSeeds are small files with the structures that Prepare and
 // Inspect walk: certification (DocMDP), AcroForm fields and their kids,

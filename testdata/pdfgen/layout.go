@@ -189,6 +189,14 @@ func (l Layout) Bytes() ([]byte, error) {
 // objs[i] (the text between "obj" and "endobj"), with a classic
 // cross-reference table; catalog is the number of the document catalog.
 func Objects(catalog int, objs []string) []byte {
+	return Raw(fmt.Sprintf("/Root %d 0 R /ID [<%x> <%x>]", catalog, "hashsign-layout", "hashsign-layout"), objs)
+}
+
+// Raw is Objects with the trailer's entries but /Size given as PDF text
+// (such as "/Root 1 0 R /Encrypt 3 0 R"). It writes what it is given:
+// objects and entries that break the rules make a file that breaks them,
+// as tests of hostile input want.
+func Raw(trailer string, objs []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))
@@ -201,7 +209,7 @@ func Objects(catalog int, objs []string) []byte {
 	for _, off := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root %d 0 R /ID [<%x> <%x>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, catalog, "hashsign-layout", "hashsign-layout", xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailer, xref)
 	return b.Bytes()
 }
 

@@ -31,8 +31,8 @@ func encryptDict(p Params) string {
 // encryptedFile returns a minimal PDF whose trailer names the /Encrypt
 // dictionary dict (PDF text) and the /ID id0.
 func encryptedFile(dict string, id0 []byte) []byte {
-	return pdfgen.Objects(fmt.Sprintf("/Encrypt 3 0 R/ID[<%x><%x>]", id0, id0),
-		"<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>", dict)
+	return pdfgen.Raw(fmt.Sprintf("/Root 1 0 R /Encrypt 3 0 R /ID [<%x> <%x>]", id0, id0),
+		[]string{"<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>", dict})
 }
 
 // FuzzOpenDocument reads hostile /Encrypt dictionaries (and /ID) through
