@@ -129,6 +129,10 @@ func TestCorpus(t *testing.T) {
 // refused with, from what manifest.tsv says of it, checked with qpdf where
 // the manifest leaves a detail out:
 //   - certified (DocMDP) with /P 1, which allows no change: ErrCertified;
+//     with /P 2 or 3 and no empty signature field, which allows no new
+//     one: ErrCertifiedNewField;
+//   - signed with a FieldMDP lock whose /P is 1 (ISO 32000-2), or 2 or 3
+//     with no empty signature field: ErrLocked;
 //   - encrypted, the owner password unknown, and permissions that forbid
 //     adding a signature field (qpdf: neither both "modify annotations"
 //     and "modify other", bits 6 and 4, nor, from revision 3, "modify
@@ -138,13 +142,19 @@ func legitimateRefusals(t *testing.T, qpdf, corpus string, cf corpusFile) []erro
 	t.Helper()
 	path := filepath.Join(corpus, cf.Name)
 	var out []error
-	if cf.Certified {
-		p, err := qpdfDocMDP(qpdf, path, cf.Password)
+	if cf.Signatures > 0 || cf.Certified {
+		docMDP, lockP, err := qpdfMDP(qpdf, path, cf.Password)
 		if err != nil {
 			t.Fatalf("%s: %v", cf.Name, err)
 		}
-		if p == 1 {
+		switch {
+		case docMDP == 1:
 			out = append(out, pades.ErrCertified)
+		case docMDP != 0 && cf.EmptyFields == 0:
+			out = append(out, pades.ErrCertifiedNewField)
+		}
+		if lockP == 1 || lockP != 0 && cf.EmptyFields == 0 {
+			out = append(out, pades.ErrLocked)
 		}
 	}
 	if cf.Encrypted && !cf.OwnerKnown {
@@ -165,24 +175,25 @@ func legitimateRefusals(t *testing.T, qpdf, corpus string, cf corpusFile) []erro
 	return out
 }
 
-// qpdfDocMDP returns the /P of the DocMDP transform of the file, as qpdf
-// reads it (0 when there is none).
-func qpdfDocMDP(qpdf, path, password string) (int, error) {
+// qpdfMDP returns the /P of the DocMDP transform of the file and the
+// smallest /P of the FieldMDP transforms of its signatures (their locks),
+// as qpdf reads them (0 when there is none).
+func qpdfMDP(qpdf, path, password string) (docMDP, lockP int, err error) {
 	b, err := exec.Command(qpdf, "--json=2", "--json-key=qpdf", "--password="+password, path).Output()
 	if err != nil && len(b) == 0 {
-		return 0, fmt.Errorf("qpdf --json: %v", err)
+		return 0, 0, fmt.Errorf("qpdf --json: %v", err)
 	}
 	var doc struct {
 		QPDF []json.RawMessage `json:"qpdf"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil || len(doc.QPDF) != 2 {
-		return 0, fmt.Errorf("qpdf --json: %v", err)
+		return 0, 0, fmt.Errorf("qpdf --json: %v", err)
 	}
 	var objs map[string]struct {
 		Value any `json:"value"`
 	}
 	if err := json.Unmarshal(doc.QPDF[1], &objs); err != nil {
-		return 0, fmt.Errorf("qpdf --json objects: %v", err)
+		return 0, 0, fmt.Errorf("qpdf --json objects: %v", err)
 	}
 	resolve := func(v any) any {
 		if ref, ok := v.(string); ok && strings.HasSuffix(ref, " R") {
@@ -190,17 +201,27 @@ func qpdfDocMDP(qpdf, path, password string) (int, error) {
 		}
 		return v
 	}
-	p := 0
+	// the /P of a transform's parameters, 0 when it has none
+	paramP := func(v map[string]any) int {
+		if params, ok := resolve(v["/TransformParams"]).(map[string]any); ok {
+			if n, ok := resolve(params["/P"]).(float64); ok {
+				return int(n)
+			}
+		}
+		return 0
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if v["/TransformMethod"] == "/DocMDP" {
-				p = 2 // the default of /P
-				if params, ok := resolve(v["/TransformParams"]).(map[string]any); ok {
-					if n, ok := resolve(params["/P"]).(float64); ok {
-						p = int(n)
-					}
+			switch v["/TransformMethod"] {
+			case "/DocMDP":
+				if docMDP = paramP(v); docMDP == 0 {
+					docMDP = 2 // the default of /P
+				}
+			case "/FieldMDP":
+				if p := paramP(v); p != 0 && (lockP == 0 || p < lockP) {
+					lockP = p
 				}
 			}
 			for _, e := range v {
@@ -215,7 +236,7 @@ func qpdfDocMDP(qpdf, path, password string) (int, error) {
 	for _, o := range objs {
 		walk(o.Value)
 	}
-	return p, nil
+	return docMDP, lockP, nil
 }
 
 // TestCorpusIntegrity: for every signature of every corpus file, Inspect
