@@ -18,6 +18,7 @@ import (
 	"hashsign/hashsvc"
 	"hashsign/hashsvc/hashsvctest"
 	"hashsign/internal/rendertest"
+	"hashsign/internal/testenv"
 	"hashsign/testdata/pdfgen"
 )
 
@@ -126,7 +127,7 @@ func TestRequestCommand(t *testing.T) {
 		if blue == 0 {
 			t.Errorf("%s: the -image is not drawn", f)
 		}
-		text, err := exec.Command(needTool(t, "pdftotext"), f, "-").CombinedOutput()
+		text, err := exec.Command(testenv.Need(t, "pdftotext", ""), f, "-").CombinedOutput()
 		for _, name := range []string{"Eve Example", "Fay Example"} {
 			if err != nil || !strings.Contains(string(text), name) {
 				t.Errorf("%s: pdftotext does not find %q (%v):\n%s", f, name, err, text)
