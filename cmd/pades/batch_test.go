@@ -372,6 +372,7 @@ func TestBatchKilled(t *testing.T) {
 		seen     = map[string]*atomic.Int64{}
 		held     chan struct{} // signalled when the first request is held
 		release  chan struct{}
+		stop     = make(chan struct{}) // closed when the test ends: no request stays held
 	)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -388,13 +389,19 @@ func TestBatchKilled(t *testing.T) {
 			case signal <- struct{}{}:
 			default:
 			}
-			<-rel
+			select {
+			case <-rel:
+			case <-stop:
+			}
 			http.Error(w, "held", http.StatusServiceUnavailable)
 			return
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
+	// runs before front.Close (cleanups run last first): a subtest that
+	// failed while a request was held must not leave Close waiting for it
+	t.Cleanup(func() { close(stop) })
 	heldNow := func() chan struct{} {
 		mu.Lock()
 		defer mu.Unlock()
