@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"hashsign/internal/listen"
 	"hashsign/internal/yamlconfig"
 )
 
@@ -89,16 +90,9 @@ type Config struct {
 	dir string
 }
 
-// TLSConfig enables HTTPS.
-type TLSConfig struct {
-	Cert string `yaml:"cert"` // PEM certificate chain of the server
-	Key  string `yaml:"key"`  // PEM private key of the server
-
-	// ClientCA, when set, is a PEM file of the CAs that issue client
-	// certificates. Clients must then present a certificate issued by one
-	// of them (mutual TLS), in addition to their API key.
-	ClientCA string `yaml:"client_ca"`
-}
+// TLSConfig enables HTTPS: the server's certificate chain and key, and
+// optionally the CAs of client certificates (mutual TLS).
+type TLSConfig = listen.TLSFiles
 
 // AuditConfig configures the audit log.
 type AuditConfig struct {

@@ -21,6 +21,18 @@ func OnLoopback(a net.Addr) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// TLSFiles names the files of a server's TLS configuration, as the
+// configuration files of hashsvc and of the gateway give them.
+type TLSFiles struct {
+	Cert string `yaml:"cert"` // PEM certificate chain of the server
+	Key  string `yaml:"key"`  // PEM private key of the server
+
+	// ClientCA, when set, is a PEM file of the CAs that issue client
+	// certificates. Clients must then present a certificate issued by one
+	// of them (mutual TLS), in addition to their API key.
+	ClientCA string `yaml:"client_ca"`
+}
+
 // ServerTLS returns the TLS configuration of a server with the PEM
 // certificate chain certFile and key keyFile (TLS 1.2 at least). With
 // clientCAFile, clients must present a certificate that one of its CAs

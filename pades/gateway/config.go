@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hashsign/internal/apikey"
+	"hashsign/internal/listen"
 	"hashsign/internal/yamlconfig"
 	"hashsign/pades"
 )
@@ -87,14 +88,9 @@ type Config struct {
 	dir string
 }
 
-// TLSConfig enables HTTPS.
-type TLSConfig struct {
-	Cert string `yaml:"cert"` // PEM certificate chain of the server
-	Key  string `yaml:"key"`  // PEM private key of the server
-	// ClientCA, when set, is a PEM file of the CAs that issue client
-	// certificates; clients must present one, in addition to their key.
-	ClientCA string `yaml:"client_ca"`
-}
+// TLSConfig enables HTTPS: the server's certificate chain and key, and
+// optionally the CAs of client certificates (mutual TLS).
+type TLSConfig = listen.TLSFiles
 
 // APIKeyConfig is one caller's API key.
 type APIKeyConfig struct {
