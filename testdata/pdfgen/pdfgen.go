@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"hashsign/internal/countwriter"
 )
 
 // Kind selects the cross-reference layout of a generated file.
@@ -187,7 +189,7 @@ func Generate(w io.Writer, kind Kind, opts Options) error {
 	}
 	bw := bufio.NewWriter(w)
 	g := &generator{
-		w:    &countingWriter{w: bw},
+		w:    &countwriter.Writer{W: bw},
 		kind: kind,
 		opts: opts,
 	}
@@ -198,28 +200,6 @@ func Generate(w io.Writer, kind Kind, opts Options) error {
 		return fmt.Errorf("pdfgen: writing %v file: %w", kind, err)
 	}
 	return nil
-}
-
-// countingWriter counts the bytes written through it, so that
-// cross-reference offsets are exact. Its first error is sticky.
-type countingWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.err = err
-	return n, err
-}
-
-func (c *countingWriter) printf(format string, args ...any) {
-	fmt.Fprintf(c, format, args...)
 }
 
 // object is an indirect object with generation 0.
@@ -295,7 +275,7 @@ const (
 )
 
 type generator struct {
-	w    *countingWriter
+	w    *countwriter.Writer
 	kind Kind
 	opts Options
 
@@ -320,7 +300,7 @@ func (g *generator) generate() error {
 		version = "1.5"
 	}
 	// A comment with bytes above 127 marks the file as binary.
-	g.w.printf("%%PDF-%s\n%%\xE2\xE3\xCF\xD3\n", version)
+	g.w.Printf("%%PDF-%s\n%%\xE2\xE3\xCF\xD3\n", version)
 
 	objs, err := g.originalObjects()
 	if err != nil {
@@ -339,8 +319,8 @@ func (g *generator) generate() error {
 			return err
 		}
 	}
-	if g.w.err != nil {
-		return g.w.err
+	if g.w.Err != nil {
+		return g.w.Err
 	}
 	if !g.kind.Incremental() {
 		return nil
@@ -359,7 +339,7 @@ func (g *generator) generate() error {
 			return err
 		}
 	}
-	return g.w.err
+	return g.w.Err
 }
 
 // originalObjects returns the objects of the first revision, sorted by
@@ -517,10 +497,10 @@ func (g *generator) trailerEntries(prev int64) string {
 
 // writeObject writes o at the current offset, which it returns.
 func (g *generator) writeObject(o *object) int64 {
-	off := g.w.n
-	g.w.printf("%d 0 obj\n", o.num)
+	off := g.w.N
+	g.w.Printf("%d 0 obj\n", o.num)
 	g.w.Write(o.body)
-	g.w.printf("\nendobj\n")
+	g.w.Printf("\nendobj\n")
 	return off
 }
 
@@ -543,10 +523,10 @@ func (g *generator) writeTable(entries map[int]xrefEntry, trailer string) int64 
 	entries[0] = xrefEntry{typ: 0, field3: 65535}
 	nums := slices.Sorted(maps.Keys(entries))
 
-	off := g.w.n
-	g.w.printf("xref\n")
+	off := g.w.N
+	g.w.Printf("xref\n")
 	for _, run := range runs(nums) {
-		g.w.printf("%d %d\n", run[0], len(run))
+		g.w.Printf("%d %d\n", run[0], len(run))
 		for _, n := range run {
 			e := entries[n]
 			kw := 'n'
@@ -554,10 +534,10 @@ func (g *generator) writeTable(entries map[int]xrefEntry, trailer string) int64 
 				kw = 'f'
 			}
 			// Each entry is exactly 20 bytes long.
-			g.w.printf("%010d %05d %c \n", e.field2, e.field3, kw)
+			g.w.Printf("%010d %05d %c \n", e.field2, e.field3, kw)
 		}
 	}
-	g.w.printf("trailer\n<< %s >>\nstartxref\n%d\n%%%%EOF\n", trailer, off)
+	g.w.Printf("trailer\n<< %s >>\nstartxref\n%d\n%%%%EOF\n", trailer, off)
 	return off
 }
 
@@ -618,14 +598,14 @@ func (g *generator) writeStreamRevision(objs []*object, prev int64) (int64, erro
 	if prev < 0 {
 		entries[0] = xrefEntry{typ: 0, field3: 65535}
 	}
-	off := g.w.n
+	off := g.w.N
 	entries[xrefNum] = xrefEntry{typ: 1, field2: off}
 	xref, err := g.xrefStream(xrefNum, entries, g.trailerEntries(prev))
 	if err != nil {
 		return 0, err
 	}
 	g.writeObject(xref)
-	g.w.printf("startxref\n%d\n%%%%EOF\n", off)
+	g.w.Printf("startxref\n%d\n%%%%EOF\n", off)
 	return off, nil
 }
 
@@ -650,7 +630,7 @@ func (g *generator) writeHybrid(objs []*object) error {
 			table[n] = e
 		}
 	}
-	xrefOff := g.w.n
+	xrefOff := g.w.N
 	table[xrefNum] = xrefEntry{typ: 1, field2: xrefOff}
 	xref, err := g.xrefStream(xrefNum, compressed, g.trailerEntries(-1))
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"hashsign/internal/countwriter"
 )
 
 // Image geometry. A full image page carries an image of imageWidth by
@@ -129,28 +131,6 @@ func WriteFile(name string, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// countingWriter counts the bytes written through it. Its first error is
-// sticky.
-type countingWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.err = err
-	return n, err
-}
-
-func (c *countingWriter) printf(format string, args ...any) {
-	fmt.Fprintf(c, format, args...)
-}
-
 // Fixed object numbers; the others are given out in order by plan.
 const (
 	catalogNum = 1
@@ -222,7 +202,7 @@ func plan(imagePages, minObjects int, sigField, stream bool) *layout {
 // Write writes the file that cfg describes to w.
 func Write(w io.Writer, cfg Config) (Result, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	cw := &countingWriter{w: bw}
+	cw := &countwriter.Writer{W: bw}
 
 	// Plan the image pages: full images until the budget runs out (or
 	// the data shared out over cfg.Pages), then one shorter image.
@@ -237,30 +217,30 @@ func Write(w io.Writer, cfg Config) (Result, error) {
 
 	offsets := make([]int64, l.objects+1)
 	begin := func(num int) {
-		offsets[num] = cw.n
-		cw.printf("%d 0 obj\n", num)
+		offsets[num] = cw.N
+		cw.Printf("%d 0 obj\n", num)
 	}
 	version := "1.4"
 	if cfg.Stream {
 		version = "1.5"
 	}
-	cw.printf("%%PDF-%s\n%%\xE2\xE3\xCF\xD3\n", version)
+	cw.Printf("%%PDF-%s\n%%\xE2\xE3\xCF\xD3\n", version)
 
 	begin(catalogNum)
-	cw.printf("<< /Type /Catalog /Pages %d 0 R", pagesNum)
+	cw.Printf("<< /Type /Catalog /Pages %d 0 R", pagesNum)
 	if l.sigField != 0 {
-		cw.printf(" /AcroForm << /Fields [%d 0 R] >>", l.sigField)
+		cw.Printf(" /AcroForm << /Fields [%d 0 R] >>", l.sigField)
 	}
-	cw.printf(" >>\nendobj\n")
+	cw.Printf(" >>\nendobj\n")
 	begin(infoNum)
-	cw.printf("<< /Producer (hashsign bigpdf) /Title (bigpdf %d-byte test file, seed %d) >>\nendobj\n", cfg.Size, cfg.Seed)
+	cw.Printf("<< /Producer (hashsign bigpdf) /Title (bigpdf %d-byte test file, seed %d) >>\nendobj\n", cfg.Size, cfg.Seed)
 	if l.sigField != 0 {
 		begin(l.sigField)
-		cw.printf("<< /FT /Sig /T (Signature1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P %d 0 R >>\nendobj\n", l.page(0))
+		cw.Printf("<< /FT /Sig /T (Signature1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P %d 0 R >>\nendobj\n", l.page(0))
 	}
 	if l.font != 0 {
 		begin(l.font)
-		cw.printf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>\nendobj\n")
+		cw.Printf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>\nendobj\n")
 	}
 	writePageTree(cw, l, begin)
 
@@ -268,10 +248,10 @@ func Write(w io.Writer, cfg Config) (Result, error) {
 		num := l.page(l.imagePages + i)
 		content := fmt.Sprintf("BT /F1 24 Tf 72 720 Td (Page %d) Tj ET\n", l.imagePages+i+1)
 		begin(num)
-		cw.printf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>\nendobj\n",
+		cw.Printf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>\nendobj\n",
 			parent(l, l.imagePages+i), l.font, num+1)
 		begin(num + 1)
-		cw.printf("<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(content), content)
+		cw.Printf("<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(content), content)
 	}
 
 	rng := rand.NewChaCha8(seedBytes(cfg.Seed))
@@ -281,27 +261,27 @@ func Write(w io.Writer, cfg Config) (Result, error) {
 		if i == l.imagePages-1 {
 			// Fill what remains of the budget, keeping room for the
 			// cross-reference section and the rest of the last page.
-			remaining := cfg.Size - cw.n - perPageOverhead - int64(len(offsets))*20 - 256
+			remaining := cfg.Size - cw.N - perPageOverhead - int64(len(offsets))*20 - 256
 			height = min(max(remaining/rowBytes, 1), maxImageHeight)
 		}
 		num := l.page(i)
 		widthPt, heightPt := float64(imageWidth)*72/dpi, float64(height)*72/dpi
 
 		begin(num)
-		cw.printf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R",
+		cw.Printf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R",
 			parent(l, i), widthPt, heightPt, num+2, num+1)
 		if i == 0 && l.sigField != 0 {
-			cw.printf(" /Annots [%d 0 R]", l.sigField)
+			cw.Printf(" /Annots [%d 0 R]", l.sigField)
 		}
-		cw.printf(" >>\nendobj\n")
+		cw.Printf(" >>\nendobj\n")
 
 		content := fmt.Sprintf("q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q\n", widthPt, heightPt)
 		begin(num + 1)
-		cw.printf("<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(content), content)
+		cw.Printf("<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(content), content)
 
 		n := int64(rowBytes) * height
 		begin(num + 2)
-		cw.printf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length %d >>\nstream\n",
+		cw.Printf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length %d >>\nstream\n",
 			imageWidth, height, n)
 		for n > 0 {
 			b := chunk[:min(n, int64(len(chunk)))]
@@ -309,9 +289,9 @@ func Write(w io.Writer, cfg Config) (Result, error) {
 			cw.Write(b)
 			n -= int64(len(b))
 		}
-		cw.printf("\nendstream\nendobj\n")
-		if cw.err != nil {
-			return Result{}, cw.err
+		cw.Printf("\nendstream\nendobj\n")
+		if cw.Err != nil {
+			return Result{}, cw.Err
 		}
 	}
 
@@ -325,7 +305,7 @@ func Write(w io.Writer, cfg Config) (Result, error) {
 	if err := bw.Flush(); err != nil {
 		return Result{}, err
 	}
-	return Result{Bytes: cw.n, Pages: l.pages(), Objects: l.objects}, cw.err
+	return Result{Bytes: cw.N, Pages: l.pages(), Objects: l.objects}, cw.Err
 }
 
 // parent returns the object number of the page tree node above page i.
@@ -338,32 +318,32 @@ func parent(l *layout, i int) int {
 
 // writePageTree writes the root of the page tree and its intermediate
 // nodes.
-func writePageTree(cw *countingWriter, l *layout, begin func(int)) {
+func writePageTree(cw *countwriter.Writer, l *layout, begin func(int)) {
 	kids := func(from, to int, num func(int) int) {
-		cw.printf("/Kids [")
+		cw.Printf("/Kids [")
 		for i := from; i < to; i++ {
 			if (i-from)%10 == 0 {
-				cw.printf("\n")
+				cw.Printf("\n")
 			}
-			cw.printf("%d 0 R ", num(i))
+			cw.Printf("%d 0 R ", num(i))
 		}
-		cw.printf("]")
+		cw.Printf("]")
 	}
 	n := l.pages()
 	begin(pagesNum)
-	cw.printf("<< /Type /Pages /Count %d ", n)
+	cw.Printf("<< /Type /Pages /Count %d ", n)
 	if len(l.nodes) == 0 {
 		kids(0, n, l.page)
 	} else {
 		kids(0, len(l.nodes), func(i int) int { return l.nodes[i] })
 	}
-	cw.printf(" >>\nendobj\n")
+	cw.Printf(" >>\nendobj\n")
 	for j, node := range l.nodes {
 		from, to := j*kidsPerNode, min((j+1)*kidsPerNode, n)
 		begin(node)
-		cw.printf("<< /Type /Pages /Parent %d 0 R /Count %d ", pagesNum, to-from)
+		cw.Printf("<< /Type /Pages /Parent %d 0 R /Count %d ", pagesNum, to-from)
 		kids(from, to, l.page)
-		cw.printf(" >>\nendobj\n")
+		cw.Printf(" >>\nendobj\n")
 	}
 }
 
@@ -373,19 +353,19 @@ func trailer(size int) string {
 
 // writeXRefTable writes a cross-reference table for objects at offsets
 // (offsets[0] unused) and the trailer.
-func writeXRefTable(cw *countingWriter, offsets []int64) {
-	start := cw.n
-	cw.printf("xref\n0 %d\n0000000000 65535 f \n", len(offsets))
+func writeXRefTable(cw *countwriter.Writer, offsets []int64) {
+	start := cw.N
+	cw.Printf("xref\n0 %d\n0000000000 65535 f \n", len(offsets))
 	for _, off := range offsets[1:] {
-		cw.printf("%010d 00000 n \n", off)
+		cw.Printf("%010d 00000 n \n", off)
 	}
-	cw.printf("trailer\n<< %s >>\nstartxref\n%d\n%%%%EOF\n", trailer(len(offsets)), start)
+	cw.Printf("trailer\n<< %s >>\nstartxref\n%d\n%%%%EOF\n", trailer(len(offsets)), start)
 }
 
 // writeXRefStream writes a cross-reference stream for objects at offsets
 // (offsets[0] unused), itself numbered len(offsets).
-func writeXRefStream(cw *countingWriter, offsets []int64) error {
-	start := cw.n
+func writeXRefStream(cw *countwriter.Writer, offsets []int64) error {
+	start := cw.N
 	num := len(offsets)
 	offsets = append(offsets, start)
 	width := 1
@@ -410,11 +390,11 @@ func writeXRefStream(cw *countingWriter, offsets []int64) error {
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compressing cross-reference stream: %w", err)
 	}
-	cw.printf("%d 0 obj\n<< /Type /XRef %s /W [1 %d 2] /Filter /FlateDecode /Length %d >>\nstream\n",
+	cw.Printf("%d 0 obj\n<< /Type /XRef %s /W [1 %d 2] /Filter /FlateDecode /Length %d >>\nstream\n",
 		num, trailer(num+1), width, entries.Len())
 	cw.Write(entries.Bytes())
-	cw.printf("\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", start)
-	return cw.err
+	cw.Printf("\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", start)
+	return cw.Err
 }
 
 // seedBytes expands seed into a ChaCha8 seed.
