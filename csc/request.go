@@ -1,6 +1,10 @@
 package csc
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
 
 // Signature requests are hashsvc's own API (not CSC): a sender asks people
 // to sign documents that stay with the sender. The service never sees a
@@ -220,4 +224,11 @@ type Event struct {
 	Step    int       `json:"step,omitempty"`
 	Signer  string    `json:"signer,omitempty"` // the signer's id
 	Time    time.Time `json:"time"`
+}
+
+// CertificateSHA256 returns the base64 SHA-256 of a certificate's DER, as
+// StepHashesRequest.CertificateSHA256 names it.
+func CertificateSHA256(der []byte) string {
+	sum := sha256.Sum256(der)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -718,7 +718,7 @@ func (s *Server) submitHashes(ctx context.Context, r *sigRequest, k int, in csc.
 	default:
 		return "", reqErr(http.StatusConflict, csc.ErrInvalidRequest, "signer %d of request %s is %s", k, r.ID, sg.State)
 	}
-	if in.CertificateSHA256 != "" && (len(sg.Certificates) == 0 || in.CertificateSHA256 != certificateSHA256(sg.Certificates[0])) {
+	if in.CertificateSHA256 != "" && (len(sg.Certificates) == 0 || !stepCertificate(sg.Certificates[0], in.CertificateSHA256)) {
 		return "", reqErr(http.StatusConflict, csc.ErrReopened, "signer %d of request %s: the step was reopened with a new certificate; prepare the documents again with it", k, r.ID)
 	}
 	cr, err := s.stepCredential(st.Credential)
@@ -762,15 +762,11 @@ func (s *Server) submitHashes(ctx context.Context, r *sigRequest, k int, in csc.
 	return token, s.change(ctx, r, "step.pending", k, false)
 }
 
-// certificateSHA256 returns the base64 SHA-256 of the DER of a base64
-// certificate, as StepHashesRequest.CertificateSHA256 names it.
-func certificateSHA256(b64 string) string {
+// stepCertificate reports whether sum (StepHashesRequest.CertificateSHA256)
+// names the base64 certificate b64.
+func stepCertificate(b64, sum string) bool {
 	der, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(der)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return err == nil && csc.CertificateSHA256(der) == sum
 }
 
 // tokenID is the stored form of a consent token.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -183,13 +182,6 @@ func (c *Client) NewStep(ctx context.Context, id string, k int, opts StepOptions
 	return s, nil
 }
 
-// certificateSHA256 returns the base64 SHA-256 of c's DER, as
-// csc.StepHashesRequest.CertificateSHA256 names it.
-func certificateSHA256(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
 func parseChain(b64s []string) ([]*x509.Certificate, error) {
 	if len(b64s) == 0 {
 		return nil, errors.New("no certificate")
@@ -309,7 +301,7 @@ func (s *Step) run(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
-	req := &csc.StepHashesRequest{HashAlgorithmOID: hashOID, SignAlgo: algo, CertificateSHA256: certificateSHA256(s.chain[0])}
+	req := &csc.StepHashesRequest{HashAlgorithmOID: hashOID, SignAlgo: algo, CertificateSHA256: csc.CertificateSHA256(s.chain[0].Raw)}
 	if params != nil {
 		req.SignAlgoParams = base64.StdEncoding.EncodeToString(params)
 	}
