@@ -430,30 +430,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, key *apiKey) (any,
 // refusal while shutting down.
 func (s *Server) post(h handlerFunc, auth bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, r, &apiError{http.StatusMethodNotAllowed, csc.ErrMethod, "use POST"})
+		key, ok := s.admitPost(w, r, auth)
+		if !ok {
 			return
-		}
-		if s.draining.Load() {
-			w.Header().Set("Retry-After", "1")
-			w.Header().Set("Connection", "close")
-			writeError(w, r, &apiError{http.StatusServiceUnavailable, csc.ErrUnavailable, "the service is shutting down"})
-			return
-		}
-		var key *apiKey
-		if auth {
-			k, ae := s.keys.authenticate(r)
-			if ae != nil {
-				writeError(w, r, &apiError{http.StatusUnauthorized, ae.code, ae.desc})
-				return
-			}
-			key = k
-			info(r).keyID = k.cfg.ID
-			if ae := s.guards.allow(r, k.cfg.ID); ae != nil {
-				writeError(w, r, ae)
-				return
-			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
 		v, ae := h(w, r, key)
@@ -463,6 +442,38 @@ func (s *Server) post(h handlerFunc, auth bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, v)
 	}
+}
+
+// admitPost admits a POST request, or answers it with the error that
+// refuses it and returns false: another method, a service shutting down,
+// and, when auth is set, a missing or wrong API key or a key over its rate.
+// It returns the request's API key (nil without auth).
+func (s *Server) admitPost(w http.ResponseWriter, r *http.Request, auth bool) (*apiKey, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, r, &apiError{http.StatusMethodNotAllowed, csc.ErrMethod, "use POST"})
+		return nil, false
+	}
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		writeError(w, r, &apiError{http.StatusServiceUnavailable, csc.ErrUnavailable, "the service is shutting down"})
+		return nil, false
+	}
+	if !auth {
+		return nil, true
+	}
+	k, ae := s.keys.authenticate(r)
+	if ae != nil {
+		writeError(w, r, &apiError{http.StatusUnauthorized, ae.code, ae.desc})
+		return nil, false
+	}
+	info(r).keyID = k.cfg.ID
+	if ae := s.guards.allow(r, k.cfg.ID); ae != nil {
+		writeError(w, r, ae)
+		return nil, false
+	}
+	return k, true
 }
 
 // decode reads the JSON body of r into v.

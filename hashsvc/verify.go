@@ -43,25 +43,7 @@ type VerifyConfig struct {
 // query parameter at sets the validation time (RFC 3339); the header
 // X-PDF-Password opens an encrypted file.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, r, &apiError{http.StatusMethodNotAllowed, csc.ErrMethod, "use POST"})
-		return
-	}
-	if s.draining.Load() {
-		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Connection", "close")
-		writeError(w, r, &apiError{http.StatusServiceUnavailable, csc.ErrUnavailable, "the service is shutting down"})
-		return
-	}
-	k, ae := s.keys.authenticate(r)
-	if ae != nil {
-		writeError(w, r, &apiError{http.StatusUnauthorized, ae.code, ae.desc})
-		return
-	}
-	info(r).keyID = k.cfg.ID
-	if ae := s.guards.allow(r, k.cfg.ID); ae != nil {
-		writeError(w, r, ae)
+	if _, ok := s.admitPost(w, r, true); !ok {
 		return
 	}
 	rep, apiErr := s.verify(w, r)
