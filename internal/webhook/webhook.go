@@ -54,11 +54,12 @@ func Verify(secret []byte, sig string, body []byte, now time.Time, tolerance tim
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
+	if err != nil || strconv.FormatInt(sec, 10) != ts {
 		return time.Time{}, fmt.Errorf("webhook: no time in the signature %q", sig)
 	}
-	got, err := hex.DecodeString(v1)
-	if err != nil || !hmac.Equal(got, mac(secret, ts, body)) {
+	// only the form Sign writes: lower-case hex, as the receivers' own
+	// code in README compares it
+	if !hmac.Equal([]byte(v1), []byte(hex.EncodeToString(mac(secret, ts, body)))) {
 		return time.Time{}, ErrSignature
 	}
 	t := time.Unix(sec, 0)
