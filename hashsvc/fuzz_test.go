@@ -141,18 +141,28 @@ func FuzzRequestHandlers(f *testing.F) {
 	draft := twoSigners()
 	draft.Draft = true
 	drafted, _ := json.Marshal(draft)
-	ids := map[int]string{} // the request each route acts on: a cancel ends only its own
+	// the request each route acts on (a cancel ends only its own), made
+	// before fuzzing: once the fuzzing has spent the API key's rate (the
+	// clock stands still), no request could be made any more
+	ids := map[int]string{}
+	for r := 1; r < len(requestRoutes); r++ {
+		b := created
+		if requestRoutes[r] == csc.PathRequestStart {
+			b = drafted
+		}
+		req := httptest.NewRequest(http.MethodPost, csc.PathRequests, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+keys[0])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var st struct{ ID string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.ID == "" {
+			f.Fatalf("creating the request of %s: %d %s", requestRoutes[r], rec.Code, rec.Body)
+		}
+		ids[r] = st.ID
+	}
 	f.Fuzz(func(t *testing.T, route, key, step uint8, body []byte) {
 		r := int(route) % len(requestRoutes)
-		if _, ok := ids[r]; !ok && r > 0 {
-			b := created
-			if requestRoutes[r] == csc.PathRequestStart {
-				b = drafted
-			}
-			if ids[r], _ = post(t, csc.PathRequests, keys[0], b)["id"].(string); ids[r] == "" {
-				t.Fatal("no request created")
-			}
-		}
 		path := strings.NewReplacer("{id}", ids[r], "{k}", strconv.Itoa(int(step%4))).Replace(requestRoutes[r])
 		post(t, path, keys[int(key)%len(keys)], body)
 	})
