@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 
 	"hashsign/cms"
+	"hashsign/pades/internal/bufpool"
 	"hashsign/pades/internal/pdf"
 	"hashsign/pades/internal/sigfield"
 )
@@ -19,20 +19,14 @@ import (
 // copyBufSize and copyBufs size the copy pipeline: its memory is fixed
 // whatever the size of the file.
 const (
-	copyBufSize = 1 << 20
+	copyBufSize = bufpool.Size
 	copyBufs    = 4
 )
 
-// copyBufPool holds buffers of copyBufSize bytes. Like the buffer pools of
-// the standard library (fmt, io), it is shared by the whole process: a
-// batch that signs thousands of documents allocates, clears and collects
-// no buffer per document.
-var copyBufPool = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
-
 // getCopyBuf returns a buffer of copyBufSize bytes; putCopyBuf gives it
 // back.
-func getCopyBuf() *[copyBufSize]byte  { return copyBufPool.Get().(*[copyBufSize]byte) }
-func putCopyBuf(b *[copyBufSize]byte) { copyBufPool.Put(b) }
+func getCopyBuf() *[copyBufSize]byte  { return bufpool.Get() }
+func putCopyBuf(b *[copyBufSize]byte) { bufpool.Put(b) }
 
 // readFull reads len(b) bytes of in at off, or fails naming the offset.
 func readFull(in io.ReaderAt, b []byte, off int64) error {

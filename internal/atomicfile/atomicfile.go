@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"hashsign/internal/groupsync"
 )
 
 // File is a temporary file that becomes the target on Commit.
@@ -34,6 +36,8 @@ type File struct {
 	// named is the name of the temporary file, or "" while it has none.
 	named string
 	done  bool
+	// syncer, when not nil, syncs the file and its directory in Commit.
+	syncer *groupsync.Syncer
 }
 
 // tmpPrefix returns the prefix of the names of target's temporary files.
@@ -87,6 +91,10 @@ type Options struct {
 	// the directory to find them: a batch that writes thousands of files
 	// into one directory sweeps it once instead of once per file.
 	Swept bool
+	// Syncer, when not nil, syncs the file and its directory in Commit
+	// together with the other files it syncs at the same time: a batch
+	// that commits many outputs shares its syncs among them.
+	Syncer *groupsync.Syncer
 }
 
 // CreateWith is Create with options; nil takes the defaults.
@@ -99,6 +107,7 @@ func CreateWith(target string, o *Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.syncer = opts.Syncer
 	perm, set := opts.Mode, opts.SetMode
 	if !set {
 		if st, err := os.Stat(target); err == nil && st.Mode().IsRegular() {
@@ -223,7 +232,7 @@ func (f *File) Commit() error {
 		return fmt.Errorf("output %s: already committed or aborted", f.target)
 	}
 	f.done = true
-	if err := f.File.Sync(); err != nil {
+	if err := f.sync(f.File); err != nil {
 		f.abort()
 		return fmt.Errorf("syncing %s: %w", f.target, err)
 	}
@@ -242,10 +251,18 @@ func (f *File) Commit() error {
 		return fmt.Errorf("renaming output to %s: %w", f.target, err)
 	}
 	if d, err := os.Open(filepath.Dir(f.target)); err == nil {
-		d.Sync()
+		f.sync(d)
 		d.Close()
 	}
 	return nil
+}
+
+// sync syncs g, through f's Syncer when it has one.
+func (f *File) sync(g *os.File) error {
+	if f.syncer != nil {
+		return f.syncer.Sync(g)
+	}
+	return g.Sync()
 }
 
 // Abort closes and removes the temporary file, unless it was committed.

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"hashsign/internal/atomicfile"
+	"hashsign/internal/groupsync"
 	"hashsign/internal/regularfile"
 	"hashsign/pades"
 	"hashsign/signer"
@@ -124,6 +125,8 @@ type Engine struct {
 	batcher *remote.Batcher // with a BatchSigner
 	opts    Options
 	cpu     chan struct{} // one token per worker
+	// syncer shares the syncs of the outputs committed at the same time
+	syncer groupsync.Syncer
 }
 
 // New returns an engine that signs with s. A nil opts takes the defaults.
@@ -179,7 +182,7 @@ func (e *Engine) BatchSize() int {
 // other Sign calls are preparing at the same time.
 func (e *Engine) Sign(ctx context.Context, job Job) Result {
 	return e.signReserved(ctx, job, func(s signer.Signer, r *Result) (func() error, error) {
-		return e.signFile(ctx, job, s, nil, r, false)
+		return e.signFile(ctx, job, s, nil, r, false, nil)
 	})
 }
 
@@ -215,7 +218,7 @@ func (e *Engine) signReserved(ctx context.Context, job Job, do signFunc) Result 
 		res = e.batcher.Reserve()
 		defer res.Release()
 	}
-	return e.sign(ctx, job, res, nil, nil, do)
+	return e.sign(ctx, job, res, nil, nil, nil, do)
 }
 
 // signFunc signs a document with s into r, holding a CPU slot, and returns
@@ -223,10 +226,11 @@ func (e *Engine) signReserved(ctx context.Context, job Job, do signFunc) Result 
 type signFunc func(s signer.Signer, r *Result) (commit func() error, err error)
 
 // sign signs one document through the reservation res (nil without a
-// batcher) with do, and records it in j (when not nil). signed, when not
-// nil, is called once the document is signed, before its output is
-// committed.
-func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, signed func(), do signFunc) Result {
+// batcher) with do, and records it in j (when not nil). pre, when not nil,
+// is what comes before the document takes a CPU slot: the work that waits
+// for the disk. signed, when not nil, is called once the document is
+// signed, before its output is committed.
+func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *Journal, pre func(*Result) error, signed func(), do signFunc) Result {
 	r := Result{Job: job, Status: Failed}
 	start := time.Now()
 	slot := &cpuSlot{sem: e.cpu}
@@ -234,7 +238,13 @@ func (e *Engine) sign(ctx context.Context, job Job, res *remote.Reservation, j *
 	if res != nil {
 		s = &yieldSigner{Reservation: res, slot: slot}
 	}
-	if r.Err = slot.acquire(ctx); r.Err == nil {
+	if pre != nil {
+		r.Err = pre(&r)
+	}
+	if r.Err == nil {
+		r.Err = slot.acquire(ctx)
+	}
+	if r.Err == nil {
 		var commit func() error
 		commit, r.Err = do(s, &r)
 		slot.release()
@@ -275,11 +285,17 @@ func (e *Engine) jobOptions(job Job) pades.SignOptions {
 
 // signFile signs job with s into r, and returns what commits the output.
 // swept says that the output's directory has been swept
-// (atomicfile.Sweep).
-func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result, swept bool) (commit func() error, err error) {
+// (atomicfile.Sweep). In place, pf is the file that openInPlace opened
+// (nil: signFile opens it), which signFile closes.
+func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Journal, r *Result, swept bool, pf *inPlaceFile) (commit func() error, err error) {
 	opts := e.jobOptions(job)
 	if e.opts.InPlace {
-		return e.signInPlace(ctx, job, s, &opts, j, r)
+		if pf == nil {
+			if pf, err = e.openInPlace(job, j, r); err != nil {
+				return nil, err
+			}
+		}
+		return e.signInPlace(ctx, job, s, &opts, pf, r)
 	}
 	in, size, err := regularfile.Open(job.In, os.O_RDONLY)
 	if err != nil {
@@ -292,7 +308,7 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 			return nil, err
 		}
 	}
-	co := &atomicfile.Options{Swept: swept}
+	co := &atomicfile.Options{Swept: swept, Syncer: &e.syncer}
 	if e.opts.KeepMode {
 		st, err := in.Stat()
 		if err != nil {
@@ -313,9 +329,18 @@ func (e *Engine) signFile(ctx context.Context, job Job, s signer.Signer, j *Jour
 	return out.Commit, nil
 }
 
-// signInPlace appends the signature to job.In, after recording its length
-// in the journal; the file is synced once signed.
-func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts *pades.SignOptions, j *Journal, r *Result) (func() error, error) {
+// inPlaceFile is a document opened for signing in place.
+type inPlaceFile struct {
+	f    *os.File
+	size int64 // its length before the signature
+}
+
+// openInPlace opens job's file to sign it in place and, with a journal,
+// records its length and fingerprint, synced before the file changes so
+// that a run killed in the middle of the signature leaves what the next
+// one cuts off. It needs no CPU slot: a Run calls it before the document
+// takes one, so that the journal's sync does not hold a worker.
+func (e *Engine) openInPlace(job Job, j *Journal, r *Result) (*inPlaceFile, error) {
 	if job.Out != "" && job.Out != job.In {
 		return nil, fmt.Errorf("signing in place: the output %s is not the input %s", job.Out, job.In)
 	}
@@ -330,13 +355,18 @@ func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts
 			f.Close()
 			return nil, err
 		}
-		// durable before the file changes: a run killed in the middle
-		// of the signature leaves what the next one cuts off
 		if err := j.start(job, size, tail); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
+	return &inPlaceFile{f: f, size: size}, nil
+}
+
+// signInPlace appends the signature to the file that openInPlace opened;
+// the file is synced once signed.
+func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts *pades.SignOptions, pf *inPlaceFile, r *Result) (func() error, error) {
+	f, size := pf.f, pf.size
 	p, err := pades.SignInPlace(ctx, f, size, s, opts)
 	if err != nil {
 		f.Sync() // the cut back to size
@@ -345,7 +375,7 @@ func (e *Engine) signInPlace(ctx context.Context, job Job, s signer.Signer, opts
 	}
 	r.setSignature(p)
 	return func() error {
-		err := f.Sync()
+		err := e.syncer.Sync(f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -441,13 +471,15 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Documents in flight: those holding a CPU slot and, with a batcher,
-	// two batches that wait for their signatures. Once signed, a document
-	// leaves them for one of the commit slots: four times as many as the
-	// workers, as a sync waits for the disk several times as long as a
-	// document takes a CPU.
-	inflight := e.opts.Workers
-	commits := make(chan struct{}, 4*e.opts.Workers)
+	// Documents in flight: twice as many as the workers, so that while
+	// some hold the CPU slots the others open their files and wait for
+	// the journal's sync (in place), and with a batcher, two batches more
+	// that wait for their signatures. Once signed, a document leaves them
+	// for one of the commit slots: many, as the outputs that wait for a
+	// sync at the same time share it (groupsync), and each holds no more
+	// than an open file.
+	inflight := 2 * e.opts.Workers
+	commits := make(chan struct{}, 32*e.opts.Workers)
 	var first []*remote.Reservation
 	if e.batcher != nil {
 		inflight += 2 * e.batcher.Size()
@@ -487,13 +519,27 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 				<-slots
 			}
 			committing := false
-			r := e.sign(ctx, job, res, o.Journal, func() {
+			// in place, the file is opened and its start recorded
+			// before the document takes a CPU slot
+			var pf *inPlaceFile
+			pre := func(r *Result) (err error) {
+				if e.opts.InPlace {
+					pf, err = e.openInPlace(job, o.Journal, r)
+				}
+				return err
+			}
+			r := e.sign(ctx, job, res, o.Journal, pre, func() {
 				commits <- struct{}{}
 				committing = true
 				leave()
 			}, func(s signer.Signer, r *Result) (func() error, error) {
-				return e.signFile(ctx, job, s, o.Journal, r, !e.opts.InPlace)
+				p := pf
+				pf = nil // signFile closes it
+				return e.signFile(ctx, job, s, o.Journal, r, !e.opts.InPlace, p)
 			})
+			if pf != nil {
+				pf.f.Close() // the run stopped before the document took a slot
+			}
 			if committing {
 				<-commits
 			} else {

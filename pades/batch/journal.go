@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"hashsign/internal/groupsync"
 	"hashsign/internal/regularfile"
 	"hashsign/pades"
 )
@@ -70,6 +71,7 @@ type Journal struct {
 	mu      sync.Mutex
 	f       *os.File
 	entries map[string]*journalEntry
+	syncer  groupsync.Syncer // the syncs of durable records
 }
 
 // journalHeader is the first line of a journal.
@@ -258,12 +260,14 @@ func (j *Journal) write(r *journalRecord, durable bool) error {
 		return err
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
+	_, err = j.f.Write(append(line, '\n'))
+	j.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("writing the journal: %w", err)
 	}
 	if durable {
-		if err := j.f.Sync(); err != nil {
+		// the records that other documents write meanwhile share the sync
+		if err := j.syncer.Sync(j.f); err != nil {
 			return fmt.Errorf("syncing the journal: %w", err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"hash"
 	"io"
 	"sync"
+
+	"hashsign/pades/internal/bufpool"
 )
 
 // Range is a byte range to hash: the two parts that a /ByteRange names.
@@ -19,15 +21,20 @@ type Range struct {
 // Sizes of the read pipeline of HashRanges: its memory is fixed whatever
 // the size of the file.
 const (
-	chunkSize = 1 << 20
+	chunkSize = bufpool.Size
 	chunks    = 6
+	// pipelineMin is the smallest file that one range is hashed from
+	// through the pipeline: below it, the goroutines and hand-offs of the
+	// pipeline cost more than reading and hashing in turn (a batch of
+	// small documents keeps the cores busy with documents instead).
+	pipelineMin = 8 * chunkSize
 )
 
 // HashRanges returns the digest of each range of r. It reads r once, from
-// the start to the end of the longest range, in chunks that one goroutine
-// reads while one goroutine per range hashes them, so that the ranges of
-// a file with several signatures cost one read and, on as many cores, the
-// time of one digest.
+// the start to the end of the longest range. Several ranges, or a large
+// file, are read in chunks that one goroutine reads while one goroutine
+// per range hashes them, so that the ranges of a file with several
+// signatures cost one read and, on as many cores, the time of one digest.
 func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, error) {
 	end := int64(0)
 	for _, rg := range ranges {
@@ -40,24 +47,34 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 		}
 		end = max(end, b[2]+b[3])
 	}
+	if len(ranges) == 1 && end < pipelineMin {
+		return hashInTurn(ctx, r, ranges[0], end)
+	}
 	type chunk struct {
 		off  int64
+		buf  *[chunkSize]byte
 		data []byte
 		refs sync.WaitGroup
 	}
-	// the chunks are made as the reading needs them, so that a small file
-	// does not cost the memory of a large one
+	// the chunks are taken as the reading needs them, so that a small
+	// file does not hold the memory of a large one
 	free := make(chan *chunk, chunks)
-	made := 0
-	next := func(off int64) *chunk {
+	var taken []*chunk
+	defer func() {
+		for _, c := range taken {
+			bufpool.Put(c.buf)
+		}
+	}()
+	next := func() *chunk {
 		select {
 		case c := <-free:
 			return c
 		default:
 		}
-		if made < chunks {
-			made++
-			return &chunk{data: make([]byte, min(chunkSize, end-off))}
+		if len(taken) < chunks {
+			c := &chunk{buf: bufpool.Get()}
+			taken = append(taken, c)
+			return c
 		}
 		return <-free
 	}
@@ -82,9 +99,9 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 			rerr = err
 			break
 		}
-		c := next(off)
+		c := next()
 		c.off = off
-		c.data = c.data[:min(int64(cap(c.data)), end-off)]
+		c.data = c.buf[:min(chunkSize, end-off)]
 		n, err := r.ReadAt(c.data, off)
 		if n < len(c.data) {
 			if err == nil || errors.Is(err, io.EOF) {
@@ -106,6 +123,9 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 		close(f)
 	}
 	workers.Wait()
+	for _, c := range taken {
+		c.refs.Wait() // its hand-back goroutine is done with it
+	}
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -114,6 +134,31 @@ func HashRanges(ctx context.Context, r io.ReaderAt, ranges []Range) ([][]byte, e
 		out[i] = h.Sum(nil)
 	}
 	return out, nil
+}
+
+// hashInTurn returns the digest of rg, whose file ends at end, reading and
+// hashing it in turn through one buffer.
+func hashInTurn(ctx context.Context, r io.ReaderAt, rg Range, end int64) ([][]byte, error) {
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	h := rg.Hash.New()
+	b := rg.ByteRange
+	for off := int64(0); off < end; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data := buf[:min(chunkSize, end-off)]
+		n, err := r.ReadAt(data, off)
+		if n < len(data) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("reading the signed byte range at offset %d: %w", off, err)
+		}
+		writeOutside(h, data, off, b[1], b[2], end)
+		off += int64(n)
+	}
+	return [][]byte{h.Sum(nil)}, nil
 }
 
 // writeOutside writes to h the bytes of b (which starts at offset off)
