@@ -183,6 +183,42 @@ func TestServe(t *testing.T) {
 		hashsvctest.Validate(t, validator, root, "B-B", out)
 	})
 
+	// B-LT and B-LTA: the gateway gathers the validation data of the
+	// dev PKI (OCSP, CRLs) and, for B-LTA, time-stamps the document
+	t.Run("B-LT and B-LTA", func(t *testing.T) {
+		config := fmt.Sprintf("signer:\n  remote: {url: %q, credential: %q, api_key_file: %q}\nsignature: {tsa: [%q], trust: [%q]}\nstorage: {temp_dir: %q}\n",
+			dev.URL, hashsvc.DevCredentialRSA, filepath.Join(dev.Dir, hashsvc.DevAPIKeyFile), dev.URL+"/tsa", root, t.TempDir())
+		lt := startServe(t, bin, config, "-addr", "127.0.0.1:0")
+		doc := samplePDF(t)
+		for _, level := range []string{"B-LT", "B-LTA"} {
+			req, err := http.NewRequest(http.MethodPost, lt.url+gateway.PathSign+"?level="+level, bytes.NewReader(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+lt.key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %s %v: %s\n%s", level, resp.Status, err, body, lt.stderr)
+			}
+			if got := resp.Header.Get(gateway.HeaderLevel); got != level {
+				t.Errorf("%s: %s %q", level, gateway.HeaderLevel, got)
+			}
+			out := filepath.Join(t.TempDir(), level+".pdf")
+			if err := os.WriteFile(out, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(body, doc) {
+				t.Errorf("%s: the answer does not begin with the document posted", level)
+			}
+			hashsvctest.Validate(t, validator, root, level, out)
+		}
+	})
+
 	t.Run("SIGTERM", func(t *testing.T) {
 		doc := samplePDF(t)
 		pr, pw := io.Pipe()
