@@ -8,8 +8,10 @@
 // all of them with one sync of their file system (syncfs on Linux), and
 // then fsyncs each file, which finds its data on disk already and costs
 // little more than the disk's flush, but reports that file's own errors
-// as a lone fsync would. No timer decides when a group is full: the files
-// that arrive while one sync runs make the next group.
+// as a lone fsync would. The callers that sync one file (a directory in
+// which many outputs were renamed, a journal) in the same group share one
+// fsync. No timer decides when a group is full: the files that arrive
+// while one sync runs make the next group.
 //
 // Where the system has no syncfs, Sync is the file's own fsync.
 package groupsync
@@ -37,6 +39,22 @@ type Syncer struct {
 type waiter struct {
 	f    *os.File
 	done chan bool
+	// same is the fsync that the waiters of f's file in this round
+	// share; nil: f is synced alone.
+	same *sharedSync
+}
+
+// sharedSync is the fsync of one file, shared by the waiters that sync it
+// in one round: the first to call do syncs it, the others wait for its
+// result.
+type sharedSync struct {
+	once sync.Once
+	err  error
+}
+
+func (s *sharedSync) do(f *os.File) error {
+	s.once.Do(func() { s.err = f.Sync() })
+	return s.err
 }
 
 // Sync makes f's data and metadata durable, like f.Sync, sharing the work
@@ -54,6 +72,9 @@ func (s *Syncer) Sync(f *os.File) error {
 	}
 	if lead {
 		s.lead()
+	}
+	if w.same != nil {
+		return w.same.do(f)
 	}
 	return f.Sync()
 }

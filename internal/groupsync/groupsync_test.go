@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestGroups(t *testing.T) {
 	}
 	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == n-1 })
 	close(release)
-	wg.Wait()
+	waitGroup(t, &wg)
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -129,4 +130,89 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 	}
+}
+
+// TestSameFile: in one round, the callers that sync one file (here a
+// directory, opened three times) share one fsync; other files have their
+// own.
+func TestSameFile(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("files are told apart on Linux only")
+	}
+	dir := t.TempDir()
+	release := make(chan struct{})
+	var (
+		mu     sync.Mutex
+		rounds int
+		shared map[*os.File]*sharedSync
+	)
+	s := &Syncer{}
+	s.writeBack = func(group []*waiter) {
+		syncFileSystems(group)
+		mu.Lock()
+		rounds++
+		first := rounds == 1
+		if !first {
+			shared = map[*os.File]*sharedSync{}
+			for _, w := range group {
+				shared[w.f] = w.same
+			}
+		}
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	sync1 := func(f *os.File) { wg.Go(func() { errs <- s.Sync(f) }) }
+	sync1(writeFile(t, dir, "first", []byte("x")))
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return rounds == 1 })
+	var dirs, files []*os.File
+	for range 3 {
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		dirs = append(dirs, d)
+		sync1(d)
+	}
+	for i := range 2 {
+		f := writeFile(t, dir, fmt.Sprint("f", i), []byte("y"))
+		files = append(files, f)
+		sync1(f)
+	}
+	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == 5 })
+	close(release)
+	waitGroup(t, &wg)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	d0 := shared[dirs[0]]
+	if d0 == nil || shared[dirs[1]] != d0 || shared[dirs[2]] != d0 {
+		t.Errorf("the three callers of the directory do not share one fsync: %p %p %p", d0, shared[dirs[1]], shared[dirs[2]])
+	}
+	if a, b := shared[files[0]], shared[files[1]]; a == nil || b == nil || a == b || a == d0 || b == d0 {
+		t.Errorf("two files and the directory: fsyncs %p %p %p, want three", a, b, d0)
+	}
+}
+
+// waitGroup waits for wg, failing the test if it has not ended within a
+// minute: a round that never hands on its lead hangs its callers.
+func waitGroup(t *testing.T, wg *sync.WaitGroup) {
+	t.Helper()
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	waitFor(t, func() bool {
+		select {
+		case <-ended:
+			return true
+		default:
+			return false
+		}
+	})
 }
