@@ -116,8 +116,8 @@ var peerSigners = map[string]string{engPdfsig: "rsa-2048 NSS", engMutool: "rsa-2
 // batch of one document is the same for every batch size: remote-rsa-b1
 // is left out). -quick measures B-T and B-LT with the RSA key file only.
 // The library (the same engine in the harness's process) and the CLI
-// (`pades sign`, a process per document) at B-B, then the gateway and the
-// peers.
+// (`pades sign`, a process per document) at B-B, then the gateway
+// (`pades serve`, see gatewayCells) and the peers.
 func cells(in *input, quick bool) []cell {
 	var cs []cell
 	for i := range signerSpecs {

@@ -135,11 +135,16 @@ var errStop = fmt.Errorf("stop")
 // parallel calls f for 0..n-1 on h.o.workers goroutines, each with its own
 // 1 MiB buffer, until all are done, f fails, or f returns errStop.
 func (h *harness) parallel(n int, f func(i int, buf []byte) error) error {
+	return parallelOn(h.o.workers, n, f)
+}
+
+// parallelOn is parallel on the given number of goroutines.
+func parallelOn(goroutines, n int, f func(i int, buf []byte) error) error {
 	var mu sync.Mutex
 	next := 0
 	var firstErr error
 	var wg sync.WaitGroup
-	for range h.o.workers {
+	for range goroutines {
 		wg.Go(func() {
 			buf := make([]byte, 1<<20)
 			for {

@@ -19,8 +19,11 @@
 // level (B-B, B-T, B-LT), in copy mode, and for the large files also in
 // place; at B-B the same engine in the harness's process (pades/batch, the
 // library: RSA and P-256 key files, remote with batches of 64) and `pades
-// sign` (the CLI, a process per document, RSA key file); and, when
-// installed, the peers on the same inputs: poppler's `pdfsig
+// sign` (the CLI, a process per document, RSA key file); the gateway
+// (`pades serve` on 127.0.0.1, with the RSA key file and the remote signer
+// with batches of 64, at B-B, on the inputs of many documents: each
+// document posted to POST /v1/sign by twice as many clients as workers,
+// the gateway's start not timed); and, when installed, the peers on the same inputs: poppler's `pdfsig
 // -add-signature`, MuPDF's `mutool sign` and `openssl cms -sign` (a
 // detached CMS signature of the whole file, the hashing and signing any
 // signer must do, without the PDF), each a process per document, as many
@@ -32,8 +35,7 @@
 // reports medians of the runs, the peak RSS, each figure as a ratio to its
 // limit (hashing plus signing for inputs of many documents, max(cp,
 // SHA-256) for a large file in copy mode and SHA-256 in place) and as a
-// ratio to each peer's, and judges the targets of issue 11 on them. The
-// gateway (`pades serve`) is not driven yet: its rows and targets say so.
+// ratio to each peer's, and judges the targets of issue 11 on them.
 //
 // -quick measures small inputs (a 16 MiB large file, 10,000 objects, a few
 // corpus files), B-T and B-LT with the RSA key file only, one run: a smoke
