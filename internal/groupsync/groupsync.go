@@ -1,17 +1,26 @@
 // Package groupsync makes many files durable for the price of a few file
 // system syncs: group commit, as databases do for their logs.
 //
-// Each fsync of a freshly written file costs a journal commit and a flush
-// of the disk's cache; a batch that writes a thousand outputs pays it a
-// thousand times, and its workers wait for the disk in between. A Syncer
-// gathers the files whose callers wait at the same moment, writes back
-// all of them with one sync of their file system (syncfs on Linux), and
-// then fsyncs each file, which finds its data on disk already and costs
-// little more than the disk's flush, but reports that file's own errors
-// as a lone fsync would. The callers that sync one file (a directory in
-// which many outputs were renamed, a journal) in the same group share one
-// fsync. No timer decides when a group is full: the files that arrive
-// while one sync runs make the next group.
+// Each fsync of a freshly written file costs a write of its inode, a
+// journal commit and a flush of the disk's cache; a batch that writes a
+// thousand outputs pays it a thousand times, and its workers wait for the
+// disk in between. A Syncer gathers the files whose callers wait at the
+// same moment and writes all of them back with one sync of their file
+// system (syncfs on Linux). The callers that sync one file in the same
+// group (a directory in which many outputs were renamed, a journal) share
+// one sync. No timer decides when a group is full: the files that arrive
+// while one sync runs make the next group, or, with Min, the next Min
+// files.
+//
+// What each caller learns is what a lone fsync would have told it. Since
+// Linux 5.8, syncfs reports the errors of the writes it makes (and of any
+// write-back of the file system since the descriptor it is given was
+// opened); a group's syncfs goes through one of its files, opened before
+// the round. When it succeeds, each regular file is checked for its own
+// write-back errors since it was opened, which an earlier background
+// write-back may have met (sync_file_range, which by then waits for
+// nothing and flushes nothing); a directory needs nothing more. When it
+// fails, or the kernel is older, every file gets its own fsync.
 //
 // Where the system has no syncfs, Sync is the file's own fsync.
 package groupsync
@@ -25,9 +34,16 @@ import (
 // safe for concurrent use, and it is worth sharing among the goroutines
 // whose files should share syncs.
 type Syncer struct {
+	// Min, when above 1, is the number of files that wait before a round
+	// starts, until Drain: the cost of each sync of the file system is
+	// spread over at least that many files. The caller must call Drain
+	// when no more files will come, or the last ones wait for ever.
+	Min int
+
 	mu      sync.Mutex
 	queue   []*waiter // waiting for the next round
 	running bool      // a round is running: its leader serves the queue next
+	drained bool
 	rounds  int64
 	// writeBack replaces syncFileSystems in tests, which hold a round.
 	writeBack func([]*waiter)
@@ -39,21 +55,30 @@ type Syncer struct {
 type waiter struct {
 	f    *os.File
 	done chan bool
-	// same is the fsync that the waiters of f's file in this round
-	// share; nil: f is synced alone.
+	// same is the sync that the waiters of f's file in this round share;
+	// nil: f is synced alone, with fsync.
 	same *sharedSync
 }
 
-// sharedSync is the fsync of one file, shared by the waiters that sync it
+// sharedSync is the sync of one file, shared by the waiters that sync it
 // in one round: the first to call do syncs it, the others wait for its
 // result.
 type sharedSync struct {
-	once sync.Once
-	err  error
+	// clean says that the round's syncfs wrote the file back without
+	// error: only the file's own write-back errors remain to be seen.
+	clean bool
+	once  sync.Once
+	err   error
 }
 
 func (s *sharedSync) do(f *os.File) error {
-	s.once.Do(func() { s.err = f.Sync() })
+	s.once.Do(func() {
+		if s.clean {
+			s.err = checkWriteBack(f)
+		} else {
+			s.err = f.Sync()
+		}
+	})
 	return s.err
 }
 
@@ -64,8 +89,10 @@ func (s *Syncer) Sync(f *os.File) error {
 	w := &waiter{f: f, done: make(chan bool, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
-	lead := !s.running
-	s.running = true
+	lead := !s.running && s.full()
+	if lead {
+		s.running = true
+	}
 	s.mu.Unlock()
 	if !lead {
 		lead = !<-w.done
@@ -81,7 +108,7 @@ func (s *Syncer) Sync(f *os.File) error {
 
 // lead runs one round: it writes back the file systems of the files that
 // wait, releases them, and hands the lead to the first of the files that
-// arrived meanwhile, if any.
+// arrived meanwhile, if they make a group.
 func (s *Syncer) lead() {
 	s.mu.Lock()
 	group := s.queue
@@ -100,11 +127,28 @@ func (s *Syncer) lead() {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
+	if !s.full() {
 		s.running = false
 		return
 	}
 	s.queue[0].done <- false // the next leader: it stays queued, in its own round
+}
+
+// full reports whether the files that wait make a group; s.mu is held.
+func (s *Syncer) full() bool {
+	return len(s.queue) > 0 && (s.drained || len(s.queue) >= s.Min)
+}
+
+// Drain makes the files that wait, and every file from now on, go in the
+// next round without waiting for Min files.
+func (s *Syncer) Drain() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drained = true
+	if !s.running && len(s.queue) > 0 {
+		s.running = true
+		s.queue[0].done <- false
+	}
 }
 
 // Rounds returns the number of rounds run so far: with many files synced

@@ -216,3 +216,70 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup) {
 		}
 	})
 }
+
+// TestAfterRound: the files of a round come out of it durable, or with
+// the error of their own sync: a regular file and a directory pass, a
+// file closed under its caller fails.
+func TestAfterRound(t *testing.T) {
+	dir := t.TempDir()
+	var s Syncer
+	f := writeFile(t, dir, "f", []byte("data"))
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, file := range []*os.File{f, d} {
+		if err := s.Sync(file); err != nil {
+			t.Errorf("%s: %v", file.Name(), err)
+		}
+	}
+	// a round whose files are closed once it has written them back: the
+	// sync each caller gets afterwards is its own, and fails
+	closed := writeFile(t, dir, "closed", []byte("x"))
+	s.writeBack = func(group []*waiter) {
+		syncFileSystems(group)
+		closed.Close()
+	}
+	if err := s.Sync(closed); err == nil {
+		t.Error("the sync of a file closed after the round's write-back: no error")
+	}
+}
+
+// TestMin: with Min 3, two files wait until a third comes, then sync in
+// one round; after Drain, a lone file syncs at once.
+func TestMin(t *testing.T) {
+	dir := t.TempDir()
+	s := &Syncer{Min: 3}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := range 2 {
+		f := writeFile(t, dir, fmt.Sprint("f", i), []byte("x"))
+		wg.Go(func() { errs <- s.Sync(f) })
+	}
+	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == 2 })
+	if s.Rounds() != 0 || len(errs) != 0 {
+		t.Fatalf("two files of a Min of 3: %d rounds, %d returned", s.Rounds(), len(errs))
+	}
+	third := writeFile(t, dir, "third", []byte("x"))
+	wg.Go(func() { errs <- s.Sync(third) })
+	waitGroup(t, &wg)
+	if s.Rounds() != 1 || len(errs) != 3 {
+		t.Errorf("after the third file: %d rounds, %d returned; want 1, 3", s.Rounds(), len(errs))
+	}
+	// a file that waits alone, then Drain
+	lone := writeFile(t, dir, "lone", []byte("x"))
+	wg.Go(func() { errs <- s.Sync(lone) })
+	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == 1 })
+	s.Drain()
+	waitGroup(t, &wg)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if s.Rounds() != 2 {
+		t.Errorf("after Drain: %d rounds, want 2", s.Rounds())
+	}
+}
