@@ -61,12 +61,7 @@ func TestGroups(t *testing.T) {
 	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == n-1 })
 	close(release)
 	waitGroup(t, &wg)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	noErrors(t, errs)
 	if fmt.Sprint(groups) != "[1 9]" || s.Rounds() != 2 {
 		t.Errorf("groups %v, %d rounds; want [1 9], 2 rounds", groups, s.Rounds())
 	}
@@ -95,12 +90,7 @@ func TestConcurrent(t *testing.T) {
 	defer d.Close()
 	wg.Go(func() { errs <- s.Sync(d) })
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	noErrors(t, errs)
 	if r := s.Rounds(); r < 1 || r > n+1 {
 		t.Errorf("%d rounds for %d files", r, n+1)
 	}
@@ -186,12 +176,7 @@ func TestSameFile(t *testing.T) {
 	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == 5 })
 	close(release)
 	waitGroup(t, &wg)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	noErrors(t, errs)
 	d0 := shared[dirs[0]]
 	if d0 == nil || shared[dirs[1]] != d0 || shared[dirs[2]] != d0 {
 		t.Errorf("the three callers of the directory do not share one fsync: %p %p %p", d0, shared[dirs[1]], shared[dirs[2]])
@@ -273,13 +258,19 @@ func TestMin(t *testing.T) {
 	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.queue) == 1 })
 	s.Drain()
 	waitGroup(t, &wg)
+	noErrors(t, errs)
+	if s.Rounds() != 2 {
+		t.Errorf("after Drain: %d rounds, want 2", s.Rounds())
+	}
+}
+
+// noErrors closes errs and reports each error in it.
+func noErrors(t *testing.T, errs chan error) {
+	t.Helper()
 	close(errs)
 	for err := range errs {
 		if err != nil {
 			t.Error(err)
 		}
-	}
-	if s.Rounds() != 2 {
-		t.Errorf("after Drain: %d rounds, want 2", s.Rounds())
 	}
 }
