@@ -25,6 +25,10 @@ type sample struct {
 	Wall float64 `json:"wall_s"`
 	CPU  float64 `json:"cpu_s"`   // user and system, children and the service included
 	RSS  int64   `json:"rss_kib"` // peak resident set size of the process (the largest one for the peers)
+	// Limit is the limit measured with this run, of a row whose limit is
+	// its own (in place on fresh copies: hashing them and signing their
+	// digests, see freshCopies).
+	Limit *sample `json:"limit,omitempty"`
 }
 
 // A signerSpec is one way of signing with pades.
@@ -117,7 +121,10 @@ var peerSigners = map[string]string{engPdfsig: "rsa-2048 NSS", engMutool: "rsa-2
 // is left out). -quick measures B-T and B-LT with the RSA key file only.
 // The library (the same engine in the harness's process) and the CLI
 // (`pades sign`, a process per document) at B-B, then the gateway
-// (`pades serve`, see gatewayCells) and the peers.
+// (`pades serve`, see gatewayCells) and the peers. On the inputs of many
+// documents of the size series (small and medium: signsCopies), pades
+// batch and the library also sign in place with the RSA key file at B-B,
+// each run fresh copies of the documents (see freshCopies).
 func cells(in *input, quick bool) []cell {
 	var cs []cell
 	for i := range signerSpecs {
@@ -132,7 +139,7 @@ func cells(in *input, quick bool) []cell {
 			cs = append(cs, cell{Engine: engBatch, Signer: s.Name, Level: level, Mode: "copy", key: s.Key, spec: s})
 		}
 	}
-	if in.Large {
+	if in.Large || signsCopies(in) {
 		cs = append(cs, cell{Engine: engBatch, Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace", key: keyRSA, spec: &signerSpecs[0]})
 	}
 	for i := range signerSpecs {
@@ -140,6 +147,9 @@ func cells(in *input, quick bool) []cell {
 		if s.Name == "keyfile-rsa" || s.Name == "keyfile-p256" || s.Name == "remote-rsa-b64" {
 			cs = append(cs, cell{Engine: engLibrary, Signer: s.Name, Level: "B-B", Mode: "copy", key: s.Key, spec: s})
 		}
+	}
+	if signsCopies(in) {
+		cs = append(cs, cell{Engine: engLibrary, Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace", key: keyRSA, spec: &signerSpecs[0]})
 	}
 	cs = append(cs, cell{Engine: engCLI, Signer: "keyfile-rsa", Level: "B-B", Mode: "copy", key: keyRSA, spec: &signerSpecs[0]})
 	cs = append(cs, gatewayCells(in)...)
@@ -151,6 +161,12 @@ func cells(in *input, quick bool) []cell {
 	}
 	return cs
 }
+
+// signsCopies reports whether the in-place cells of in sign fresh copies of
+// its documents: on the generated inputs of many documents of the size
+// series (small, medium), not on the file of many objects nor on the
+// corpus. A large file is signed in place itself, and cut back after.
+func signsCopies(in *input) bool { return in.Series && !in.Large }
 
 // errNotMeasured marks a cell that cannot be measured on this machine.
 type errNotMeasured string
@@ -189,38 +205,102 @@ func (h *harness) padesBatch(ctx context.Context, in *input, c cell, check bool)
 	args = append(args, e.levelArgs(c.Level)...)
 	args = append(args, "-workers", strconv.Itoa(h.o.workers), "-out", out)
 	var outputs []string
-	var restore func() error
-	if c.Mode == "inplace" {
+	var copies *inPlaceCopies
+	var size int64 // of a large file signed in place, before
+	switch {
+	case c.Mode == "inplace" && in.Large:
 		file := in.Docs[0]
 		st, err := os.Stat(file)
 		if err != nil {
 			return sample{}, "", err
 		}
-		restore = func() error { return os.Truncate(file, st.Size()) }
-		defer restore()
+		size = st.Size()
+		defer os.Truncate(file, size)
 		args = append(args, "-inplace", file)
 		outputs = []string{file}
-	} else {
+	case c.Mode == "inplace":
+		if copies, err = h.freshCopies(in, c.key); err != nil {
+			return sample{}, "", err
+		}
+		defer os.RemoveAll(copies.dir)
+		args = append(args, "-inplace", "-in", copies.dir)
+		outputs = copies.files
+	default:
 		args = append(args, "-manifest", h.manifest(in))
 		for i := range in.Docs {
 			outputs = append(outputs, filepath.Join(out, outName(i)))
 		}
 	}
 	s, err := h.run(ctx, e.pades, args, nil)
+	if copies != nil {
+		s.Limit = &copies.limit
+	}
 	if err != nil {
 		return s, "", err
+	}
+	if size > 0 && fileSize(outputs[0]) <= size {
+		return s, "", fmt.Errorf("%s signed in place is not larger than it was", outputs[0])
 	}
 	check2, err := h.checkOutputs(ctx, in.Docs, outputs, c, check)
 	return s, check2, err
 }
 
-// checkOutputs checks that each output of docs exists and, in copy mode,
-// is larger than its input; and, when check is set, what pades/verify
-// says of the last one: its newest signature intact and at c's level.
+// inPlaceCopies are the fresh copies that one in-place run signs.
+type inPlaceCopies struct {
+	dir   string
+	files []string // the copy of each document of the input, in order
+	// limit is that of the run: each copy hashed and its digest signed,
+	// on the workers.
+	limit sample
+}
+
+// freshCopies writes a copy of each document of in into a new directory of
+// the work directory (as writeFiles writes outputs), syncs the file
+// systems (syscall.Sync) so that the copies' own write-back is no part of
+// what is timed next, and measures the limit of the run that signs them in
+// place: hashing each copy and signing its digest with key, on the workers
+// (hashSign says why the copies). Nothing of it is part of the run's time;
+// the caller signs each copy once and removes dir.
+func (h *harness) freshCopies(in *input, key string) (*inPlaceCopies, error) {
+	s := h.env.keys[key]
+	if s == nil {
+		return nil, fmt.Errorf("no key %s", key)
+	}
+	data, err := readDocs(in.Docs)
+	if err != nil {
+		return nil, err
+	}
+	cp := &inPlaceCopies{dir: filepath.Join(h.work, "inplace")}
+	if err := os.RemoveAll(cp.dir); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(cp.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := h.writeFiles(in.Docs, data, cp.dir); err != nil {
+		os.RemoveAll(cp.dir)
+		return nil, fmt.Errorf("copying the documents: %w", err)
+	}
+	for i := range in.Docs {
+		cp.files = append(cp.files, filepath.Join(cp.dir, outName(i)))
+	}
+	syscall.Sync()
+	if cp.limit, err = inProcess(func() error { return h.hashSign(cp.files, s) }); err != nil {
+		os.RemoveAll(cp.dir)
+		return nil, fmt.Errorf("hash+sign of the copies: %w", err)
+	}
+	return cp, nil
+}
+
+// checkOutputs checks that each output of docs exists and, unless it is
+// its document itself (a large file signed in place), is larger than the
+// document (in place on copies: than the document copied); and, when
+// check is set, what pades/verify says of the last one: its newest
+// signature intact and at c's level.
 func (h *harness) checkOutputs(ctx context.Context, docs, outputs []string, c cell, check bool) (string, error) {
 	for i, o := range outputs {
 		st, err := os.Stat(o)
-		if err == nil && c.Mode == "copy" && st.Size() <= fileSize(docs[i]) {
+		if err == nil && o != docs[i] && st.Size() <= fileSize(docs[i]) {
 			err = errors.New("not larger than its input")
 		}
 		if err != nil {
@@ -253,14 +333,29 @@ func (h *harness) library(ctx context.Context, in *input, c cell, check bool) (s
 	}
 	jobs := make([]batch.Job, len(in.Docs))
 	outputs := make([]string, len(in.Docs))
+	var copies *inPlaceCopies
+	if c.Mode == "inplace" {
+		if copies, err = h.freshCopies(in, c.key); err != nil {
+			return sample{}, "", err
+		}
+		defer os.RemoveAll(copies.dir)
+		copy(outputs, copies.files)
+	} else {
+		for i := range in.Docs {
+			outputs[i] = filepath.Join(out, outName(i))
+		}
+	}
 	for i, d := range in.Docs {
-		outputs[i] = filepath.Join(out, outName(i))
+		if copies != nil {
+			d = outputs[i] // in place, the copy is the input
+		}
 		jobs[i] = batch.Job{In: d, Out: outputs[i]}
 	}
 	pid := h.env.dev.Cmd.Process.Pid
 	svc0 := procCPU(pid)
 	smp, err := inProcess(func() error {
-		eng, err := batch.New(ctx, s, &batch.Options{Sign: pades.SignOptions{Level: level}, Workers: h.o.workers, BatchSize: batchSize})
+		eng, err := batch.New(ctx, s, &batch.Options{Sign: pades.SignOptions{Level: level}, Workers: h.o.workers, BatchSize: batchSize,
+			InPlace: copies != nil})
 		if err != nil {
 			return err
 		}
@@ -274,6 +369,9 @@ func (h *harness) library(ctx context.Context, in *input, c cell, check bool) (s
 		return nil
 	})
 	smp.CPU += procCPU(pid) - svc0
+	if copies != nil {
+		smp.Limit = &copies.limit
+	}
 	if err != nil {
 		return smp, "", fmt.Errorf("library, %s: %w", c.Signer, err)
 	}

@@ -136,9 +136,18 @@ func checkLimits(t *testing.T, res *Results) {
 		wantKeys = append(wantKeys, keySoftHSM)
 	}
 	slices.Sort(wantKeys)
+	large := map[string]bool{}
+	for _, in := range res.Inputs {
+		large[in.Name] = in.Large
+	}
 	for _, l := range res.Limits {
 		if !positive(l.SHA256MBs) || !positive(l.SHA256WallS) || !positive(l.SHA256sumMBs) || !positive(l.CPMBs) || !positive(l.CPWallS) {
 			t.Errorf("limits of %s: SHA-256 %v MB/s (%v s), sha256sum %v MB/s, cp %v MB/s (%v s)", l.Input, l.SHA256MBs, l.SHA256WallS, l.SHA256sumMBs, l.CPMBs, l.CPWallS)
+		}
+		// Writing the outputs: measured on the inputs of many documents.
+		if measured := positive(l.WritePerS) && positive(l.WriteMBs) && positive(l.WriteCPUmsEach); measured == large[l.Input] ||
+			large[l.Input] && (l.WritePerS != 0 || l.WriteMBs != 0 || l.WriteCPUmsEach != 0) {
+			t.Errorf("limits of %s (large: %v): write %v docs/s, %v MB/s, %v CPU ms each", l.Input, large[l.Input], l.WritePerS, l.WriteMBs, l.WriteCPUmsEach)
 		}
 		for _, rates := range [][]KeyRate{l.HashSign, l.Raw} {
 			var keys []string
@@ -165,6 +174,10 @@ func checkRows(t *testing.T, res *Results) {
 	for _, in := range res.Inputs {
 		byInput[in.Name] = in
 	}
+	limits := map[string]*LimitRow{}
+	for i := range res.Limits {
+		limits[res.Limits[i].Input] = &res.Limits[i]
+	}
 	type key struct{ input, cell string }
 	rows := map[key]*Row{}
 	for i := range res.Rows {
@@ -186,11 +199,27 @@ func checkRows(t *testing.T, res *Results) {
 				continue
 			}
 			engines[c.Engine] = true
-			checkRow(t, r, byInput[r.Input], res.Runs)
+			checkRow(t, r, byInput[r.Input], limits[r.Input], res.Runs)
 		}
 	}
 	if len(rows) != len(res.Rows) {
 		t.Errorf("%d rows, of which %d distinct", len(res.Rows), len(rows))
+	}
+	// pades batch -inplace and the library with Options.InPlace on fresh
+	// copies of the documents of small and medium; in place, otherwise,
+	// only the large files.
+	for _, name := range []string{"small", "medium"} {
+		for _, e := range []string{engBatch, engLibrary} {
+			c := cell{Engine: e, Signer: "keyfile-rsa", Level: "B-B", Mode: "inplace"}
+			if r := rows[key{name, c.String()}]; r == nil || r.DocsPerS == 0 {
+				t.Errorf("%s, %s: no measured row", name, c)
+			}
+		}
+	}
+	for _, r := range res.Rows {
+		if in := byInput[r.Input]; r.Mode == "inplace" && !in.Large && r.Input != "small" && r.Input != "medium" {
+			t.Errorf("%s, %s: in place on an input other than small, medium and the large files", r.Input, r.cell)
+		}
 	}
 	for _, e := range []string{engBatch, engLibrary, engCLI, engGateway, engPdfsig, engMutool, engOpenSSL} {
 		if !engines[e] && res.Missing[e] == "" {
@@ -199,8 +228,8 @@ func checkRows(t *testing.T, res *Results) {
 	}
 }
 
-// checkRow checks one measured row.
-func checkRow(t *testing.T, r *Row, in *input, runs int) {
+// checkRow checks one measured row; lim holds the limits of its input.
+func checkRow(t *testing.T, r *Row, in *input, lim *LimitRow, runs int) {
 	t.Helper()
 	name := r.Input + ", " + r.cell.String()
 	if r.Error != "" {
@@ -264,13 +293,38 @@ func checkRow(t *testing.T, r *Row, in *input, runs int) {
 		!near(r.Ratio, r.DocsPerS/r.LimitDocsPerS) || !near(r.CPURatio, r.LimitCPUmsPerDoc/r.CPUmsPerDoc) {
 		t.Errorf("%s: limit %q %v docs/s %v CPU ms, ratio %v, CPU ratio %v", name, r.Limit, r.LimitDocsPerS, r.LimitCPUmsPerDoc, r.Ratio, r.CPURatio)
 	}
+	// In place on many documents, the limit is that of each run's copies,
+	// measured with the run; the other rows of many documents share the
+	// input's hash+sign limit, and no run of theirs has a limit.
+	var lwalls, lcpus []float64
+	for _, s := range r.Runs {
+		if s.Limit != nil {
+			lwalls, lcpus = append(lwalls, s.Limit.Wall), append(lcpus, s.Limit.CPU)
+		}
+	}
+	switch {
+	case in.Large:
+		if len(lwalls) > 0 {
+			t.Errorf("%s: %d runs with a limit of their own", name, len(lwalls))
+		}
+	case r.Mode == "inplace":
+		if len(lwalls) != len(r.Runs) || !strings.Contains(r.Limit, "copies") ||
+			!near(r.LimitDocsPerS, docs/median(lwalls)) || !near(r.LimitCPUmsPerDoc, median(lcpus)/docs*1000) {
+			t.Errorf("%s: limit %q %v docs/s %v CPU ms; its runs' limits %v s, %v CPU s", name, r.Limit, r.LimitDocsPerS, r.LimitCPUmsPerDoc, lwalls, lcpus)
+		}
+	default:
+		hs := keyRate(lim.HashSign, r.key)
+		if len(lwalls) > 0 || !near(r.LimitDocsPerS, hs.PerS) || !near(r.LimitCPUmsPerDoc, hs.CPUmsEach) {
+			t.Errorf("%s: limit %v docs/s %v CPU ms, %d runs with a limit of their own; the input's hash+sign limit %+v", name, r.LimitDocsPerS, r.LimitCPUmsPerDoc, len(lwalls), hs)
+		}
+	}
 }
 
 // checkTargets checks that every target of issue 11 is judged, on the
 // rows it names, and that its status follows from its figure.
 func checkTargets(t *testing.T, res *Results) {
 	t.Helper()
-	const targetsOfIssue = 10 // 1 GiB copy, in place, RSS; 1 MiB batch, library; remote RSA, P-256; pdfsig; gateway ×2
+	const targetsOfIssue = 12 // 1 GiB copy, in place, RSS; 1 MiB batch, library, each copying and in place; remote RSA, P-256; pdfsig; gateway ×2
 	if len(res.Targets) != targetsOfIssue {
 		t.Errorf("%d targets, want %d", len(res.Targets), targetsOfIssue)
 	}
@@ -307,6 +361,56 @@ func checkTargets(t *testing.T, res *Results) {
 	}
 	if r := row("medium", engLibrary, "keyfile-rsa", "copy"); r != nil {
 		want["the library (pades/batch in one process): docs/s over the hash+sign limit"] = r.DocsPerS / r.LimitDocsPerS
+	}
+	// The four of the 1 MiB documents over the hash+sign limit: their
+	// CPU-time figures; in copy mode the figures against hashing, signing
+	// and writing the outputs (the write limit of medium), in place none.
+	var write *LimitRow
+	for i := range res.Limits {
+		if res.Limits[i].Input == "medium" {
+			write = &res.Limits[i]
+		}
+	}
+	type hashSignTarget struct{ cpu, withWrites, cpuWithWrites float64 }
+	hashSign := map[string]hashSignTarget{}
+	for _, c := range []struct{ frag, engine, mode string }{
+		{"pades batch: docs/s over", engBatch, "copy"},
+		{"the library (pades/batch in one process): docs/s over", engLibrary, "copy"},
+		{"pades batch -inplace: docs/s over", engBatch, "inplace"},
+		{"the library (pades/batch in one process) with Options.InPlace: docs/s over", engLibrary, "inplace"},
+	} {
+		r := row("medium", c.engine, "keyfile-rsa", c.mode)
+		if r == nil {
+			continue
+		}
+		if c.mode == "inplace" {
+			want[c.frag] = r.DocsPerS / r.LimitDocsPerS
+		}
+		ht := hashSignTarget{cpu: r.LimitCPUmsPerDoc / r.CPUmsPerDoc}
+		if c.mode == "copy" && write != nil {
+			ht.withWrites = r.DocsPerS * (1/r.LimitDocsPerS + 1/write.WritePerS)
+			ht.cpuWithWrites = (r.LimitCPUmsPerDoc + write.WriteCPUmsEach) / r.CPUmsPerDoc
+		}
+		hashSign[c.frag] = ht
+	}
+	matchedHashSign := 0
+	for _, tg := range res.Targets {
+		for frag, w := range hashSign {
+			if !strings.Contains(tg.Name, frag) {
+				continue
+			}
+			matchedHashSign++
+			if !near(tg.CPUFigure, w.cpu) || !near(tg.WithWrites, w.withWrites) || !near(tg.CPUWithWrites, w.cpuWithWrites) {
+				t.Errorf("target %q: CPU-time figure %v, with writes %v (CPU time %v); want %v, %v (%v) from its rows and limits",
+					tg.Name, tg.CPUFigure, tg.WithWrites, tg.CPUWithWrites, w.cpu, w.withWrites, w.cpuWithWrites)
+			}
+			if w.withWrites != 0 && !strings.Contains(tg.Detail, "writing the outputs") {
+				t.Errorf("target %q: its detail %q does not give the figure with writes", tg.Name, tg.Detail)
+			}
+		}
+	}
+	if matchedHashSign != len(hashSign) {
+		t.Errorf("%d of the %d hash+sign targets of the 1 MiB documents found", matchedHashSign, len(hashSign))
 	}
 	matched := 0
 	for _, tg := range res.Targets {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"hashsign/internal/atomicfile"
+	"hashsign/internal/groupsync"
 )
 
 // limitSample is one run of the limits of an input.
@@ -28,6 +32,10 @@ type limitSample struct {
 	// HashSign is, per key, reading and hashing each document of a run
 	// and signing a digest with the key, on the workers' goroutines.
 	HashSign map[string]sample
+	// Write is writing each document of a run (of many documents) into
+	// a new file as pades batch commits its outputs, on the workers'
+	// goroutines, with nothing else to do (see writeFiles).
+	Write sample
 	// Raw is, per key, RawSigs[key] signatures of a digest on the
 	// workers' goroutines: the key's raw crypto.Signer rate.
 	Raw     map[string]sample
@@ -56,8 +64,13 @@ func (h *harness) measureLimits(ctx context.Context, in *input) (limitSample, er
 	if ls.CP, ls.CPDocs, err = h.cp(ctx, in); err != nil {
 		return ls, err
 	}
+	if !in.Large {
+		if ls.Write, err = h.writeLimit(in); err != nil {
+			return ls, fmt.Errorf("writing the outputs: %w", err)
+		}
+	}
 	for key, s := range h.env.keys {
-		ls.HashSign[key], err = inProcess(func() error { return h.hashSign(in, s) })
+		ls.HashSign[key], err = inProcess(func() error { return h.hashSign(in.Docs, s) })
 		if err != nil {
 			return ls, fmt.Errorf("hash+sign with the %s: %w", key, err)
 		}
@@ -85,11 +98,19 @@ func hashFile(name string, buf []byte) ([]byte, error) {
 	return hh.Sum(nil), nil
 }
 
-// hashSign hashes each document of in and signs its digest with s, on the
+// hashSign hashes each of docs and signs its digest with s, on the
 // workers' goroutines.
-func (h *harness) hashSign(in *input, s crypto.Signer) error {
-	return h.parallel(len(in.Docs), func(i int, buf []byte) error {
-		d, err := hashFile(in.Docs[i], buf)
+//
+// A generated input of many documents names one file again and again:
+// pades batch in copy mode signs that list, and its limit hashes the
+// same list, so that both read the same few pages of the page cache,
+// which the CPU's caches may hold. In place, a run signs as many distinct
+// fresh copies, whose reading goes to memory: the limit of one file hashed
+// over and over would be faster than such a run can be, so the limit of an
+// in-place run hashes the copies it signs (see freshCopies).
+func (h *harness) hashSign(docs []string, s crypto.Signer) error {
+	return h.parallel(len(docs), func(i int, buf []byte) error {
+		d, err := hashFile(docs[i], buf)
 		if err != nil {
 			return err
 		}
@@ -214,4 +235,82 @@ func (h *harness) cp(ctx context.Context, in *input) (sample, int, error) {
 		total.RSS = max(total.RSS, s.RSS)
 	}
 	return total, n, nil
+}
+
+// writeLimit writes each document of in into a new file of a directory of
+// the work directory, as pades batch writes its outputs (writeFiles), and
+// returns the time it took; the documents are read before the clocks
+// start, the files removed after they stop. The outputs of a batch are
+// its inputs and a signature of some KiB: writing them costs about what
+// this does.
+func (h *harness) writeLimit(in *input) (sample, error) {
+	data, err := readDocs(in.Docs)
+	if err != nil {
+		return sample{}, err
+	}
+	dir := filepath.Join(h.work, "write")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return sample{}, err
+	}
+	defer os.RemoveAll(dir)
+	return inProcess(func() error { return h.writeFiles(in.Docs, data, dir) })
+}
+
+// readDocs returns the content of each distinct file of docs.
+func readDocs(docs []string) (map[string][]byte, error) {
+	data := map[string][]byte{}
+	for _, d := range docs {
+		if _, ok := data[d]; ok {
+			continue
+		}
+		b, err := os.ReadFile(d)
+		if err != nil {
+			return nil, err
+		}
+		data[d] = b
+	}
+	return data, nil
+}
+
+// Outputs per worker that a group sync waits for, and groups whose
+// commits may be in flight at once: those of pades/batch's Run.
+const (
+	groupPerWorker = 32
+	groupsInFlight = 4
+)
+
+// writeFiles writes data[docs[i]] into dir/outName(i) for each i, on the
+// workers' goroutines, as pades batch commits its outputs: each into a
+// temporary file (internal/atomicfile) that is synced with others
+// (internal/groupsync), groupPerWorker per worker at a time, while the
+// workers go on, then renamed into place.
+func (h *harness) writeFiles(docs []string, data map[string][]byte, dir string) error {
+	group := &groupsync.Syncer{Min: groupPerWorker * h.o.workers}
+	commits := make(chan struct{}, groupsInFlight*group.Min)
+	var cwg sync.WaitGroup
+	var mu sync.Mutex
+	var commitErr error
+	err := h.parallel(len(docs), func(i int, _ []byte) error {
+		f, err := atomicfile.CreateWith(filepath.Join(dir, outName(i)), &atomicfile.Options{Swept: true, Syncer: group})
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data[docs[i]]); err != nil {
+			f.Abort()
+			return err
+		}
+		commits <- struct{}{}
+		cwg.Go(func() {
+			defer func() { <-commits }()
+			if err := f.Commit(); err != nil {
+				mu.Lock()
+				commitErr = errors.Join(commitErr, err)
+				mu.Unlock()
+			}
+		})
+		return nil
+	})
+	group.Drain()
+	cwg.Wait()
+	return errors.Join(err, commitErr)
 }

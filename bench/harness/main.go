@@ -18,7 +18,10 @@
 // and P-256, SoftHSM, remote over loopback with batches of 1 and 64) and
 // level (B-B, B-T, B-LT), in copy mode, and for the large files also in
 // place; at B-B the same engine in the harness's process (pades/batch, the
-// library: RSA and P-256 key files, remote with batches of 64) and `pades
+// library: RSA and P-256 key files, remote with batches of 64); on the
+// small and medium documents `pades batch -inplace` and the library with
+// Options.InPlace, RSA key file, B-B, each run on fresh copies of the
+// documents made and synced before its clocks start; and `pades
 // sign` (the CLI, a process per document, RSA key file); the gateway
 // (`pades serve` on 127.0.0.1, with the RSA key file and the remote signer
 // with batches of 64, at B-B, on the inputs of many documents: each
@@ -30,12 +33,15 @@
 // at once as pades has workers. It runs every configuration -runs times,
 // the order rotating from run to run. Each run of each input also measures
 // the limits: one SHA-256 pass over the documents with Go's
-// crypto/sha256, sha256sum of them, `cp` of each file, each key's raw
-// crypto.Signer rate, and hashing plus signing on -workers goroutines. It
-// reports medians of the runs, the peak RSS, each figure as a ratio to its
-// limit (hashing plus signing for inputs of many documents, max(cp,
-// SHA-256) for a large file in copy mode and SHA-256 in place) and as a
-// ratio to each peer's, and judges the targets of issue 11 on them.
+// crypto/sha256, sha256sum of them, `cp` of each file, writing the
+// documents of many into new files as pades batch writes its outputs,
+// each key's raw crypto.Signer rate, and hashing plus signing on -workers
+// goroutines (for a run in place on copies, of the copies it signs,
+// measured with it). It reports medians of the runs, the peak RSS, each
+// figure as a ratio to its limit (hashing plus signing for inputs of many
+// documents, max(cp, SHA-256) for a large file in copy mode and SHA-256 in
+// place) and as a ratio to each peer's, and judges the targets of issue 11
+// on them.
 //
 // -quick measures small inputs (a 16 MiB large file, 10,000 objects, a few
 // corpus files), B-T and B-LT with the RSA key file only, one run: a smoke

@@ -81,6 +81,12 @@ type LimitRow struct {
 	SHA256sumMBs float64 `json:"sha256sum_mb_s"`
 	CPWallS      float64 `json:"cp_wall_s"`
 	CPMBs        float64 `json:"cp_mb_s"`
+	// Write is writing the documents of a run of many into new files as
+	// pades batch writes its outputs, with nothing else to do, on the
+	// workers (writeFiles): documents per second, CPU time of each.
+	WritePerS      float64 `json:"write_docs_per_s,omitempty"`
+	WriteMBs       float64 `json:"write_mb_s,omitempty"`
+	WriteCPUmsEach float64 `json:"write_cpu_ms_each,omitempty"`
 	// HashSign and Raw are per key.
 	HashSign []KeyRate `json:"hash_sign"`
 	Raw      []KeyRate `json:"raw_sign"`
@@ -283,6 +289,17 @@ func fill(row *Row, in *input, lim LimitRow, lims []limitSample) {
 		return // compared with hashsign in peerRatios
 	}
 	switch {
+	case !in.Large && row.Mode == "inplace":
+		// Its own limit, measured with each run on the copies it signs.
+		var ls []sample
+		for _, s := range row.Runs {
+			if s.Limit != nil {
+				ls = append(ls, *s.Limit)
+			}
+		}
+		row.Limit = fmt.Sprintf("hash+sign of the run's copies, %s, %d goroutines", row.key, keyRate(lim.HashSign, row.key).Goroutines)
+		row.LimitDocsPerS = docs / median(field(ls, func(s sample) float64 { return s.Wall }))
+		row.LimitCPUmsPerDoc = median(field(ls, func(s sample) float64 { return s.CPU })) / docs * 1000
 	case !in.Large:
 		hs := keyRate(lim.HashSign, row.key)
 		row.Limit = fmt.Sprintf("hash+sign, %s, %d goroutines", row.key, hs.Goroutines)
@@ -316,6 +333,13 @@ func summarizeLimits(in *input, lims []limitSample, workers int) LimitRow {
 	cpDocs := float64(lims[0].CPDocs)
 	lr.CPWallS = cp / cpDocs
 	lr.CPMBs = cpDocs * in.docBytes() / 1e6 / cp
+	if !in.Large {
+		w := limitField(lims, func(l limitSample) sample { return l.Write })
+		wall := median(field(w, func(s sample) float64 { return s.Wall }))
+		lr.WritePerS = docs / wall
+		lr.WriteMBs = float64(in.Bytes) / 1e6 / wall
+		lr.WriteCPUmsEach = median(field(w, func(s sample) float64 { return s.CPU })) / docs * 1000
+	}
 	var keys []string
 	for k := range lims[0].HashSign {
 		keys = append(keys, k)
