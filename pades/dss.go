@@ -10,12 +10,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"sync"
 
 	"hashsign/ltv"
 	"hashsign/pades/internal/pdf"
+	"hashsign/pades/internal/sigfield"
 )
 
 // File is a PDF file that Sign, AppendPrepare, AddDSS and Extend write:
@@ -105,7 +107,7 @@ func AddDSS(ctx context.Context, f File, size int64, dss *DSS, password []byte) 
 	if err := u.addDSS(dss); err != nil {
 		return 0, err
 	}
-	p, err := u.appendTo(ctx, f, size, 0)
+	p, err := u.appendTo(ctx, f, size, 0, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -233,8 +235,10 @@ func (u *update) dssStream(item []byte, known map[[32]byte]pdf.Ref) (*pdf.Ref, e
 }
 
 // appendTo finishes the update and writes it at offset size of f. When
-// the update holds a placeholder, its byte range is hashed with h from f.
-func (u *update) appendTo(ctx context.Context, f File, size int64, h crypto.Hash) (*Prepared, error) {
+// the update holds a placeholder, its byte range is hashed with h: from f,
+// or, given prefix (the digest state of f's first size bytes), from the
+// update alone.
+func (u *update) appendTo(ctx context.Context, f File, size int64, h crypto.Hash, prefix hash.Hash) (*Prepared, error) {
 	if err := u.Finish(); err != nil {
 		return nil, err
 	}
@@ -243,6 +247,20 @@ func (u *update) appendTo(ctx context.Context, f File, size int64, h crypto.Hash
 	}
 	if !u.HasPlaceholder() {
 		return u.prepared(0, nil), nil
+	}
+	if prefix != nil {
+		c, ok := prefix.(hash.Cloner)
+		if !ok || prefix.Size() != h.Size() {
+			return nil, fmt.Errorf("the digest of the document given (%T) cannot continue a %v digest", prefix, h)
+		}
+		hc, err := c.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("continuing the digest of the document: %w", err)
+		}
+		d := hc.(hash.Hash)
+		br := u.ByteRange()
+		sigfield.HashOutside(d, u.Bytes(), u.Start(), br[1], br[2])
+		return u.prepared(h, d.Sum(nil)), nil
 	}
 	sum, err := hashByteRange(ctx, f, h, u.ByteRange())
 	if err != nil {
@@ -267,7 +285,7 @@ func AppendPrepare(ctx context.Context, f File, size int64, opts *PrepareOptions
 	if err != nil {
 		return nil, err
 	}
-	return u.appendTo(ctx, f, size, o.Hash)
+	return u.appendTo(ctx, f, size, o.Hash, o.Prefix)
 }
 
 // EmbedTimeStamp writes an RFC 3161 TimeStampToken into the placeholder of

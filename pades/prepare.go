@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
@@ -82,6 +83,14 @@ type PrepareOptions struct {
 	// (default 64 MiB); decoding may produce at most 8 times as much in
 	// total. An input that needs more is refused.
 	MemoryBudget int64
+	// Prefix, when not nil, is the state of the digest with Hash of the
+	// whole input, which the caller computed as it wrote it (a gateway
+	// hashes a document as it receives it). AppendPrepare then hashes
+	// only what it appends, instead of reading the input again; Prepare
+	// ignores it. It must implement hash.Cloner: it is cloned, not
+	// consumed. A state of other bytes than the input's makes a signature
+	// that fails verification.
+	Prefix hash.Hash
 }
 
 // Prepared describes a prepared document: where its placeholder lies and

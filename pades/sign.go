@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
@@ -83,6 +84,11 @@ type SignOptions struct {
 	Issuers IssuerSource
 	// MemoryBudget bounds the PDF reader (see PrepareOptions).
 	MemoryBudget int64
+	// Prefix is, for SignInPlace, the state of the digest of the whole
+	// document that the caller computed as it wrote it (see
+	// PrepareOptions); Sign ignores it. Its algorithm must be the one
+	// the signature uses: Hash, or SHA-256 by default.
+	Prefix hash.Hash
 }
 
 // Result describes a file that Sign wrote.
@@ -199,7 +205,7 @@ func sign(ctx context.Context, s signer.Signer, opts *SignOptions, out File, pre
 		Hash: copts.DigestAlgorithm(), Time: o.Time, Info: o.Info, Password: o.Password,
 		FieldName: o.FieldName, NewField: o.NewField, Signer: o.Signer, Page: o.Page, Rect: o.Rect, Tag: o.Tag, TagSize: o.TagSize,
 		Appearance: o.Appearance.withName(o.Info, chain[0]), Certify: o.Certify, Lock: o.Lock,
-		ContentsSize: need, MemoryBudget: o.MemoryBudget,
+		ContentsSize: need, MemoryBudget: o.MemoryBudget, Prefix: o.Prefix,
 	}
 	for attempt := 0; ; attempt++ {
 		p, err := prepare(&po, attempt > 0)

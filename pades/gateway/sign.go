@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"hashsign/cms"
 	"hashsign/pades"
 	"hashsign/pades/batch"
+	"hashsign/pades/internal/bufpool"
 	"hashsign/pades/internal/pdf"
 	"hashsign/signer/remote"
 )
@@ -70,9 +72,15 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	// a buffer larger than io.Copy's 32 KiB takes a quarter of the
-	// system calls per MiB received
-	size, err := io.CopyBuffer(struct{ io.Writer }{f}, http.MaxBytesReader(w, r.Body, limit), make([]byte, uploadBuffer))
+	// The document is hashed as it arrives, while its bytes are in the
+	// cache: signing then hashes only what it appends instead of reading
+	// the document again. A buffer larger than io.Copy's 32 KiB takes
+	// fewer system calls.
+	digest := cms.Options{Hash: opts.Hash}.DigestAlgorithm().New()
+	up := bufpool.Get()
+	size, err := io.CopyBuffer(io.MultiWriter(f, digest), http.MaxBytesReader(w, r.Body, limit), up[:])
+	bufpool.Put(up)
+	opts.Prefix = digest
 	info(r).bytes = size
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -104,19 +112,16 @@ func (s *Server) handleSign(w http.ResponseWriter, r *http.Request) {
 	h.Set(HeaderLevel, res.Level.String())
 	h.Set(HeaderDigest, pades.HashName(res.Hash)+"="+fmt.Sprintf("%x", res.Digest))
 	w.WriteHeader(http.StatusOK)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		s.log.Error("sending the signed document", "request_id", info(r).id, "err", err)
-		return
-	}
-	// the connection's ReaderFrom sends the file with sendfile
-	if _, err := io.Copy(w, io.LimitReader(f, res.Size)); err != nil {
+	// through one large buffer: the response's own copy takes 32 KiB a
+	// system call (and no sendfile: the connection limit's wrapper hides
+	// the connection's ReadFrom; on loopback, sendfile cost the gateway
+	// 10% more CPU per 1 MiB document than this copy)
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{w}, io.NewSectionReader(f, 0, res.Size), buf[:]); err != nil {
 		s.log.Warn("sending the signed document", "request_id", info(r).id, "err", err)
 	}
 }
-
-// uploadBuffer is the size of the buffer that carries a document from the
-// connection to its temporary file.
-const uploadBuffer = 128 << 10
 
 // tempFile returns a new temporary file for a document, which has no name:
 // it disappears when it is closed, or when the gateway is killed.
