@@ -291,7 +291,9 @@ func (g *gatewayProc) post(ctx context.Context, client *http.Client, doc, out st
 	if err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(o, resp.Body, buf)
+	// through buf: o's own ReadFrom would copy 32 KiB at a time, a
+	// client's cost that the gateway's docs/s would bear on shared cores
+	n, err := io.CopyBuffer(struct{ io.Writer }{o}, resp.Body, buf)
 	if cerr := o.Close(); err == nil {
 		err = cerr
 	}
