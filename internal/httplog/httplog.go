@@ -29,13 +29,18 @@ func RequestID(r *http.Request) string {
 	if id := r.Header.Get(RequestIDHeader); requestIDPattern.MatchString(id) {
 		return id
 	}
+	return NewID()
+}
+
+// NewID returns a new random identifier of 96 bits, in hex.
+func NewID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
 // StatusWriter records the status code of an answer. It keeps the
-// ReaderFrom of the connection, so that a file is sent with sendfile.
+// ReaderFrom of the ResponseWriter it wraps.
 type StatusWriter struct {
 	http.ResponseWriter
 	// Code is the status code sent, 0 while nothing has been.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"hashsign/internal/httplog"
 	"hashsign/internal/webhook"
 	"hashsign/pades/batch"
 )
@@ -269,7 +270,7 @@ func (b *batches) start(r *http.Request, keyID string) (*BatchStatus, *apiError)
 	if err != nil {
 		return nil, &apiError{http.StatusConflict, "conflict", oneLine(err.Error())}
 	}
-	id := newID()
+	id := httplog.NewID()
 	reportPath := filepath.Join(out, ".pades-report-"+id+".jsonl")
 	report, err := os.OpenFile(reportPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {

@@ -25,11 +25,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -379,13 +377,6 @@ func info(r *http.Request) *reqInfo {
 		return ri
 	}
 	return &reqInfo{}
-}
-
-// newID returns a random identifier of 96 bits.
-func newID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // middleware assigns request IDs, recovers panics, counts and logs every
