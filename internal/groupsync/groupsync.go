@@ -65,17 +65,22 @@ type waiter struct {
 // result.
 type sharedSync struct {
 	// clean says that the round's syncfs wrote the file back without
-	// error: only the file's own write-back errors remain to be seen.
-	clean bool
-	once  sync.Once
-	err   error
+	// error: only the file's own write-back errors remain to be seen, in
+	// a regular file (a directory has none of its own).
+	clean   bool
+	regular bool
+	once    sync.Once
+	err     error
 }
 
 func (s *sharedSync) do(f *os.File) error {
 	s.once.Do(func() {
-		if s.clean {
+		switch {
+		case s.clean && s.regular:
 			s.err = checkWriteBack(f)
-		} else {
+		case s.clean:
+			// a directory: the syncfs wrote its names
+		default:
 			s.err = f.Sync()
 		}
 	})

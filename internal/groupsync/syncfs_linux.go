@@ -30,26 +30,18 @@ func syncFileSystems(group []*waiter) {
 			clean[k.dev] = unix.Syncfs(fd) == nil && reports
 		}
 		if files[k] == nil {
-			files[k] = &sharedSync{clean: clean[k.dev]}
+			files[k] = &sharedSync{clean: clean[k.dev], regular: st.Mode&unix.S_IFMT == unix.S_IFREG}
 		}
 		w.same = files[k]
 	}
 }
 
-// checkWriteBack returns the errors of writing back the data of f since it
-// was opened (or since the last check), as fsync would, without flushing
-// anything: after a clean syncfs, all that fsync would add. A directory
-// has no data of its own to check.
+// checkWriteBack returns the errors of writing back the data of the
+// regular file f since it was opened (or since the last check), as fsync
+// would, without flushing anything: after a clean syncfs, all that fsync
+// would add.
 func checkWriteBack(f *os.File) error {
-	fd := int(f.Fd())
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil
-	}
-	err := unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+	err := unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 	if err != nil {
 		return &os.PathError{Op: "sync", Path: f.Name(), Err: err}
 	}
