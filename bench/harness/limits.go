@@ -16,6 +16,7 @@ import (
 
 	"hashsign/internal/atomicfile"
 	"hashsign/internal/groupsync"
+	"hashsign/pades/batch"
 )
 
 // limitSample is one run of the limits of an input.
@@ -272,21 +273,14 @@ func readDocs(docs []string) (map[string][]byte, error) {
 	return data, nil
 }
 
-// Outputs per worker that a group sync waits for, and groups whose
-// commits may be in flight at once: those of pades/batch's Run.
-const (
-	groupPerWorker = 32
-	groupsInFlight = 4
-)
-
 // writeFiles writes data[docs[i]] into dir/outName(i) for each i, on the
 // workers' goroutines, as pades batch commits its outputs: each into a
 // temporary file (internal/atomicfile) that is synced with others
-// (internal/groupsync), groupPerWorker per worker at a time, while the
+// (internal/groupsync), batch.GroupPerWorker per worker at a time, while the
 // workers go on, then renamed into place.
 func (h *harness) writeFiles(docs []string, data map[string][]byte, dir string) error {
-	group := &groupsync.Syncer{Min: groupPerWorker * h.o.workers}
-	commits := make(chan struct{}, groupsInFlight*group.Min)
+	group := &groupsync.Syncer{Min: batch.GroupPerWorker * h.o.workers}
+	commits := make(chan struct{}, batch.GroupsInFlight*group.Min)
 	var cwg sync.WaitGroup
 	var mu sync.Mutex
 	var commitErr error

@@ -487,14 +487,14 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 	// the journal's sync (in place), and with a batcher, two batches more
 	// that wait for their signatures. Once signed, a document leaves them
 	// for one of the commit slots, where it waits for its output to be
-	// synced with others (groupsync): a sync starts when groupMin outputs
+	// synced with others (groupsync): a sync starts when GroupPerWorker outputs
 	// wait for it, which spreads the cost of each sync of the file system
 	// over them, and the slots hold four groups, so that the workers go on
 	// while one group syncs. A waiting output holds no more than an open
 	// file (and, copied, its data in the page cache).
-	group := &groupsync.Syncer{Min: groupMin * e.opts.Workers}
+	group := &groupsync.Syncer{Min: GroupPerWorker * e.opts.Workers}
 	inflight := 2 * e.opts.Workers
-	commits := make(chan struct{}, 4*group.Min)
+	commits := make(chan struct{}, GroupsInFlight*group.Min)
 	var first []*remote.Reservation
 	if e.batcher != nil {
 		inflight += 2 * e.batcher.Size()
@@ -586,13 +586,20 @@ func (e *Engine) Run(ctx context.Context, jobs []Job, ro *RunOptions) Summary {
 	return sum
 }
 
-// groupMin is, per worker, the number of outputs that a Run syncs
-// together. BenchmarkBatch/inplace (1 MiB documents, 2 workers) signs at
-// 0.65 of the limit that hashing and signing allow when each output is
-// synced as soon as it can be, at 0.80 with 16 per worker and 0.83 with 32;
-// copies are bound by the writing of their data and gain nothing either
-// way (0.43-0.45 in the same runs).
-const groupMin = 32
+// How a Run commits its outputs, for the benchmarks that write outputs as
+// it does (BenchmarkBatch, bench/harness).
+const (
+	// GroupPerWorker is, per worker, the number of outputs that a Run
+	// syncs together. BenchmarkBatch/inplace (1 MiB documents, 2
+	// workers) signs at 0.65 of the limit that hashing and signing allow
+	// when each output is synced as soon as it can be, at 0.80 with 16 per
+	// worker and 0.83 with 32; copies are bound by the writing of their
+	// data and gain nothing either way (0.43-0.45 in the same runs).
+	GroupPerWorker = 32
+	// GroupsInFlight is the number of groups whose outputs may wait for
+	// their sync at once, so that the workers go on while one syncs.
+	GroupsInFlight = 4
+)
 
 // SignerFailed reports whether err is a failure of the signer rather than
 // of a document: every document after it would fail the same way.

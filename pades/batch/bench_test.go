@@ -301,8 +301,8 @@ func writeFloor(b *testing.B, in string, n int) time.Duration {
 		b.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	group := &groupsync.Syncer{Min: 64}
-	commits := make(chan struct{}, 256)
+	group := &groupsync.Syncer{Min: batch.GroupPerWorker * 2}
+	commits := make(chan struct{}, batch.GroupsInFlight*group.Min)
 	var wg, cwg sync.WaitGroup
 	errs := make(chan error, n)
 	t0 := time.Now()
